@@ -1,0 +1,93 @@
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config/load.js';
+import { startPerfwatch, StartupError, type Perfwatch } from './main.js';
+import { VERSION } from './version.js';
+
+const USAGE = `perfwatch ${VERSION}: plugin supervisor and monitoring agent
+
+Usage:
+  perfwatch serve [--config FILE] [--host HOST] [--port PORT]
+      Run the exporter. Without --config, ./perfwatch.yaml if present, else host-only defaults.
+  perfwatch config check [--config FILE]
+      Validate the configuration and exit: 0 when valid, 2 with one line per bad field.
+  perfwatch --version | --help
+
+Exit status: 0 on a clean stop (SIGTERM/SIGINT), 1 on a runtime failure, 2 on bad usage or configuration.
+`;
+
+/** Parses the command line and runs; never returns a rejected promise (exits with a status instead). */
+export async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void process.stdout.write(USAGE);
+  if (values.version) return void process.stdout.write(`${VERSION}\n`);
+  const command = positionals.join(' ');
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) return usageError(`--port: expected 0 to 65535, got "${values.port}"`);
+    port = Number(values.port);
+  }
+
+  if (command !== 'serve' && command !== 'config check') {
+    return usageError(command ? `unknown command "${command}"` : 'no command given');
+  }
+  let config;
+  try {
+    config = await loadConfig({ file: values.config, overrides: { host: values.host, port } });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`perfwatch: invalid configuration${values.config ? ` in ${values.config}` : ''}:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (command === 'config check') {
+    process.stdout.write(`${config.file ?? 'built-in defaults'}: valid (${config.plugins.length} plugins)\n`);
+    return;
+  }
+
+  const logger = pino({ level: config.log.level, base: { pid: process.pid } });
+  let pw: Perfwatch;
+  try {
+    pw = await startPerfwatch({ config, logger });
+  } catch (err) {
+    if (err instanceof StartupError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') {
+      logger.fatal({ code: (err as NodeJS.ErrnoException).code }, (err as Error).message);
+      process.exit(1);
+    }
+    logger.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for plugins');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'stopping');
+    void pw.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function usageError(message: string): void {
+  process.stderr.write(`perfwatch: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The one configuration schema: every option, its default and its documentation. docs/config.md is generated from it
+ * (`npm run docs`) and a test fails when it is stale. Keys are snake_case like the legacy documents and Prometheus.
+ */
+
+const DURATION_MESSAGE = 'expected a duration like "5s" (a number with ms, s, m or h, or a plain number of seconds)';
+
+function duration(defaultValue: string, opts: { min?: number; max?: number } = {}) {
+  return z
+    .union([z.string(), z.number()], { error: DURATION_MESSAGE })
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: DURATION_MESSAGE });
+        return z.NEVER;
+      }
+      if (opts.min !== undefined && ms < opts.min) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${opts.min}ms` });
+        return z.NEVER;
+      }
+      if (opts.max !== undefined && ms > opts.max) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${opts.max}ms` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .prefault(defaultValue);
+}
+
+export const PLUGIN_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+const pluginId = z.string().regex(PLUGIN_ID_RE, { error: 'expected 1 to 64 characters from A-Z a-z 0-9 _ . -' });
+
+/** One plugin, as written inline under `plugins:` or under `[plugin]` in a plugin.toml. */
+export const pluginSchema = z.strictObject({
+  id: pluginId.describe('Unique id, `[A-Za-z0-9_.-]{1,64}`. In a plugin.toml it defaults to the folder name.'),
+  name: z.string().max(200).optional().describe('Display name; defaults to the id.'),
+  version: z.string().max(64).prefault('0.0.0').describe('Version shown by `GET /plugins` and `perfwatch_plugin_info`.'),
+  description: z.string().max(2000).prefault('').describe('Free text shown by `GET /plugins`.'),
+  command: z.string().min(1, { error: 'expected the program to run' }).describe('Program to run, spawned without a shell: a name looked up on PATH or a path (relative to `cwd`).'),
+  args: z.array(z.string()).prefault([]).describe('Arguments, passed as they are.'),
+  cwd: z.string().prefault('.').describe('Working directory; a relative path resolves against the folder of the file it is written in.'),
+  env: z.record(z.string(), z.string()).prefault({}).describe('Extra environment variables, on top of perfwatch\'s own environment. `PERFWATCH_PLUGIN_ID` is always set.'),
+  enabled: z.boolean().prefault(true).describe('Disabled plugins are listed but never started.'),
+  autostart: z.boolean().prefault(true).describe('Start with perfwatch.'),
+  stop_timeout: duration('10s').describe('How long to wait after SIGTERM to the process group before SIGKILL.'),
+  start_grace: duration('1s').describe('How long a new process must stay up to count as `running`; a process that exits sooner is a failed start.'),
+  restart: z.enum(['never', 'on-failure', 'always']).prefault('on-failure').describe('When to restart a process that exits without being asked to: never, on-failure (non-zero exit or a signal) or always.'),
+  max_restarts: z.int().min(0).max(1000).prefault(5).describe('Restarts allowed within `restart_window`; one more crash puts the plugin in `error` until started by hand.'),
+  restart_window: duration('60s').describe('Window over which restarts are counted.'),
+  backoff_initial: duration('1s').describe('Delay before the first restart; doubles with each restart in the window.'),
+  backoff_max: duration('60s').describe('Upper bound of the restart delay.'),
+});
+export type PluginConfigInput = z.input<typeof pluginSchema>;
+export type PluginConfig = z.output<typeof pluginSchema>;
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().min(1).prefault('0.0.0.0').describe('Address to listen on.'),
+      port: z.int().min(0).max(65535).prefault(9470).describe('TCP port; 0 picks a free one (the start-up log line shows it).'),
+      body_limit: z.int().min(1024).max(64 * 1024 * 1024).prefault(1024 * 1024).describe('Largest request body accepted, in bytes; larger bodies get 413.'),
+    })
+    .prefault({})
+    .describe('HTTP server.'),
+  collection: z
+    .strictObject({
+      interval: duration('5s', { min: 100, max: 3_600_000 }).describe('Sampling period of every collector.'),
+      process_tree_refresh: duration('15s', { min: 100 }).describe(
+        'How often each plugin\'s process tree is re-walked to find new children (spread over ticks; plugins younger than this are walked every tick). Known processes are sampled every interval.',
+      ),
+    })
+    .prefault({})
+    .describe('Sampling.'),
+  storage: z
+    .strictObject({
+      path: z.string().prefault('./data').describe('Folder for everything persistent: admin token, plugin logs, pid file. Relative paths resolve against the config file\'s folder.'),
+    })
+    .prefault({})
+    .describe('Persistence.'),
+  retention: z
+    .strictObject({
+      plugin_samples: z.int().min(10).max(100_000).prefault(720).describe('Samples kept per plugin in its ring buffer (720 at 5s is one hour); 28 bytes each, allocated up front.'),
+    })
+    .prefault({})
+    .describe('In-memory history.'),
+  auth: z
+    .strictObject({
+      admin_token_file: z.string().optional().describe('File holding the admin token, used when `PERFWATCH_ADMIN_TOKEN` is not set. Without either, a token is generated into `<storage.path>/admin_token` (mode 0600).'),
+    })
+    .prefault({})
+    .describe('Admin authentication (Bearer token).'),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).prefault('info').describe('Log level of perfwatch itself (pino, JSON lines on stdout).'),
+    })
+    .prefault({})
+    .describe('Logging.'),
+  plugin_logs: z
+    .strictObject({
+      max_bytes: z.int().min(4096).prefault(10 * 1024 * 1024).describe('Size at which a plugin\'s stdout or stderr log file is rotated.'),
+      max_files: z.int().min(1).max(100).prefault(3).describe('Rotated files kept per stream (`<id>.stdout.log.1` …).'),
+    })
+    .prefault({})
+    .describe('Plugin stdout/stderr files under `<storage.path>/logs/`.'),
+  plugin_dirs: z.array(z.string()).prefault([]).describe('Folders whose `*/plugin.toml` files each register a plugin.'),
+  plugins: z.array(pluginSchema).prefault([]).describe('Inline plugins.'),
+});
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,37 @@
+/**
+ * Every error code perfwatch answers with, once, with its HTTP status and meaning. docs/errors.md lists the same
+ * table; a test fails when the two drift.
+ */
+export const ERROR_CODES = {
+  INVALID_PARAMETER: { status: 400, description: 'A query or path parameter is malformed or out of range; the message names it and what is accepted.' },
+  UNAUTHORIZED: { status: 401, description: 'The route needs `Authorization: Bearer <admin token>` and it was missing or wrong.' },
+  NOT_FOUND: { status: 404, description: 'No such route.' },
+  PLUGIN_NOT_FOUND: { status: 404, description: 'No plugin is registered under that id.' },
+  METHOD_NOT_ALLOWED: { status: 405, description: 'The route exists but not for this method; `Allow` lists the methods it takes.' },
+  PLUGIN_ALREADY_RUNNING: { status: 409, description: 'Start was asked for a plugin that already has a process.' },
+  PLUGIN_NOT_RUNNING: { status: 409, description: 'Stop was asked for a plugin that has no process.' },
+  PLUGIN_DISABLED: { status: 409, description: 'The plugin is `enabled: false` in its configuration and is never started.' },
+  PLUGIN_CONFIG_INVALID: { status: 409, description: 'Reload found the plugin\'s definition invalid or gone; the running plugin was left as it was.' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than `server.body_limit`.' },
+  INTERNAL_ERROR: { status: 500, description: 'Unexpected failure; the log has the cause under the response\'s `X-Request-Id`.' },
+  PLUGIN_START_FAILED: { status: 500, description: 'The plugin\'s process could not be spawned (command or cwd missing) or exited during start.' },
+  NOT_READY: { status: 503, description: '`/readyz`: the collectors have not produced a first sample yet.' },
+  SHUTTING_DOWN: { status: 503, description: 'perfwatch is stopping and takes no new plugin operations.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error type handlers throw; the error middleware formats it in the envelope of the route's family. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly field?: string;
+
+  constructor(code: ErrorCode, message: string, opts: { field?: string; status?: number } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = opts.status ?? ERROR_CODES[code].status;
+    this.field = opts.field;
+  }
+}

@@ -1,0 +1,234 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric, type OpenMetricsContentType } from 'prom-client';
+import { PLUGIN_STATES, type PluginState, type Snapshot } from '../../model/plugin.js';
+import { M } from './names.js';
+
+const gzip = promisify(gzipCb);
+
+/** What the exposition needs to know of each registered plugin besides its samples. */
+export interface PluginStatusView {
+  id: string;
+  name: string;
+  version: string;
+  state: PluginState;
+  restarts: number;
+  startedAtMs: number | null;
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+export interface ExpositionOptions {
+  version: string;
+  /** Include prom-client's process_* and nodejs_* metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+interface Rendered {
+  generation: number;
+  classic: Buffer;
+  classicGzip?: Promise<Buffer>;
+  openMetrics?: Promise<Buffer>;
+  openMetricsGzip?: Promise<Buffer>;
+}
+
+/** Plugin resource gauges: present only while the plugin has a process and a sample. */
+type ResourceGauge = Gauge<'plugin_id'>;
+
+/**
+ * The /metrics registry (never prom-client's global one) and its rendered bytes. `update()` applies one tick's
+ * snapshot; `render()` serializes once; scrapes are served from the cached buffers, so N concurrent scrapers cost one
+ * render per tick, not N. Gzip and OpenMetrics variants are made on first demand per tick and then shared.
+ */
+export class Exposition {
+  readonly registry = new Registry();
+  #om: Registry<OpenMetricsContentType> | null = null;
+  #rendered: Rendered | null = null;
+  #generation = 0;
+  #renderChain: Promise<unknown> = Promise.resolve();
+
+  readonly cpuRatio: ResourceGauge;
+  readonly cpuSeconds: Counter<'plugin_id' | 'mode'>;
+  readonly rss: ResourceGauge;
+  readonly memRatio: ResourceGauge;
+  readonly threads: ResourceGauge;
+  readonly processes: ResourceGauge;
+  readonly up: Gauge<'plugin_id'>;
+  readonly state: Gauge<'plugin_id' | 'state'>;
+  readonly restarts: Counter<'plugin_id'>;
+  readonly startTime: Gauge<'plugin_id'>;
+  readonly lastExitCode: Gauge<'plugin_id'>;
+  readonly info: Gauge<'plugin_id' | 'name' | 'version'>;
+  readonly collectorDuration: Gauge<'collector'>;
+  readonly cycleDuration: Histogram;
+  readonly renderDuration: Gauge;
+  readonly dropped: Counter<'sink' | 'reason'>;
+  readonly ringBytes: Gauge;
+
+  /** Counter values already applied, to turn the collector's absolute totals into increments. */
+  #cpuApplied = new Map<string, { user: number; system: number }>();
+  #restartsApplied = new Map<string, number>();
+  #infoLabels = new Map<string, { name: string; version: string }>();
+  #withResources = new Set<string>();
+
+  constructor(opts: ExpositionOptions) {
+    const registers = [this.registry];
+    const g = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge<L>({ name, help, labelNames, registers });
+    this.cpuRatio = g(M.pluginCpuUsageRatio, 'CPU used by the plugin process tree over the last interval; 1 = one core busy.', ['plugin_id']);
+    this.cpuSeconds = new Counter({
+      name: M.pluginCpuSecondsTotal,
+      help: 'CPU time of the plugin process tree, including reaped children, since perfwatch started.',
+      labelNames: ['plugin_id', 'mode'],
+      registers,
+    });
+    this.rss = g(M.pluginResidentMemoryBytes, 'Resident memory of the plugin process tree.', ['plugin_id']);
+    this.memRatio = g(M.pluginMemoryUsageRatio, 'Resident memory of the plugin process tree as a share of host RAM (0-1).', ['plugin_id']);
+    this.threads = g(M.pluginThreads, 'Threads in the plugin process tree.', ['plugin_id']);
+    this.processes = g(M.pluginProcesses, 'Processes in the plugin process tree.', ['plugin_id']);
+    this.up = g(M.pluginUp, '1 when the plugin is running, else 0; present for every registered plugin.', ['plugin_id']);
+    this.state = g(M.pluginState, 'Plugin lifecycle state, one-hot.', ['plugin_id', 'state']);
+    this.restarts = new Counter({ name: M.pluginRestartsTotal, help: 'Restarts done by the restart policy.', labelNames: ['plugin_id'], registers });
+    this.startTime = g(M.pluginStartTimeSeconds, 'Start time of the plugin\'s current process, seconds since the epoch.', ['plugin_id']);
+    this.lastExitCode = g(M.pluginLastExitCode, 'Exit code of the plugin\'s last process; 128 + signal number when killed by a signal.', ['plugin_id']);
+    this.info = g(M.pluginInfo, 'Plugin identity; always 1.', ['plugin_id', 'name', 'version']);
+    new Gauge({ name: M.buildInfo, help: 'perfwatch build; always 1.', labelNames: ['version', 'nodejs_version'], registers }).set(
+      { version: opts.version, nodejs_version: process.version },
+      1,
+    );
+    this.collectorDuration = g(M.collectorDurationSeconds, 'Wall time of each collector in the last collection cycle.', ['collector']);
+    this.cycleDuration = new Histogram({
+      name: M.collectionCycleDurationSeconds,
+      help: 'Wall time of whole collection cycles.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    this.renderDuration = new Gauge({ name: M.exporterRenderDurationSeconds, help: 'Time the last /metrics render took.', registers });
+    this.dropped = new Counter({
+      name: M.samplesDroppedTotal,
+      help: 'Data dropped rather than buffered without bound, by sink and reason.',
+      labelNames: ['sink', 'reason'],
+      registers,
+    });
+    this.ringBytes = new Gauge({ name: M.ringBufferMemoryBytes, help: 'Bytes held by the in-memory sample history.', registers });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Applies one tick: samples for the plugins that have one, status for every registered plugin. */
+  update(snapshot: Snapshot, plugins: readonly PluginStatusView[], ringBytes: number): void {
+    const sampled = new Set<string>();
+    for (const s of snapshot.plugins) {
+      const l = { plugin_id: s.pluginId };
+      sampled.add(s.pluginId);
+      this.cpuRatio.set(l, s.cpuPercent / 100);
+      this.rss.set(l, s.rssBytes);
+      this.memRatio.set(l, s.memoryPercent / 100);
+      this.threads.set(l, s.threads);
+      this.processes.set(l, s.processes);
+      const applied = this.#cpuApplied.get(s.pluginId) ?? { user: 0, system: 0 };
+      if (s.cpuUserSeconds > applied.user) this.cpuSeconds.inc({ plugin_id: s.pluginId, mode: 'user' }, s.cpuUserSeconds - applied.user);
+      if (s.cpuSystemSeconds > applied.system) this.cpuSeconds.inc({ plugin_id: s.pluginId, mode: 'system' }, s.cpuSystemSeconds - applied.system);
+      this.#cpuApplied.set(s.pluginId, { user: Math.max(applied.user, s.cpuUserSeconds), system: Math.max(applied.system, s.cpuSystemSeconds) });
+    }
+    for (const id of this.#withResources) if (!sampled.has(id)) this.#removeResources(id);
+    this.#withResources = sampled;
+
+    for (const p of plugins) {
+      const l = { plugin_id: p.id };
+      this.up.set(l, p.state === 'running' ? 1 : 0);
+      for (const st of PLUGIN_STATES) this.state.set({ plugin_id: p.id, state: st }, st === p.state ? 1 : 0);
+      const appliedRestarts = this.#restartsApplied.get(p.id);
+      if (appliedRestarts === undefined) this.restarts.inc(l, 0);
+      if (p.restarts > (appliedRestarts ?? 0)) this.restarts.inc(l, p.restarts - (appliedRestarts ?? 0));
+      this.#restartsApplied.set(p.id, p.restarts);
+      if (!this.#cpuApplied.has(p.id)) {
+        this.cpuSeconds.inc({ plugin_id: p.id, mode: 'user' }, 0);
+        this.cpuSeconds.inc({ plugin_id: p.id, mode: 'system' }, 0);
+        this.#cpuApplied.set(p.id, { user: 0, system: 0 });
+      }
+      if (p.startedAtMs !== null) this.startTime.set(l, p.startedAtMs / 1000);
+      else this.startTime.remove(l);
+      if (p.lastExit) this.lastExitCode.set(l, exitCodeOf(p.lastExit));
+      const info = this.#infoLabels.get(p.id);
+      if (!info || info.name !== p.name || info.version !== p.version) {
+        if (info) this.info.remove({ plugin_id: p.id, ...info });
+        this.info.set({ plugin_id: p.id, name: p.name, version: p.version }, 1);
+        this.#infoLabels.set(p.id, { name: p.name, version: p.version });
+      }
+    }
+    for (const [name, seconds] of Object.entries(snapshot.collectorSeconds)) this.collectorDuration.set({ collector: name }, seconds);
+    this.cycleDuration.observe(snapshot.cycleSeconds);
+    this.ringBytes.set(ringBytes);
+  }
+
+  #removeResources(id: string): void {
+    const l = { plugin_id: id };
+    this.cpuRatio.remove(l);
+    this.rss.remove(l);
+    this.memRatio.remove(l);
+    this.threads.remove(l);
+    this.processes.remove(l);
+  }
+
+  /** Serializes the registry once; scrapes until the next render get these bytes. */
+  render(): Promise<void> {
+    return this.#serial(async () => {
+      const t0 = performance.now();
+      const text = await this.registry.metrics();
+      this.renderDuration.set((performance.now() - t0) / 1000);
+      this.#rendered = { generation: ++this.#generation, classic: Buffer.from(text) };
+    });
+  }
+
+  /** The last rendered exposition; renders first if nothing has been rendered yet. */
+  async get(format: 'classic' | 'openmetrics', gzipped: boolean): Promise<{ body: Buffer; contentType: string }> {
+    if (!this.#rendered) await this.render();
+    const r = this.#rendered!;
+    if (format === 'classic') {
+      const contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+      if (!gzipped) return { body: r.classic, contentType };
+      r.classicGzip ??= gzip(r.classic);
+      return { body: await r.classicGzip, contentType };
+    }
+    r.openMetrics ??= this.#serial(() => this.#renderOpenMetrics());
+    const contentType = Registry.OPENMETRICS_CONTENT_TYPE;
+    if (!gzipped) return { body: await r.openMetrics, contentType };
+    r.openMetricsGzip ??= r.openMetrics.then((b) => gzip(b));
+    return { body: await r.openMetricsGzip, contentType };
+  }
+
+  /**
+   * prom-client renders OpenMetrics by renaming counter objects in place (`foo_total` → `foo`), which would make every
+   * later classic render emit counters without `_total`. The names are put back as soon as the render is done.
+   */
+  async #renderOpenMetrics(): Promise<Buffer> {
+    // At run time the registry holds the metric objects themselves; the typings only promise their plain fields.
+    const metrics = this.registry.getMetricsAsArray() as unknown as Array<Metric & { name: string }>;
+    if (!this.#om) {
+      this.#om = new Registry<OpenMetricsContentType>();
+      this.#om.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+      for (const m of metrics) this.#om.registerMetric(m);
+    }
+    const names = metrics.map((m) => m.name);
+    try {
+      return Buffer.from(await this.#om.metrics());
+    } finally {
+      metrics.forEach((m, i) => {
+        m.name = names[i]!;
+      });
+    }
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#renderChain.then(fn, fn);
+    this.#renderChain = run.catch(() => undefined);
+    return run;
+  }
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+/** Shell convention: 128 + signal number for a process killed by a signal. */
+export function exitCodeOf(e: { code: number | null; signal: NodeJS.Signals | null }): number {
+  if (e.code !== null) return e.code;
+  if (e.signal) return 128 + (SIGNAL_NUMBERS[e.signal] ?? 0);
+  return -1;
+}

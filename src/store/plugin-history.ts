@@ -1,0 +1,141 @@
+import type { PluginSample } from '../model/plugin.js';
+
+/** Bytes one stored plugin sample takes: timestamp f64, rss f64, cpu f32, memory share f32, threads i32, pid i32. */
+export const PLUGIN_SAMPLE_BYTES = 8 + 8 + 4 + 4 + 4 + 4;
+
+export interface StoredPluginSample {
+  timestampMs: number;
+  pid: number;
+  cpuPercent: number;
+  rssBytes: number;
+  memoryPercent: number;
+  threads: number;
+}
+
+/** One plugin's ring: preallocated typed arrays, O(1) append, overwriting the oldest sample when full. */
+class PluginRing {
+  readonly capacity: number;
+  #ts: Float64Array;
+  #rss: Float64Array;
+  #cpu: Float32Array;
+  #mem: Float32Array;
+  #threads: Int32Array;
+  #pid: Int32Array;
+  /** Index the next sample goes to. */
+  #head = 0;
+  #size = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.#ts = new Float64Array(capacity);
+    this.#rss = new Float64Array(capacity);
+    this.#cpu = new Float32Array(capacity);
+    this.#mem = new Float32Array(capacity);
+    this.#threads = new Int32Array(capacity);
+    this.#pid = new Int32Array(capacity);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  append(s: PluginSample): void {
+    const i = this.#head;
+    this.#ts[i] = s.timestampMs;
+    this.#rss[i] = s.rssBytes;
+    this.#cpu[i] = s.cpuPercent;
+    this.#mem[i] = s.memoryPercent;
+    this.#threads[i] = s.threads;
+    this.#pid[i] = s.pid;
+    this.#head = (i + 1) % this.capacity;
+    if (this.#size < this.capacity) this.#size++;
+  }
+
+  /** The k-th newest sample (k = 0 is the latest). */
+  at(k: number): StoredPluginSample {
+    const i = (this.#head - 1 - k + this.capacity * 2) % this.capacity;
+    return {
+      timestampMs: this.#ts[i]!,
+      pid: this.#pid[i]!,
+      cpuPercent: this.#cpu[i]!,
+      rssBytes: this.#rss[i]!,
+      memoryPercent: this.#mem[i]!,
+      threads: this.#threads[i]!,
+    };
+  }
+
+  timestampAt(k: number): number {
+    return this.#ts[(this.#head - 1 - k + this.capacity * 2) % this.capacity]!;
+  }
+}
+
+export interface HistoryQuery {
+  /** At most this many samples, newest first. */
+  limit: number;
+  /** Inclusive bounds in epoch ms. */
+  startMs?: number;
+  endMs?: number;
+}
+
+/**
+ * Per-plugin sample history: one fixed-capacity ring per plugin, so memory is `capacity × PLUGIN_SAMPLE_BYTES` per
+ * plugin whatever the uptime. Timestamps are appended in increasing order, which the range query relies on.
+ */
+export class PluginHistory {
+  readonly capacity: number;
+  #rings = new Map<string, PluginRing>();
+
+  constructor(opts: { capacity: number }) {
+    this.capacity = opts.capacity;
+  }
+
+  append(samples: readonly PluginSample[]): void {
+    for (const s of samples) {
+      let ring = this.#rings.get(s.pluginId);
+      if (!ring) {
+        ring = new PluginRing(this.capacity);
+        this.#rings.set(s.pluginId, ring);
+      }
+      ring.append(s);
+    }
+  }
+
+  latest(pluginId: string): StoredPluginSample | null {
+    const ring = this.#rings.get(pluginId);
+    return ring && ring.size ? ring.at(0) : null;
+  }
+
+  /** Newest first; skips samples after `endMs` and stops at the first one before `startMs`. */
+  query(pluginId: string, q: HistoryQuery): StoredPluginSample[] {
+    const ring = this.#rings.get(pluginId);
+    if (!ring) return [];
+    const out: StoredPluginSample[] = [];
+    let k = 0;
+    if (q.endMs !== undefined) {
+      // binary search for the newest sample at or before endMs (timestamps decrease with k)
+      let lo = 0;
+      let hi = ring.size;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (ring.timestampAt(mid) > q.endMs) lo = mid + 1;
+        else hi = mid;
+      }
+      k = lo;
+    }
+    for (; k < ring.size && out.length < q.limit; k++) {
+      const s = ring.at(k);
+      if (q.startMs !== undefined && s.timestampMs < q.startMs) break;
+      out.push(s);
+    }
+    return out;
+  }
+
+  forget(pluginId: string): void {
+    this.#rings.delete(pluginId);
+  }
+
+  /** Bytes held by sample arrays (for `perfwatch_ring_buffer_memory_bytes`). */
+  get memoryBytes(): number {
+    return this.#rings.size * this.capacity * PLUGIN_SAMPLE_BYTES;
+  }
+}

@@ -1,0 +1,377 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { access, constants as fsConstants, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { PluginDefinition } from '../config/load.js';
+import type { Clock } from '../model/clock.js';
+import type { PluginState } from '../model/plugin.js';
+import { RotatingLog } from './rotating-log.js';
+import { SupervisorError } from './supervisor-error.js';
+
+export interface ExitRecord {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  atMs: number;
+}
+
+export interface ManagedPluginOptions {
+  definition: PluginDefinition;
+  logsDir: string;
+  logLimits: { maxBytes: number; maxFiles: number };
+  clock: Clock;
+  /** `setpriv` binary used to give each plugin a parent-death signal, or null to spawn the command directly. */
+  setprivPath: string | null;
+  /** Re-reads this plugin's definition from its source (reload). */
+  loadDefinition: (current: PluginDefinition) => Promise<PluginDefinition>;
+  onLogDrop?: (bytes: number) => void;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface OpResult {
+  state: PluginState;
+  pid: number | null;
+}
+
+/**
+ * One supervised plugin: its child process, state machine and restart policy.
+ *
+ * States: stopped → starting → running → stopping → stopped; a crash goes to `starting` (waiting out the backoff, no
+ * pid) and back to running, or to `error` once `max_restarts` is spent within `restart_window`. Operations (start,
+ * stop, reload) run one at a time per plugin through a promise chain; the second of two concurrent starts therefore
+ * sees the first's process and is refused. Emits 'change' on every state change and 'restart' for each restart by
+ * policy.
+ */
+export class ManagedPlugin extends EventEmitter {
+  definition: PluginDefinition;
+  state: PluginState = 'stopped';
+  pid: number | null = null;
+  startedAtMs: number | null = null;
+  /** Restarts done by the restart policy since perfwatch started. */
+  restarts = 0;
+  lastExit: ExitRecord | null = null;
+
+  #opts: ManagedPluginOptions;
+  #child: ChildProcess | null = null;
+  #exited: Promise<void> | null = null;
+  #stopRequested = false;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #graceTimer: NodeJS.Timeout | null = null;
+  /** Times of restarts by policy, within the window. */
+  #restartTimes: number[] = [];
+  #chain: Promise<unknown> = Promise.resolve();
+  #logs: { out: RotatingLog; err: RotatingLog } | null = null;
+
+  constructor(opts: ManagedPluginOptions) {
+    super();
+    this.#opts = opts;
+    this.definition = opts.definition;
+  }
+
+  get id(): string {
+    return this.definition.id;
+  }
+
+  /** True while a child process exists (starting, running or stopping). */
+  get hasProcess(): boolean {
+    return this.#child !== null;
+  }
+
+  /** Starts the plugin. Throws SupervisorError: PLUGIN_DISABLED, PLUGIN_ALREADY_RUNNING, PLUGIN_START_FAILED. */
+  start(): Promise<OpResult> {
+    return this.#serial(async () => {
+      this.#startChecks();
+      this.#restartTimes = []; // a start by hand gives the policy a fresh budget
+      await this.#spawn();
+      return { state: this.state, pid: this.pid };
+    });
+  }
+
+  /** Stops the plugin and resolves once its process group is gone. Throws PLUGIN_NOT_RUNNING. */
+  stop(): Promise<OpResult> {
+    return this.#serial(async () => {
+      if (!this.#child) {
+        if (this.#restartTimer) {
+          this.#cancelRestart();
+          this.#setState('stopped');
+          return { state: this.state, pid: null };
+        }
+        throw new SupervisorError('PLUGIN_NOT_RUNNING', `plugin "${this.id}" is not running (status ${this.state})`);
+      }
+      await this.#stopProcess();
+      return { state: this.state, pid: null };
+    });
+  }
+
+  /**
+   * Stop, re-read the definition from its source, start, and wait until the new process counts as running.
+   * The new definition is validated before anything is stopped: a bad file changes nothing.
+   */
+  reload(): Promise<OpResult> {
+    return this.#serial(async () => {
+      let next: PluginDefinition;
+      try {
+        next = await this.#opts.loadDefinition(this.definition);
+      } catch (err) {
+        throw new SupervisorError('PLUGIN_CONFIG_INVALID', `plugin "${this.id}" cannot be reloaded: ${(err as Error).message}`);
+      }
+      if (this.#child) await this.#stopProcess();
+      else this.#cancelRestart();
+      this.definition = next;
+      if (!next.enabled) {
+        this.#setState('stopped');
+        return { state: this.state, pid: null };
+      }
+      this.#restartTimes = [];
+      await this.#spawn();
+      await this.#waitUntilSettled();
+      if (this.state !== 'running') {
+        const e = this.lastExit;
+        throw new SupervisorError(
+          'PLUGIN_START_FAILED',
+          `plugin "${this.id}" exited during start (${e?.signal ? `signal ${e.signal}` : `exit code ${e?.code}`})`,
+        );
+      }
+      return { state: this.state, pid: this.pid };
+    });
+  }
+
+  /** Stops without the operation lock's refusals: used at shutdown. Never throws. */
+  async shutdown(): Promise<void> {
+    await this.#serial(async () => {
+      this.#cancelRestart();
+      if (this.#child) await this.#stopProcess();
+      await this.#closeLogs();
+    }).catch((err) => this.#opts.log?.('error', 'plugin shutdown failed', { plugin_id: this.id, err: String(err) }));
+  }
+
+  /** Forgets a pending restart; called at shutdown before stopping. */
+  cancelPendingRestart(): void {
+    this.#cancelRestart();
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn, fn);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  #startChecks(): void {
+    if (!this.definition.enabled) throw new SupervisorError('PLUGIN_DISABLED', `plugin "${this.id}" is disabled in its configuration`);
+    if (this.#child) throw new SupervisorError('PLUGIN_ALREADY_RUNNING', `plugin "${this.id}" is already running (pid ${this.pid})`);
+  }
+
+  async #spawn(): Promise<void> {
+    this.#cancelRestart();
+    const def = this.definition;
+    const env: NodeJS.ProcessEnv = { ...process.env, ...def.env, PERFWATCH_PLUGIN_ID: def.id };
+    const resolved = await resolveCommand(def.command, def.cwd, env.PATH ?? '');
+    if (!resolved) return this.#failStart(`command "${def.command}" not found or not executable (cwd ${def.cwd})`);
+    if (!(await isDirectory(def.cwd))) return this.#failStart(`working directory ${def.cwd} does not exist`);
+
+    this.#logs ??= {
+      out: this.#newLog('stdout'),
+      err: this.#newLog('stderr'),
+    };
+    const setpriv = this.#opts.setprivPath;
+    const file = setpriv ?? resolved;
+    const args = setpriv ? ['--pdeathsig', 'TERM', '--', resolved, ...def.args] : def.args;
+    this.#stopRequested = false;
+    this.#setState('starting');
+    const child = spawn(file, args, { cwd: def.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const spawned = await new Promise<Error | null>((resolve) => {
+      child.once('spawn', () => resolve(null));
+      child.once('error', (err) => resolve(err));
+    });
+    if (spawned || child.pid === undefined) return this.#failStart(`cannot spawn "${def.command}": ${spawned?.message ?? 'no pid'}`);
+
+    const logs = this.#logs;
+    child.stdout!.on('data', (b: Buffer) => logs.out.write(b));
+    child.stderr!.on('data', (b: Buffer) => logs.err.write(b));
+    child.on('error', () => undefined); // kill() errors on an exited child are not interesting
+    this.#child = child;
+    this.pid = child.pid;
+    this.startedAtMs = this.#opts.clock.now();
+    this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(this.#onExit(child, code, signal))));
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = null;
+      if (this.#child === child && this.state === 'starting') this.#setState('running');
+    }, def.start_grace);
+    this.emit('spawn', child.pid);
+    this.#opts.log?.('info', 'plugin started', { plugin_id: def.id, pid: child.pid });
+  }
+
+  #failStart(message: string): never {
+    this.lastExit = { code: null, signal: null, atMs: this.#opts.clock.now() };
+    this.#setState('error');
+    this.#opts.log?.('error', 'plugin failed to start', { plugin_id: this.id, reason: message });
+    throw new SupervisorError('PLUGIN_START_FAILED', message);
+  }
+
+  #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#child !== child) return;
+    const now = this.#opts.clock.now();
+    this.lastExit = { code, signal, atMs: now };
+    this.#child = null;
+    this.pid = null;
+    this.startedAtMs = null;
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = null;
+    const pgid = child.pid!;
+    if (this.#stopRequested) return; // #stopProcess finishes the job
+    this.#opts.log?.('warn', 'plugin exited', { plugin_id: this.id, code, signal });
+    // Children left in the group would be orphans: end them as a stop would.
+    void this.#killGroup(pgid, this.definition.stop_timeout);
+    this.#applyRestartPolicy(code, signal, now);
+  }
+
+  #applyRestartPolicy(code: number | null, signal: NodeJS.Signals | null, now: number): void {
+    const def = this.definition;
+    const failed = signal !== null || code !== 0;
+    const wantsRestart = def.restart === 'always' || (def.restart === 'on-failure' && failed);
+    if (!wantsRestart) {
+      this.#setState(failed ? 'error' : 'stopped');
+      return;
+    }
+    this.#restartTimes = this.#restartTimes.filter((t) => now - t < def.restart_window);
+    if (this.#restartTimes.length >= def.max_restarts) {
+      this.#opts.log?.('error', 'plugin exceeded max_restarts; staying in error until started by hand', {
+        plugin_id: this.id,
+        max_restarts: def.max_restarts,
+      });
+      this.#setState('error');
+      return;
+    }
+    const delay = Math.min(def.backoff_max, def.backoff_initial * 2 ** this.#restartTimes.length);
+    this.#restartTimes.push(now + delay);
+    this.#setState('starting');
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      void this.#serial(async () => {
+        if (this.#child || this.state !== 'starting') return; // stopped or started by hand meanwhile
+        this.restarts++;
+        this.emit('restart');
+        await this.#spawn();
+      }).catch(() => {
+        /* #failStart already logged and set error */
+      });
+    }, delay);
+  }
+
+  async #stopProcess(): Promise<void> {
+    const child = this.#child!;
+    const pgid = child.pid!;
+    this.#stopRequested = true;
+    this.#setState('stopping');
+    const deadline = this.#opts.clock.now() + this.definition.stop_timeout;
+    signalGroup(pgid, 'SIGTERM');
+    const killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), this.definition.stop_timeout);
+    await this.#exited;
+    clearTimeout(killTimer);
+    await this.#killGroup(pgid, Math.max(0, deadline - this.#opts.clock.now()), false);
+    this.#setState('stopped');
+    this.#opts.log?.('info', 'plugin stopped', { plugin_id: this.id, code: this.lastExit?.code, signal: this.lastExit?.signal });
+  }
+
+  /** Waits for the process group to be empty, sending SIGTERM first (unless already sent) and SIGKILL at the deadline. */
+  async #killGroup(pgid: number, timeoutMs: number, sendTerm = true): Promise<void> {
+    if (!groupExists(pgid)) return;
+    if (sendTerm) signalGroup(pgid, 'SIGTERM');
+    const until = Date.now() + timeoutMs;
+    while (groupExists(pgid) && Date.now() < until) await sleep(25);
+    if (!groupExists(pgid)) return;
+    signalGroup(pgid, 'SIGKILL');
+    const hard = Date.now() + 1000;
+    while (groupExists(pgid) && Date.now() < hard) await sleep(25);
+  }
+
+  #waitUntilSettled(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.state !== 'starting' || !this.#child) {
+          this.off('change', check);
+          resolve();
+        }
+      };
+      this.on('change', check);
+      check();
+    });
+  }
+
+  #cancelRestart(): void {
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    this.#restartTimer = null;
+  }
+
+  #setState(state: PluginState): void {
+    if (this.state === state) return;
+    const from = this.state;
+    this.state = state;
+    this.emit('change', state, from);
+  }
+
+  #newLog(stream: 'stdout' | 'stderr'): RotatingLog {
+    return new RotatingLog({
+      file: path.join(this.#opts.logsDir, `${this.id}.${stream}.log`),
+      maxBytes: this.#opts.logLimits.maxBytes,
+      maxFiles: this.#opts.logLimits.maxFiles,
+      onDrop: this.#opts.onLogDrop,
+    });
+  }
+
+  async #closeLogs(): Promise<void> {
+    const logs = this.#logs;
+    this.#logs = null;
+    await Promise.all([logs?.out.close(), logs?.err.close()]);
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* ESRCH: the group is already gone */
+  }
+}
+
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function isExecutableFile(p: string): Promise<boolean> {
+  try {
+    await access(p, fsConstants.X_OK);
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves a command as execvp would: a path (relative to cwd) when it has a slash, else the first match on PATH. */
+export async function resolveCommand(command: string, cwd: string, pathEnv: string): Promise<string | null> {
+  if (command.includes('/')) {
+    const p = path.resolve(cwd, command);
+    return (await isExecutableFile(p)) ? p : null;
+  }
+  for (const dir of pathEnv.split(':')) {
+    const p = path.resolve(cwd, dir || '.', command);
+    if (await isExecutableFile(p)) return p;
+  }
+  return null;
+}

@@ -1,0 +1,129 @@
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { parseProcStat } from '../collectors/proc-stat.js';
+
+/**
+ * `<storage.path>/perfwatch.pids.json`: perfwatch's own pid and every live plugin's process group, each with its
+ * start time (clock ticks after boot), so that a pid reused by an unrelated process is never mistaken for ours.
+ *
+ * Why: a perfwatch killed with SIGKILL cannot stop its plugins. Each plugin also gets a parent-death SIGTERM (setpriv),
+ * but a plugin that ignores it, or children it left, would run forever; the next perfwatch on the same storage path
+ * reads this file and ends them before starting anything.
+ */
+export interface PidFileContent {
+  perfwatch: { pid: number; start_time: number };
+  plugins: Record<string, { pgid: number; start_time: number }>;
+}
+
+export class PidFile {
+  readonly file: string;
+  #plugins = new Map<string, { pgid: number; start_time: number }>();
+  #self: { pid: number; start_time: number } | null = null;
+  #writing: Promise<void> = Promise.resolve();
+  #dirty = false;
+  #closed = false;
+
+  constructor(opts: { file: string }) {
+    this.file = opts.file;
+  }
+
+  async init(): Promise<void> {
+    const st = await readStat(process.pid);
+    this.#self = { pid: process.pid, start_time: st?.startTime ?? 0 };
+    await this.#flush();
+  }
+
+  async setPlugin(id: string, pid: number | null): Promise<void> {
+    if (this.#closed) return;
+    if (pid === null) this.#plugins.delete(id);
+    else this.#plugins.set(id, { pgid: pid, start_time: (await readStat(pid))?.startTime ?? 0 });
+    this.#dirty = true;
+    this.#writing = this.#writing.then(() => (this.#dirty ? this.#flush() : undefined));
+    return this.#writing;
+  }
+
+  /** Waits for pending writes, then removes the file: called after every plugin has stopped. */
+  async remove(): Promise<void> {
+    this.#closed = true;
+    await this.#writing.catch(() => undefined);
+    await rm(this.file, { force: true });
+  }
+
+  async #flush(): Promise<void> {
+    this.#dirty = false;
+    const content: PidFileContent = { perfwatch: this.#self!, plugins: Object.fromEntries(this.#plugins) };
+    const tmp = `${this.file}.tmp`;
+    await writeFile(tmp, JSON.stringify(content), { mode: 0o600 });
+    await rename(tmp, this.file);
+  }
+}
+
+export async function readPidFile(file: string): Promise<PidFileContent | null> {
+  try {
+    const c = JSON.parse(await readFile(file, 'utf8')) as PidFileContent;
+    return c && typeof c === 'object' && c.perfwatch && c.plugins ? c : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readStat(pid: number) {
+  try {
+    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return null;
+  }
+}
+
+/** True when the process recorded in the pid file is still that process (same pid, same start time). */
+export async function isSameProcess(pid: number, startTime: number): Promise<boolean> {
+  const st = await readStat(pid);
+  return st !== null && st.startTime === startTime;
+}
+
+/**
+ * Finds processes left over from a previous perfwatch: members of a recorded plugin process group that started no
+ * earlier than the group's leader did. One walk of /proc, at start-up only.
+ */
+export async function findOrphans(content: PidFileContent): Promise<number[]> {
+  const groups = new Map<number, number>();
+  for (const g of Object.values(content.plugins)) groups.set(g.pgid, g.start_time);
+  if (!groups.size) return [];
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = await readStat(Number(name));
+    if (!st) continue;
+    const leaderStart = groups.get(st.pgrp);
+    if (leaderStart !== undefined && st.startTime >= leaderStart && st.pid !== process.pid) out.push(st.pid);
+  }
+  return out;
+}
+
+/** SIGTERM the orphans, wait up to `timeoutMs`, SIGKILL what is left. Returns how many there were. */
+export async function reapOrphans(pids: number[], timeoutMs: number): Promise<number> {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  const until = Date.now() + timeoutMs;
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of pids.filter(alive)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  return pids.length;
+}
