@@ -69,6 +69,8 @@ class PluginRing {
   }
 }
 
+const HALF_MICROSECOND = 0.0005;
+
 export interface HistoryQuery {
   /** At most this many samples, newest first. */
   limit: number;
@@ -105,26 +107,31 @@ export class PluginHistory {
     return ring && ring.size ? ring.at(0) : null;
   }
 
-  /** Newest first; skips samples after `endMs` and stops at the first one before `startMs`. */
+  /**
+   * Newest first; skips samples after `endMs` and stops at the first one before `startMs`. Bounds are compared at the
+   * API's resolution (1 µs): a timestamp read back from a response selects exactly that sample.
+   */
   query(pluginId: string, q: HistoryQuery): StoredPluginSample[] {
     const ring = this.#rings.get(pluginId);
     if (!ring) return [];
+    const endMs = q.endMs === undefined ? undefined : q.endMs + HALF_MICROSECOND;
+    const startMs = q.startMs === undefined ? undefined : q.startMs - HALF_MICROSECOND;
     const out: StoredPluginSample[] = [];
     let k = 0;
-    if (q.endMs !== undefined) {
+    if (endMs !== undefined) {
       // binary search for the newest sample at or before endMs (timestamps decrease with k)
       let lo = 0;
       let hi = ring.size;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (ring.timestampAt(mid) > q.endMs) lo = mid + 1;
+        if (ring.timestampAt(mid) > endMs) lo = mid + 1;
         else hi = mid;
       }
       k = lo;
     }
     for (; k < ring.size && out.length < q.limit; k++) {
       const s = ring.at(k);
-      if (q.startMs !== undefined && s.timestampMs < q.startMs) break;
+      if (startMs !== undefined && s.timestampMs < startMs) break;
       out.push(s);
     }
     return out;

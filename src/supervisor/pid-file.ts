@@ -37,7 +37,8 @@ export class PidFile {
     if (pid === null) this.#plugins.delete(id);
     else this.#plugins.set(id, { pgid: pid, start_time: (await readStat(pid))?.startTime ?? 0 });
     this.#dirty = true;
-    this.#writing = this.#writing.then(() => (this.#dirty ? this.#flush() : undefined));
+    // A failed write must not become an unhandled rejection: the file is a safety net, not state perfwatch reads.
+    this.#writing = this.#writing.then(() => (this.#dirty ? this.#flush() : undefined)).catch(() => undefined);
     return this.#writing;
   }
 
