@@ -109,7 +109,22 @@ export class Exposition {
       registers,
     });
     this.ringBytes = new Gauge({ name: M.ringBufferMemoryBytes, help: 'Bytes held by the in-memory sample history.', registers });
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      this.#dropNonCounterTotals();
+    }
+  }
+
+  /**
+   * prom-client's default `nodejs_active_{handles,requests,resources}_total` are gauges, which `promtool check metrics`
+   * rejects ("non-counter metrics should not have _total suffix"). Each is only the sum of the per-type gauge of the
+   * same name without the suffix (`sum(nodejs_active_handles)`), so it is dropped rather than renamed.
+   */
+  #dropNonCounterTotals(): void {
+    const all = this.registry.getMetricsAsArray() as unknown as Array<{ name: string; type: string }>;
+    for (const m of all) {
+      if (m.name.endsWith('_total') && m.type !== 'counter') this.registry.removeSingleMetric(m.name);
+    }
   }
 
   /** Applies one tick: samples for the plugins that have one, status for every registered plugin. */
