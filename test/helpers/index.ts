@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
@@ -12,6 +12,8 @@ import { startPerfwatch, type Perfwatch } from '../../src/main.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TOKEN = 'test-admin-token';
+/** tsx by absolute URL, so the CLI can run from any working directory. */
+const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
 export function fixture(name: string): string {
   return path.join(ROOT, 'test/fixtures', name);
@@ -107,11 +109,21 @@ export interface CliRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * The environment without tap's instrumentation: its process-info hook (NODE_OPTIONS) wraps `spawn` in the CLI and
+ * ends hooked children when their parent dies, which would falsify the orphan tests. A deployed perfwatch has none.
+ */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_') && !k.startsWith('TAP_')) env[k] = v;
+  return env;
+}
+
 /** Spawns the perfwatch CLI from source (through tsx). */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/helpers/cli-entry.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'test/helpers/cli-entry.ts'), ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN, ...opts.env },
+    env: { ...cleanEnv(), PERFWATCH_ADMIN_TOKEN: TOKEN, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
