@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { renderConfigDocs } from '../../src/config/docs.js';
+import { ERROR_CODES } from '../../src/http/api-error.js';
+import { M } from '../../src/sinks/prometheus/names.js';
+import { ROOT } from '../helpers/index.js';
+
+const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
+
+t.test('docs/config.md is generated from the schema (run `npm run docs` when this fails)', async (t) => {
+  t.equal(read('docs/config.md'), renderConfigDocs());
+});
+
+t.test('docs/errors.md lists exactly the codes in the catalogue, with their statuses', async (t) => {
+  const rows = [...read('docs/errors.md').matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
+  t.same(rows, Object.entries(ERROR_CODES).map(([code, e]) => [code, e.status]));
+});
+
+t.test('docs/metrics.md names every metric', async (t) => {
+  const doc = read('docs/metrics.md');
+  for (const name of Object.values(M)) t.ok(doc.includes(`\`${name}\``), name);
+});
+
+t.test('README opens with the two commands', async (t) => {
+  const readme = read('README.md');
+  const first = readme.indexOf('npm ci && npm start');
+  t.ok(first >= 0 && first < 300, 'npm ci && npm start first');
+  t.ok(readme.indexOf('npm test') > first, 'then npm test');
+});

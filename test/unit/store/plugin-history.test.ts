@@ -1,0 +1,52 @@
+import t from 'tap';
+import type { PluginSample } from '../../../src/model/plugin.js';
+import { PLUGIN_SAMPLE_BYTES, PluginHistory } from '../../../src/store/plugin-history.js';
+
+const sample = (id: string, ts: number, cpu = ts): PluginSample => ({
+  pluginId: id,
+  pid: 100,
+  timestampMs: ts,
+  cpuPercent: cpu,
+  cpuUserSeconds: 0,
+  cpuSystemSeconds: 0,
+  rssBytes: ts * 1000,
+  memoryPercent: 1,
+  threads: 3,
+  processes: 1,
+});
+
+t.test('fixed capacity: the oldest sample is overwritten, memory stays flat', async (t) => {
+  const h = new PluginHistory({ capacity: 5 });
+  for (let i = 1; i <= 12; i++) h.append([sample('a', i)]);
+  t.same(
+    h.query('a', { limit: 100 }).map((s) => s.timestampMs),
+    [12, 11, 10, 9, 8],
+  );
+  t.equal(h.latest('a')!.timestampMs, 12);
+  t.equal(h.memoryBytes, 5 * PLUGIN_SAMPLE_BYTES);
+  h.append([sample('b', 1)]);
+  t.equal(h.memoryBytes, 10 * PLUGIN_SAMPLE_BYTES);
+});
+
+t.test('range queries are inclusive and newest first', async (t) => {
+  const h = new PluginHistory({ capacity: 100 });
+  for (let i = 1; i <= 50; i++) h.append([sample('a', i * 10)]);
+  t.same(h.query('a', { limit: 3 }).map((s) => s.timestampMs), [500, 490, 480]);
+  t.same(h.query('a', { limit: 100, startMs: 470 }).map((s) => s.timestampMs), [500, 490, 480, 470]);
+  t.same(h.query('a', { limit: 2, endMs: 255 }).map((s) => s.timestampMs), [250, 240]);
+  t.same(h.query('a', { limit: 100, startMs: 100, endMs: 120 }).map((s) => s.timestampMs), [120, 110, 100]);
+  t.same(h.query('a', { limit: 100, startMs: 1000 }), []);
+  t.same(h.query('a', { limit: 100, endMs: 5 }), []);
+  t.same(h.query('nobody', { limit: 10 }), []);
+  t.equal(h.latest('nobody'), null);
+});
+
+t.test('values survive the typed arrays', async (t) => {
+  const h = new PluginHistory({ capacity: 3 });
+  h.append([{ ...sample('a', 1), cpuPercent: 12.345, rssBytes: 5 * 2 ** 32, memoryPercent: 0.5, threads: 9, pid: 77 }]);
+  const s = h.latest('a')!;
+  t.ok(Math.abs(s.cpuPercent - 12.345) < 1e-5);
+  t.equal(s.rssBytes, 5 * 2 ** 32, 'RSS above 4 GiB is exact');
+  t.equal(s.threads, 9);
+  t.equal(s.pid, 77);
+});
