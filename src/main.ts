@@ -82,7 +82,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
 
   const constants = await readSystemConstants();
   const exposition = new Exposition({ version: VERSION });
-  const history = new PluginHistory({ capacity: config.retention.plugin_samples });
+  const history = new PluginHistory({ capacity: config.retention.plugin_samples, memTotalBytes: constants.memTotalBytes });
   const log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
   const supervisor = new Supervisor({
     definitions: config.plugins,

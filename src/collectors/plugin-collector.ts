@@ -1,6 +1,6 @@
 import type { PluginSample } from '../model/plugin.js';
-import type { ProcFiles } from './proc-files.js';
-import { parseChildren, parseProcStat, type ProcStat } from './proc-stat.js';
+import type { ProcFiles, ProcHandle } from './proc-files.js';
+import { forEachChild, parseProcStatBytes, type StatFields } from './proc-stat.js';
 import type { SystemConstants } from './system-constants.js';
 
 /** A plugin process the supervisor reports as alive, with the time it was spawned. */
@@ -10,13 +10,13 @@ export interface RunningPlugin {
   startedAtMs: number;
 }
 
-interface Member {
-  startTime: number;
-  ppid: number;
-  pgrp: number;
-  /** utime + cutime and stime + cstime at the last read, in ticks. */
-  user: number;
-  system: number;
+/** One process of a plugin's tree, kept from tick to tick with its open /proc files. */
+interface Member extends StatFields {
+  pid: number;
+  stat: ProcHandle;
+  children: ProcHandle | null;
+  /** Tick at which this member was last read successfully. */
+  seen: number;
 }
 
 interface PluginState {
@@ -51,8 +51,8 @@ export interface PluginCollectorOptions {
  * parent's cutime/cstime), so they do not fall when a child exits, and short-lived children are not lost.
  *
  * Cost per tick: one stat read per known process, plus one `children` read per process for the plugins whose tree
- * is walked on this tick (every plugin once per `treeRefreshMs`, spread evenly over ticks). Synchronous: a few µs
- * per read, bounded by `maxProcessesPerPlugin`.
+ * is walked on this tick (every plugin once per `treeRefreshMs`, spread evenly over ticks). Reads are synchronous
+ * (a few µs each) and parsed from bytes without allocating; bounded by `maxProcessesPerPlugin`.
  */
 export class PluginCollector {
   #files: ProcFiles;
@@ -63,6 +63,9 @@ export class PluginCollector {
   #states = new Map<string, PluginState>();
   #tick = 0;
   #nextSlot = 0;
+  #queue: number[] = [];
+  #pending: number[] = [];
+  #pushPending = (pid: number) => void this.#pending.push(pid);
 
   constructor(opts: PluginCollectorOptions) {
     this.#files = opts.procFiles;
@@ -101,7 +104,7 @@ export class PluginCollector {
       this.#states.set(p.id, st);
     }
     if (st.mainPid !== p.pid) {
-      // A new run of the plugin: the old tree's time stays in the base, the counters go on from where they were.
+      // A new run of the plugin: the old tree's time goes to the base, the counters go on from where they were.
       this.#retire(st);
       st.mainPid = p.pid;
       st.startedAtMs = p.startedAtMs;
@@ -109,50 +112,46 @@ export class PluginCollector {
       st.needsWalk = true;
     }
 
+    const tick = this.#tick;
     const young = nowMs - st.startedAtMs < this.#treeRefreshMs;
-    const walk = st.needsWalk || young || (this.#tick + st.slot) % this.#walkEvery === 0;
-    const stats = walk ? this.#walkTree(st) : this.#readKnown(st);
-    const main = stats.get(st.mainPid);
-    if (!main) {
+    if (st.needsWalk || young || (tick + st.slot) % this.#walkEvery === 0) this.#walkTree(st, tick);
+    else for (const m of st.members.values()) this.#readStat(m, tick);
+
+    const main = st.members.get(st.mainPid);
+    if (!main || main.seen !== tick) {
       this.#retire(st);
       return null;
     }
     st.needsWalk = false;
 
-    // Members that left: if their parent is still in the tree, the parent's cutime/cstime will carry their time;
-    // otherwise (reparented to init, or the main process itself) keep what was last seen in the base.
-    const gone: Member[] = [];
-    for (const [pid, m] of st.members) {
-      if (stats.has(pid)) continue;
-      gone.push(m);
-      this.#closeFds(pid);
-    }
-    for (const m of gone) {
-      if (!stats.has(m.ppid)) {
-        st.baseUser += m.user;
-        st.baseSystem += m.system;
-      }
-    }
-    if (gone.length) st.needsWalk = true;
-
-    let user = st.baseUser;
-    let system = st.baseSystem;
+    let user = 0;
+    let system = 0;
     let rssPages = 0;
     let threads = 0;
-    const members = new Map<number, Member>();
-    for (const [pid, s] of stats) {
-      const m: Member = { startTime: s.startTime, ppid: s.ppid, pgrp: s.pgrp, user: s.utime + s.cutime, system: s.stime + s.cstime };
-      members.set(pid, m);
-      user += m.user;
-      system += m.system;
-      rssPages += s.rssPages;
-      threads += s.numThreads;
+    let processes = 0;
+    for (const m of st.members.values()) {
+      if (m.seen !== tick) {
+        // Gone: if its parent is still in the tree, the parent's cutime/cstime carries its time from now on;
+        // otherwise (re-parented to init) keep what was last seen in the base.
+        const parent = st.members.get(m.ppid);
+        if (!parent || parent.seen !== tick) {
+          st.baseUser += m.utime + m.cutime;
+          st.baseSystem += m.stime + m.cstime;
+        }
+        this.#drop(st, m);
+        st.needsWalk = true;
+        continue;
+      }
+      user += m.utime + m.cutime;
+      system += m.stime + m.cstime;
+      rssPages += m.rssPages;
+      threads += m.numThreads;
+      processes++;
     }
-    st.members = members;
 
     const prevTicks = st.counterUser + st.counterSystem;
-    st.counterUser = Math.max(st.counterUser, user);
-    st.counterSystem = Math.max(st.counterSystem, system);
+    st.counterUser = Math.max(st.counterUser, st.baseUser + user);
+    st.counterSystem = Math.max(st.counterSystem, st.baseSystem + system);
     const hz = this.#constants.clockTicksPerSecond;
     const elapsedS = (nowMs - st.lastSampleMs) / 1000;
     const cpuPercent = elapsedS > 0 ? ((st.counterUser + st.counterSystem - prevTicks) / hz / elapsedS) * 100 : 0;
@@ -168,72 +167,96 @@ export class PluginCollector {
       rssBytes,
       memoryPercent: (rssBytes / this.#constants.memTotalBytes) * 100,
       threads,
-      processes: stats.size,
+      processes,
     };
   }
 
-  /** Reads the stat of every process already known to be in the tree. */
-  #readKnown(st: PluginState): Map<number, ProcStat> {
-    const out = new Map<number, ProcStat>();
-    for (const [pid, m] of st.members) {
-      const s = this.#stat(pid);
-      if (s && s.startTime === m.startTime) out.set(pid, s);
+  /** Reads one member's stat; false when the process is gone or the pid now belongs to another process. */
+  #readStat(m: Member, tick: number): boolean {
+    const n = m.stat.read();
+    if (n <= 0) return false;
+    const startTime = m.startTime;
+    if (!parseProcStatBytes(this.#files.buffer, n, m)) return false;
+    if (startTime !== -1 && m.startTime !== startTime) return false; // pid reused
+    m.seen = tick;
+    return true;
+  }
+
+  #member(st: PluginState, pid: number): Member {
+    let m = st.members.get(pid);
+    if (!m) {
+      m = {
+        pid,
+        stat: this.#files.handle(`/proc/${pid}/stat`),
+        children: null,
+        seen: -1,
+        ppid: 0,
+        pgrp: 0,
+        utime: 0,
+        stime: 0,
+        cutime: 0,
+        cstime: 0,
+        numThreads: 0,
+        startTime: -1,
+        rssPages: 0,
+      };
+      st.members.set(pid, m);
     }
-    return out;
+    return m;
   }
 
   /**
    * Breadth-first from the main pid through each process's main-thread `children` file (children forked by other
    * threads are found through the process group below), plus known members that left the tree but kept the group.
    */
-  #walkTree(st: PluginState): Map<number, ProcStat> {
-    const out = new Map<number, ProcStat>();
-    const main = this.#stat(st.mainPid);
-    if (!main) return out;
-    out.set(st.mainPid, main);
-    const queue = [st.mainPid];
-    while (queue.length && out.size < this.#maxProcs) {
-      const pid = queue.shift()!;
-      const text = this.#files.read(`/proc/${pid}/task/${pid}/children`);
-      if (!text) continue;
-      for (const child of parseChildren(text)) {
-        if (out.has(child) || out.size >= this.#maxProcs) continue;
-        const s = this.#stat(child);
-        if (!s) continue;
-        out.set(child, s);
-        queue.push(child);
+  #walkTree(st: PluginState, tick: number): void {
+    const main = this.#member(st, st.mainPid);
+    if (!this.#readStat(main, tick)) return;
+    const queue = this.#queue;
+    const pending = this.#pending;
+    queue.length = 0;
+    queue.push(st.mainPid);
+    let found = 1;
+    for (let qi = 0; qi < queue.length && found < this.#maxProcs; qi++) {
+      const m = st.members.get(queue[qi]!)!;
+      m.children ??= this.#files.handle(`/proc/${m.pid}/task/${m.pid}/children`);
+      const n = m.children.read();
+      if (n <= 0) continue;
+      pending.length = 0;
+      forEachChild(this.#files.buffer, n, this.#pushPending);
+      // each stat read below reuses the shared buffer, so the children list was copied out first
+      for (const pid of pending) {
+        if (found >= this.#maxProcs) break;
+        const child = this.#member(st, pid);
+        if (child.seen === tick) continue;
+        if (this.#readStat(child, tick)) {
+          found++;
+          queue.push(pid);
+        }
       }
     }
-    for (const [pid, m] of st.members) {
-      if (out.has(pid) || m.pgrp !== st.mainPid || out.size >= this.#maxProcs) continue;
-      const s = this.#stat(pid);
-      if (s && s.startTime === m.startTime && s.pgrp === st.mainPid) out.set(pid, s);
+    for (const m of st.members.values()) {
+      if (m.seen === tick || m.pgrp !== st.mainPid || found >= this.#maxProcs) continue;
+      if (this.#readStat(m, tick) && m.pgrp === st.mainPid) found++;
     }
-    return out;
   }
 
-  #stat(pid: number): ProcStat | null {
-    const text = this.#files.read(`/proc/${pid}/stat`);
-    if (text === null) return null;
-    const s = parseProcStat(text);
-    if (!s) return null;
-    return s;
+  #drop(st: PluginState, m: Member): void {
+    m.stat.close();
+    m.children?.close();
+    st.members.delete(m.pid);
   }
 
   #retire(st: PluginState): void {
-    for (const [pid, m] of st.members) {
-      st.baseUser += m.user;
-      st.baseSystem += m.system;
-      this.#closeFds(pid);
+    for (const m of st.members.values()) {
+      if (m.startTime !== -1) {
+        st.baseUser += m.utime + m.cutime;
+        st.baseSystem += m.stime + m.cstime;
+      }
+      this.#drop(st, m);
     }
-    st.members = new Map();
     st.counterUser = Math.max(st.counterUser, st.baseUser);
     st.counterSystem = Math.max(st.counterSystem, st.baseSystem);
-  }
-
-  #closeFds(pid: number): void {
-    this.#files.close(`/proc/${pid}/stat`);
-    this.#files.close(`/proc/${pid}/task/${pid}/children`);
   }
 
   /** Forgets a plugin that is no longer registered. */

@@ -55,3 +55,80 @@ export function parseChildren(text: string): number[] {
   }
   return out;
 }
+
+/** The fields of a stat line the collector keeps, written in place by `parseProcStatBytes`. */
+export interface StatFields {
+  ppid: number;
+  pgrp: number;
+  utime: number;
+  stime: number;
+  cutime: number;
+  cstime: number;
+  numThreads: number;
+  startTime: number;
+  rssPages: number;
+}
+
+/**
+ * Parses a /proc/<pid>/stat line straight from bytes into `out`, allocating nothing (the per-tick hot path: one call
+ * per process per tick). Same field rules as `parseProcStat`. Returns false when the bytes are not a stat line.
+ */
+export function parseProcStatBytes(buf: Buffer, len: number, out: StatFields): boolean {
+  let close = len - 1;
+  while (close > 0 && buf[close] !== 0x29 /* ) */) close--;
+  if (close <= 0) return false;
+  let field = 3;
+  let i = close + 2;
+  while (i < len && field <= 24) {
+    if (field === 3) {
+      // state: one character
+      while (i < len && buf[i] !== 0x20) i++;
+    } else {
+      let neg = false;
+      if (buf[i] === 0x2d /* - */) {
+        neg = true;
+        i++;
+      }
+      let v = 0;
+      while (i < len) {
+        const c = buf[i]!;
+        if (c === 0x20 || c === 0x0a) break;
+        v = v * 10 + (c - 48);
+        i++;
+      }
+      if (neg) v = -v;
+      switch (field) {
+        case 4: out.ppid = v; break;
+        case 5: out.pgrp = v; break;
+        case 14: out.utime = v; break;
+        case 15: out.stime = v; break;
+        case 16: out.cutime = v; break;
+        case 17: out.cstime = v; break;
+        case 20: out.numThreads = v; break;
+        case 22: out.startTime = v; break;
+        case 24: out.rssPages = v; break;
+      }
+    }
+    field++;
+    i++; // the space
+  }
+  return field > 24;
+}
+
+/** Calls `fn` for each pid in a `children` file's bytes, allocating nothing. */
+export function forEachChild(buf: Buffer, len: number, fn: (pid: number) => void): void {
+  let v = 0;
+  let inNum = false;
+  for (let i = 0; i < len; i++) {
+    const c = buf[i]!;
+    if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      inNum = true;
+    } else if (inNum) {
+      fn(v);
+      v = 0;
+      inNum = false;
+    }
+  }
+  if (inNum) fn(v);
+}

@@ -82,7 +82,7 @@ export const configSchema = z.strictObject({
     .describe('Persistence.'),
   retention: z
     .strictObject({
-      plugin_samples: z.int().min(10).max(100_000).prefault(720).describe('Samples kept per plugin in its ring buffer (720 at 5s is one hour); 32 bytes each, allocated up front.'),
+      plugin_samples: z.int().min(10).max(100_000).prefault(720).describe('Samples kept per plugin in its ring buffer (720 at 5s is one hour); 22 bytes each, allocated up front.'),
     })
     .prefault({})
     .describe('In-memory history.'),

@@ -1,7 +1,10 @@
 import type { PluginSample } from '../model/plugin.js';
 
-/** Bytes one stored plugin sample takes: timestamp f64, rss f64, cpu f32, memory share f32, threads i32, pid i32. */
-export const PLUGIN_SAMPLE_BYTES = 8 + 8 + 4 + 4 + 4 + 4;
+/**
+ * Bytes one stored plugin sample takes: timestamp f64, cpu f32, RSS in KiB f32 (exact to 16 GiB, then to 0.0001 %),
+ * threads u16 (saturating), pid i32. The memory share is derived from RSS and MemTotal when read.
+ */
+export const PLUGIN_SAMPLE_BYTES = 8 + 4 + 4 + 2 + 4;
 
 export interface StoredPluginSample {
   timestampMs: number;
@@ -16,22 +19,22 @@ export interface StoredPluginSample {
 class PluginRing {
   readonly capacity: number;
   #ts: Float64Array;
-  #rss: Float64Array;
+  #rssKib: Float32Array;
   #cpu: Float32Array;
-  #mem: Float32Array;
-  #threads: Int32Array;
+  #threads: Uint16Array;
   #pid: Int32Array;
+  #memTotalBytes: number;
   /** Index the next sample goes to. */
   #head = 0;
   #size = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, memTotalBytes: number) {
     this.capacity = capacity;
+    this.#memTotalBytes = memTotalBytes;
     this.#ts = new Float64Array(capacity);
-    this.#rss = new Float64Array(capacity);
+    this.#rssKib = new Float32Array(capacity);
     this.#cpu = new Float32Array(capacity);
-    this.#mem = new Float32Array(capacity);
-    this.#threads = new Int32Array(capacity);
+    this.#threads = new Uint16Array(capacity);
     this.#pid = new Int32Array(capacity);
   }
 
@@ -42,10 +45,9 @@ class PluginRing {
   append(s: PluginSample): void {
     const i = this.#head;
     this.#ts[i] = s.timestampMs;
-    this.#rss[i] = s.rssBytes;
+    this.#rssKib[i] = s.rssBytes / 1024;
     this.#cpu[i] = s.cpuPercent;
-    this.#mem[i] = s.memoryPercent;
-    this.#threads[i] = s.threads;
+    this.#threads[i] = Math.min(65535, s.threads);
     this.#pid[i] = s.pid;
     this.#head = (i + 1) % this.capacity;
     if (this.#size < this.capacity) this.#size++;
@@ -54,12 +56,13 @@ class PluginRing {
   /** The k-th newest sample (k = 0 is the latest). */
   at(k: number): StoredPluginSample {
     const i = (this.#head - 1 - k + this.capacity * 2) % this.capacity;
+    const rssBytes = this.#rssKib[i]! * 1024;
     return {
       timestampMs: this.#ts[i]!,
       pid: this.#pid[i]!,
       cpuPercent: this.#cpu[i]!,
-      rssBytes: this.#rss[i]!,
-      memoryPercent: this.#mem[i]!,
+      rssBytes,
+      memoryPercent: (rssBytes / this.#memTotalBytes) * 100,
       threads: this.#threads[i]!,
     };
   }
@@ -85,17 +88,19 @@ export interface HistoryQuery {
  */
 export class PluginHistory {
   readonly capacity: number;
+  #memTotalBytes: number;
   #rings = new Map<string, PluginRing>();
 
-  constructor(opts: { capacity: number }) {
+  constructor(opts: { capacity: number; memTotalBytes: number }) {
     this.capacity = opts.capacity;
+    this.#memTotalBytes = opts.memTotalBytes;
   }
 
   append(samples: readonly PluginSample[]): void {
     for (const s of samples) {
       let ring = this.#rings.get(s.pluginId);
       if (!ring) {
-        ring = new PluginRing(this.capacity);
+        ring = new PluginRing(this.capacity, this.#memTotalBytes);
         this.#rings.set(s.pluginId, ring);
       }
       ring.append(s);

@@ -16,7 +16,7 @@ const sample = (id: string, ts: number, cpu = ts): PluginSample => ({
 });
 
 t.test('fixed capacity: the oldest sample is overwritten, memory stays flat', async (t) => {
-  const h = new PluginHistory({ capacity: 5 });
+  const h = new PluginHistory({ capacity: 5, memTotalBytes: 1e6 });
   for (let i = 1; i <= 12; i++) h.append([sample('a', i)]);
   t.same(
     h.query('a', { limit: 100 }).map((s) => s.timestampMs),
@@ -29,7 +29,7 @@ t.test('fixed capacity: the oldest sample is overwritten, memory stays flat', as
 });
 
 t.test('range queries are inclusive and newest first', async (t) => {
-  const h = new PluginHistory({ capacity: 100 });
+  const h = new PluginHistory({ capacity: 100, memTotalBytes: 1e6 });
   for (let i = 1; i <= 50; i++) h.append([sample('a', i * 10)]);
   t.same(h.query('a', { limit: 3 }).map((s) => s.timestampMs), [500, 490, 480]);
   t.same(h.query('a', { limit: 100, startMs: 470 }).map((s) => s.timestampMs), [500, 490, 480, 470]);
@@ -42,11 +42,14 @@ t.test('range queries are inclusive and newest first', async (t) => {
 });
 
 t.test('values survive the typed arrays', async (t) => {
-  const h = new PluginHistory({ capacity: 3 });
-  h.append([{ ...sample('a', 1), cpuPercent: 12.345, rssBytes: 5 * 2 ** 32, memoryPercent: 0.5, threads: 9, pid: 77 }]);
+  const h = new PluginHistory({ capacity: 3, memTotalBytes: 1e12 });
+  h.append([{ ...sample('a', 1), cpuPercent: 12.345, rssBytes: 5 * 2 ** 32, threads: 9, pid: 77 }]);
   const s = h.latest('a')!;
   t.ok(Math.abs(s.cpuPercent - 12.345) < 1e-5);
-  t.equal(s.rssBytes, 5 * 2 ** 32, 'RSS above 4 GiB is exact');
+  t.equal(s.rssBytes, 5 * 2 ** 32, 'RSS above 4 GiB is exact (KiB in f32 is exact to 16 GiB)');
+  t.equal(s.memoryPercent, (5 * 2 ** 32 / 1e12) * 100, 'memory share derived from RSS and MemTotal');
   t.equal(s.threads, 9);
+  h.append([{ ...sample('a', 2), threads: 100_000 }]);
+  t.equal(h.latest('a')!.threads, 65535, 'threads saturate rather than wrap');
   t.equal(s.pid, 77);
 });

@@ -1,0 +1,121 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+
+/** Percentile of an unsorted sample (nearest rank). */
+export function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+export const median = (v: number[]) => pct(v, 50);
+
+export function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `Node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
+
+/** utime + stime of a process in ms, from /proc (10 ms ticks). */
+export function cpuMsOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(parts[11]) + Number(parts[12])) * 10;
+}
+
+export function rssMbOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+export interface Scrape {
+  ms: number;
+  bytes: number;
+  status: number;
+}
+
+export function scrape(url: string, agent: http.Agent, headers: Record<string, string> = { 'Accept-Encoding': 'identity' }): Promise<Scrape> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.get(url, { agent, headers }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => resolve({ ms: performance.now() - t0, bytes, status: res.statusCode ?? 0 }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+/** `count` scrapes one after another on one kept-alive connection, or until `budgetMs` has passed. */
+export async function sequential(url: string, count: number, budgetMs: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < 5; i++) await scrape(url, agent); // warm-up
+  const lat: number[] = [];
+  let bytes = 0;
+  const until = performance.now() + budgetMs;
+  while (lat.length < count && performance.now() < until) {
+    const s = await scrape(url, agent);
+    if (s.status !== 200) throw new Error(`${url} answered ${s.status}`);
+    lat.push(s.ms);
+    bytes = s.bytes;
+  }
+  agent.destroy();
+  return { count: lat.length, p50: median(lat), p99: pct(lat, 99), bytes };
+}
+
+/** `concurrency` keep-alive clients scraping back to back for `durationMs` (bounded); requests per second. */
+export async function concurrent(url: string, concurrency: number, durationMs: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const until = performance.now() + durationMs;
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const s = await scrape(url, agent);
+        if (s.status !== 200) throw new Error(`${url} answered ${s.status}`);
+        lat.push(s.ms);
+      }
+    }),
+  );
+  const elapsedS = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return { requests: lat.length, rps: lat.length / elapsedS, p50: median(lat), p99: pct(lat, 99) };
+}
+
+export async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > until) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+}
+
+export function have(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
