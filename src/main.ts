@@ -19,9 +19,23 @@ import { createPluginsRouter } from './sinks/compat/plugins.js';
 import { Exposition, type PluginStatusView } from './sinks/prometheus/exposition.js';
 import { createMetricsRouter } from './sinks/prometheus/routes.js';
 import { PluginHistory } from './store/plugin-history.js';
+import os from 'node:os';
+import { Gauge } from 'prom-client';
+import { HostCollector, type HostSample } from './collectors/host/host-collector.js';
+import { readSystemInfo, type SystemInfo } from './collectors/host/system-info.js';
+import { createPerformanceRouter } from './sinks/compat/performance.js';
+import { HOST_SERIES, hostKey } from './sinks/compat/host-series.js';
+import { CustomFamilies } from './sinks/prometheus/custom-families.js';
+import { HostMetrics } from './sinks/prometheus/host-metrics.js';
+import { M } from './sinks/prometheus/names.js';
+import { WsHub } from './sinks/ws/hub.js';
+import { CustomSeries } from './store/custom-series.js';
+import { SeriesStore } from './store/series-store.js';
+import type { Middleware } from 'koa';
 import { findOrphans, isSameProcess, PidFile, readPidFile, reapOrphans } from './supervisor/pid-file.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
+import { isoUtc } from './sinks/compat/performance.js';
 import type Router from '@koa/router';
 
 export interface PerfwatchOptions {
@@ -40,6 +54,7 @@ export interface Perfwatch {
   exposition: Exposition;
   routers: Router[];
   requireAdmin: AdminMiddleware;
+  store: SeriesStore;
   /** Resolves after the next collection tick has been applied to every sink. */
   nextTick(): Promise<Snapshot>;
   /** Stops collection and HTTP, then every plugin (each with its stop_timeout). Never throws. */
@@ -47,6 +62,22 @@ export interface Perfwatch {
 }
 
 export class StartupError extends Error {}
+
+function hostPayload(h: HostSample) {
+  return {
+    cpu: { percent: h.cpu.percent, cores: h.cpu.cores },
+    memory: { total: h.memory.total, available: h.memory.available, used: h.memory.used, percent: h.memory.percent },
+    disk: { percent: h.filesystems[0]?.percent ?? 0, read_bytes: h.diskReadBytes, write_bytes: h.diskWrittenBytes },
+    network: { bytes_sent: h.network.bytesSent, bytes_recv: h.network.bytesRecv, upload_rate: h.network.sendBytesPerSecond, download_rate: h.network.recvBytesPerSecond },
+    processes: h.processes,
+    connections: h.connections,
+    load_average: [h.load.load1, h.load.load5, h.load.load15],
+  };
+}
+
+function pluginPayload(s: Snapshot['plugins'][number]) {
+  return { plugin_id: s.pluginId, pid: s.pid, cpu_percent: s.cpuPercent, memory_mb: s.rssBytes / 1048576, memory_percent: s.memoryPercent, num_threads: s.threads };
+}
 
 /**
  * The composition root: load order is storage → orphans → token → supervisor → HTTP → plugins → collection; stop is
@@ -98,6 +129,48 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   supervisor.on('change', (id: string, state: string, from: string) => logger.debug({ plugin_id: id, state, from }, 'plugin state'));
 
   const procFiles = new ProcFiles();
+  const host = config.host.enabled
+    ? new HostCollector({
+        procFiles,
+        clockTicksPerSecond: constants.clockTicksPerSecond,
+        mountpoints: config.host.mountpoints,
+        slowIntervalMs: config.host.slow_interval,
+        onError: (what, err) => logger.warn({ err: String(err) }, `host collector: ${what} failed`),
+      })
+    : null;
+  await host?.start();
+  const store = new SeriesStore({
+    rawCapacity: Math.ceil(config.retention.raw / config.collection.interval),
+    tiers: [
+      { bucketMs: 60_000, capacity: 1440 },
+      { bucketMs: 300_000, capacity: config.retention.metrics_retention_days * 288 },
+    ],
+  });
+  const checkpointFile = path.join(config.storage.path, 'history.ckpt');
+  const restored = await store.restore(checkpointFile);
+  logger.info(restored, 'history checkpoint');
+  const hostMetrics = new HostMetrics(exposition.registry, { hostname: os.hostname(), kernel: os.release(), os: os.type(), arch: os.machine?.() ?? os.arch() });
+  const custom = new CustomSeries({
+    store,
+    exporter: new CustomFamilies(exposition.registry),
+    maxSeries: config.custom_metrics.max_series,
+    ttlMs: config.custom_metrics.ttl,
+  });
+  custom.adoptRestored();
+  new Gauge({ name: M.customSeries, help: 'Custom series held (live and past their TTL).', registers: [exposition.registry], collect() {
+    this.set(custom.count);
+  } });
+  let latestHost: HostSample | null = null;
+  let systemInfo: { at: number; value: Promise<SystemInfo> } | null = null;
+  const getSystemInfo = () => {
+    if (!systemInfo || Date.now() - systemInfo.at > config.host.system_refresh) {
+      const value = readSystemInfo();
+      value.catch(() => (systemInfo = null)); // retried on the next request
+      systemInfo = { at: Date.now(), value };
+    }
+    return systemInfo.value;
+  };
+  void getSystemInfo().catch((err) => logger.warn({ err: String(err) }, 'system information unavailable'));
   const pluginCollector = new PluginCollector({
     procFiles,
     constants,
@@ -123,13 +196,35 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     const plugins = pluginCollector.collect(supervisor.running(), now);
     const t1 = performance.now();
     history.append(plugins);
+    let hostSeconds = 0;
+    if (host) {
+      const h0 = performance.now();
+      try {
+        const h = await host.collect(now);
+        for (const s of HOST_SERIES) {
+          const v = s.read(h);
+          if (v !== undefined && Number.isFinite(v)) store.append(hostKey(s.name), { name: s.name, unit: s.unit, kind: 'host' }, now, v);
+        }
+        hostMetrics.update(h);
+        announceDeviceChanges(latestHost, h);
+        latestHost = h;
+      } catch (err) {
+        logger.error({ err }, 'host collection failed');
+      }
+      hostSeconds = (performance.now() - h0) / 1000;
+    }
+    custom.sweep(now);
     const snapshot: Snapshot = {
       timestampMs: now,
       plugins,
-      collectorSeconds: { plugins: (t1 - t0) / 1000 },
+      collectorSeconds: host ? { plugins: (t1 - t0) / 1000, host: hostSeconds } : { plugins: (t1 - t0) / 1000 },
       cycleSeconds: (performance.now() - t0) / 1000,
     };
-    exposition.update(snapshot, statusViews(), history.memoryBytes);
+    exposition.update(snapshot, statusViews(), history.memoryBytes + store.memoryBytes);
+    {
+      if (latestHost && latestHost.timestampMs === now) ws.broadcast('metric_update', { metric: { source: 'host', ...hostPayload(latestHost) }, timestamp: isoUtc(now) });
+      if (plugins.length) ws.broadcast('metric_update', { metric: { source: 'plugins', plugins: plugins.map(pluginPayload) }, timestamp: isoUtc(now) });
+    }
     await exposition.render();
     ready = true;
     const w = waiters;
@@ -142,8 +237,21 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     onError: (err) => logger.error({ err }, 'collection cycle failed'),
   });
 
+  const writeAuth: Middleware = config.auth.open_writes ? (_ctx, next) => next() : requireAdmin;
   const app = createHttpApp({ logger });
   const routers = [
+    createPerformanceRouter({
+      store,
+      custom,
+      latestHost: () => latestHost,
+      systemInfo: getSystemInfo,
+      alertCounts: () => ({ total: 0, critical: 0, warning: 0 }),
+      writeAuth,
+      clock,
+      bodyLimit: config.server.body_limit,
+      maxBatch: config.custom_metrics.max_batch,
+      retentionDays: config.retention.metrics_retention_days,
+    }),
     createHealthRouter({ isReady: () => ready }),
     createMetricsRouter({ exposition }),
     createPluginsRouter({ supervisor, requireAdmin, clock }),
@@ -160,9 +268,36 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       resolve();
     });
   });
+  const ws = new WsHub(server, {
+    path: '/ws/performance',
+    maxClients: config.websocket.max_clients,
+    maxBufferedBytes: config.websocket.max_buffered_bytes,
+    pingIntervalMs: config.websocket.ping_interval,
+    onDrop: (reason) => exposition.dropped.inc({ sink: 'websocket', reason }),
+  });
+  new Gauge({ name: M.websocketClients, help: 'Connected /ws/performance clients.', registers: [exposition.registry], collect() {
+    this.set(ws.size);
+  } });
+  supervisor.on('change', (id: string, state: string, from: string) =>
+    ws.broadcast('system_change', { change: { kind: 'plugin_state', plugin_id: id, status: state, previous: from }, timestamp: isoUtc(clock.now()) }),
+  );
+  function announceDeviceChanges(prev: HostSample | null, cur: HostSample): void {
+    if (!prev) return;
+    const diff = (kind: string, a: string[], b: string[]) => {
+      for (const x of b) if (!a.includes(x)) ws.broadcast('system_change', { change: { kind, name: x, present: true }, timestamp: isoUtc(cur.timestampMs) });
+      for (const x of a) if (!b.includes(x)) ws.broadcast('system_change', { change: { kind, name: x, present: false }, timestamp: isoUtc(cur.timestampMs) });
+    };
+    diff('interface', prev.network.devices.map((d) => d.device), cur.network.devices.map((d) => d.device));
+    diff('disk', prev.disks.map((d) => d.device), cur.disks.map((d) => d.device));
+  }
+  const checkpointTimer = setInterval(() => {
+    store.checkpoint(checkpointFile).catch((err) => logger.error({ err }, 'history checkpoint failed'));
+  }, config.retention.checkpoint_interval);
+  checkpointTimer.unref();
+
   const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${hostPart}:${addr.port}`;
   logger.info({ url, version: VERSION, config: config.file }, `listening on ${url}`);
 
   await supervisor.startAll();
@@ -174,6 +309,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     adminToken: token.token,
     supervisor,
     history,
+    store,
     exposition,
     routers,
     requireAdmin,
@@ -181,12 +317,16 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     stop: () =>
       (stopping ??= (async () => {
         scheduler.stop();
+        host?.stop();
+        clearInterval(checkpointTimer);
+        await ws.close();
         server.closeIdleConnections?.();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         await supervisor.stopAll();
         server.closeAllConnections?.();
         await closed;
         procFiles.closeAll();
+        await store.checkpoint(checkpointFile).catch((err) => logger.error({ err }, 'history checkpoint failed'));
         await pidFile.remove();
         logger.info('stopped');
       })()),

@@ -26,6 +26,14 @@ export class ProcFiles {
     return new Handle(path, this);
   }
 
+  /** The current text behind a handle (falls back to a full read for files larger than the buffer), or null. */
+  text(h: ProcHandle): string | null {
+    const n = h.read();
+    if (n < 0) return null;
+    if (n < this.buffer.length) return this.buffer.toString('latin1', 0, n);
+    return this.readText(h.path);
+  }
+
   /** The file's current text, or null when it cannot be read. For callers off the hot path. */
   readText(path: string): string | null {
     try {

@@ -113,7 +113,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     ...cfg,
     file,
     storage: { path: path.resolve(baseDir, cfg.storage.path) },
-    auth: { admin_token_file: cfg.auth.admin_token_file ? path.resolve(baseDir, cfg.auth.admin_token_file) : undefined },
+    auth: { ...cfg.auth, admin_token_file: cfg.auth.admin_token_file ? path.resolve(baseDir, cfg.auth.admin_token_file) : undefined },
     plugin_dirs: pluginDirs,
     plugins,
   });

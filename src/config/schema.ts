@@ -83,12 +83,41 @@ export const configSchema = z.strictObject({
   retention: z
     .strictObject({
       plugin_samples: z.int().min(10).max(100_000).prefault(720).describe('Samples kept per plugin in its ring buffer (720 at 5s is one hour); 22 bytes each, allocated up front.'),
+      raw: duration('1h', { min: 60_000, max: 86_400_000 }).describe('How long host and custom series keep every raw sample (at `collection.interval`); older data lives in the 1-minute and 5-minute tiers.'),
+      metrics_retention_days: z.int().min(1).max(90).prefault(7).describe('Days kept in the 5-minute tier. The 1-minute tier always covers 24 hours.'),
+      checkpoint_interval: duration('5m', { min: 1000 }).describe('How often the host and custom history is written to `<storage.path>/history.ckpt` (also at shutdown); it is reloaded at start.'),
     })
     .prefault({})
     .describe('In-memory history.'),
+  host: z
+    .strictObject({
+      enabled: z.boolean().prefault(true).describe('Sample the host (CPU, memory, disks, network, processes, TCP connections, load).'),
+      mountpoints: z.array(z.string().min(1)).min(1).prefault(['/']).describe('Filesystems whose usage is sampled every tick; the first is the `disk` of `GET /api/v1/performance/stats`.'),
+      slow_interval: duration('30s', { min: 1000 }).describe('Cadence of the expensive host parts: the process census by state (one walk of /proc), CPU frequency and the mount table.'),
+      system_refresh: duration('10m', { min: 10_000 }).describe('How often the static facts of `GET /api/v1/performance/system` are re-read (systeminformation, which forks shell commands).'),
+    })
+    .prefault({})
+    .describe('Host collector.'),
+  custom_metrics: z
+    .strictObject({
+      max_series: z.int().min(1).max(100_000).prefault(200).describe('Distinct custom series (name + tags) kept; past it, new series are rejected with SERIES_LIMIT_EXCEEDED unless one past its TTL can be evicted. Memory per series is fixed (see docs/metrics.md).'),
+      ttl: duration('5m', { min: 1000 }).describe('A custom series not updated for this long drops off /metrics (its history stays until its slot is needed).'),
+      max_batch: z.int().min(1).max(100_000).prefault(1000).describe('Samples accepted in one `POST metrics/batch`.'),
+    })
+    .prefault({})
+    .describe('Metrics ingested through `POST /api/v1/performance/metrics[/batch]`.'),
+  websocket: z
+    .strictObject({
+      max_clients: z.int().min(1).max(10_000).prefault(100).describe('Concurrent `/ws/performance` connections; more are refused.'),
+      max_buffered_bytes: z.int().min(1024).prefault(1024 * 1024).describe('Bytes queued for one client beyond which it is disconnected (close code 1008): a slow client never grows perfwatch\'s memory.'),
+      ping_interval: duration('30s', { min: 1000 }).describe('Keepalive ping period; a client that misses a pong is dropped.'),
+    })
+    .prefault({})
+    .describe('Live stream at `/ws/performance`.'),
   auth: z
     .strictObject({
       admin_token_file: z.string().optional().describe('File holding the admin token, used when `PERFWATCH_ADMIN_TOKEN` is not set. Without either, a token is generated into `<storage.path>/admin_token` (mode 0600).'),
+      open_writes: z.boolean().prefault(false).describe('Let `/api/v1/performance` writes (custom metrics) through without the token, for legacy clients that cannot send a header. The plugin routes keep their auth.'),
     })
     .prefault({})
     .describe('Admin authentication (Bearer token).'),

@@ -4,6 +4,10 @@
  */
 export const ERROR_CODES = {
   INVALID_PARAMETER: { status: 400, description: 'A query or path parameter is malformed or out of range; the message names it and what is accepted.' },
+  INVALID_JSON: { status: 400, description: 'The request body is not JSON, or not the shape the route takes.' },
+  INVALID_METRIC: { status: 400, description: 'A custom metric sample has a bad name, unit, category or tags; the message names the field (and, in a batch, the index).' },
+  INVALID_METRIC_VALUE: { status: 400, description: 'A custom metric value is not a finite number (NaN, Infinity, a string…).' },
+  BATCH_TOO_LARGE: { status: 400, description: 'A batch holds more samples than `custom_metrics.max_batch`.' },
   UNAUTHORIZED: { status: 401, description: 'The route needs `Authorization: Bearer <admin token>` and it was missing or wrong.' },
   NOT_FOUND: { status: 404, description: 'No such route.' },
   PLUGIN_NOT_FOUND: { status: 404, description: 'No plugin is registered under that id.' },
@@ -12,9 +16,12 @@ export const ERROR_CODES = {
   PLUGIN_NOT_RUNNING: { status: 409, description: 'Stop was asked for a plugin that has no process.' },
   PLUGIN_DISABLED: { status: 409, description: 'The plugin is `enabled: false` in its configuration and is never started.' },
   PLUGIN_CONFIG_INVALID: { status: 409, description: 'Reload found the plugin\'s definition invalid or gone; the running plugin was left as it was.' },
+  METRIC_NOT_FOUND: { status: 404, description: '`history?metrics=` names a series perfwatch does not have.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than `server.body_limit`.' },
+  SERIES_LIMIT_EXCEEDED: { status: 422, description: 'A new custom series would pass `custom_metrics.max_series` and none is past its TTL; existing series keep updating.' },
   INTERNAL_ERROR: { status: 500, description: 'Unexpected failure; the log has the cause under the response\'s `X-Request-Id`.' },
   PLUGIN_START_FAILED: { status: 500, description: 'The plugin\'s process could not be spawned (command or cwd missing) or exited during start.' },
+  SYSTEM_INFO_UNAVAILABLE: { status: 503, description: 'The static system facts could not be read (yet); the message says why.' },
   NOT_READY: { status: 503, description: '`/readyz`: the collectors have not produced a first sample yet.' },
   SHUTTING_DOWN: { status: 503, description: 'perfwatch is stopping and takes no new plugin operations.' },
 } as const satisfies Record<string, { status: number; description: string }>;

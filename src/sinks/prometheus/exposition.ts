@@ -41,7 +41,6 @@ type ResourceGauge = Gauge<'plugin_id'>;
  */
 export class Exposition {
   readonly registry = new Registry();
-  #om: Registry<OpenMetricsContentType> | null = null;
   #rendered: Rendered | null = null;
   #generation = 0;
   #renderChain: Promise<unknown> = Promise.resolve();
@@ -217,14 +216,13 @@ export class Exposition {
   async #renderOpenMetrics(): Promise<Buffer> {
     // At run time the registry holds the metric objects themselves; the typings only promise their plain fields.
     const metrics = this.registry.getMetricsAsArray() as unknown as Array<Metric & { name: string }>;
-    if (!this.#om) {
-      this.#om = new Registry<OpenMetricsContentType>();
-      this.#om.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-      for (const m of metrics) this.#om.registerMetric(m);
-    }
+    // rebuilt per render: custom families come and go between ticks
+    const om = new Registry<OpenMetricsContentType>();
+    om.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    for (const m of metrics) om.registerMetric(m);
     const names = metrics.map((m) => m.name);
     try {
-      return Buffer.from(await this.#om.metrics());
+      return Buffer.from(await om.metrics());
     } finally {
       metrics.forEach((m, i) => {
         m.name = names[i]!;

@@ -1,0 +1,285 @@
+import { readFile, readdir, statfs } from 'node:fs/promises';
+import type { ProcFiles, ProcHandle } from '../proc-files.js';
+import {
+  countTcpStates,
+  cpuPercentBetween,
+  parseCpuinfoMhz,
+  parseDiskstats,
+  parseHostStat,
+  parseLoadavg,
+  parseMeminfo,
+  parseMounts,
+  parseNetDev,
+  type CpuMode,
+  type DiskIo,
+  type LoadAvg,
+  type Mount,
+  type NetDev,
+} from './parsers.js';
+
+export interface FilesystemUsage {
+  mountpoint: string;
+  device: string;
+  fstype: string;
+  sizeBytes: number;
+  /** Available to unprivileged users, as df shows it. */
+  availBytes: number;
+  usedBytes: number;
+  /** used / (used + avail) × 100, as df and psutil compute it. */
+  percent: number;
+}
+
+export interface ProcessCounts {
+  total: number;
+  running: number;
+  sleeping: number;
+  zombie: number;
+}
+
+/** One host measurement, taken once per tick and read by every sink. */
+export interface HostSample {
+  timestampMs: number;
+  cpu: { percent: number; cores: number; frequencyMhz: number | null; secondsByMode: Record<CpuMode, number> };
+  memory: { total: number; available: number; used: number; percent: number; cached: number; free: number; swapTotal: number; swapFree: number };
+  filesystems: FilesystemUsage[];
+  disks: DiskIo[];
+  diskReadBytes: number;
+  diskWrittenBytes: number;
+  /** Counters over every interface but loopback. */
+  network: { devices: NetDev[]; bytesSent: number; bytesRecv: number; packetsSent: number; packetsRecv: number; sendBytesPerSecond: number; recvBytesPerSecond: number };
+  processes: ProcessCounts;
+  tcp: Record<string, number>;
+  connections: { active: number; listening: number; established: number };
+  load: LoadAvg;
+  bootTimeSeconds: number;
+}
+
+export interface HostCollectorOptions {
+  procFiles: ProcFiles;
+  clockTicksPerSecond: number;
+  /** Mount points whose usage is sampled every tick; the first is the `disk` of the stats endpoint. */
+  mountpoints: readonly string[];
+  /** Cadence of the expensive parts: the process census, CPU frequency and the mount table. */
+  slowIntervalMs: number;
+  onError?: (what: string, err: unknown) => void;
+}
+
+/**
+ * Samples the host from /proc every tick: /proc/stat, meminfo, diskstats, net/dev and loadavg through cached fds
+ * (synchronous, microseconds each); /proc/net/tcp{,6} and statfs asynchronously. What would walk all of /proc (the
+ * process census by state) or is static (CPU frequency, mounts) runs on its own slow cadence with a timeout, and a tick
+ * never waits for it: it reads the last census.
+ */
+export class HostCollector {
+  #files: ProcFiles;
+  #hz: number;
+  #mountpoints: readonly string[];
+  #slowMs: number;
+  #onError: (what: string, err: unknown) => void;
+  #stat: ProcHandle;
+  #meminfo: ProcHandle;
+  #diskstats: ProcHandle;
+  #netdev: ProcHandle;
+  #loadavg: ProcHandle;
+  #prevTicks: Record<CpuMode, number> | null = null;
+  #prevNet: { atMs: number; sent: number; recv: number } | null = null;
+  #census: ProcessCounts = { total: 0, running: 0, sleeping: 0, zombie: 0 };
+  #mhz: number | null = null;
+  #mounts: Mount[] = [];
+  #slowTimer: NodeJS.Timeout | null = null;
+  #slowRunning: Promise<void> | null = null;
+
+  constructor(opts: HostCollectorOptions) {
+    this.#files = opts.procFiles;
+    this.#hz = opts.clockTicksPerSecond;
+    this.#mountpoints = opts.mountpoints;
+    this.#slowMs = opts.slowIntervalMs;
+    this.#onError = opts.onError ?? (() => undefined);
+    this.#stat = this.#files.handle('/proc/stat');
+    this.#meminfo = this.#files.handle('/proc/meminfo');
+    this.#diskstats = this.#files.handle('/proc/diskstats');
+    this.#netdev = this.#files.handle('/proc/net/dev');
+    this.#loadavg = this.#files.handle('/proc/loadavg');
+  }
+
+  /** Runs the slow part once (so the first sample has process counts), then on its cadence. */
+  async start(): Promise<void> {
+    // prime the CPU counters so the first sample's percent covers start → first tick instead of reading 0
+    const statText = this.#files.text(this.#stat);
+    if (statText !== null) this.#prevTicks = parseHostStat(statText).ticks;
+    await this.#slow();
+    const loop = () => {
+      this.#slowTimer = setTimeout(() => void this.#slow().finally(loop), this.#slowMs);
+      this.#slowTimer.unref();
+    };
+    loop();
+  }
+
+  stop(): void {
+    if (this.#slowTimer) clearTimeout(this.#slowTimer);
+    this.#slowTimer = null;
+  }
+
+  get mounts(): readonly Mount[] {
+    return this.#mounts;
+  }
+
+  /** One host sample. Throws only if /proc/stat or /proc/meminfo cannot be read (not Linux). */
+  async collect(nowMs: number): Promise<HostSample> {
+    const [tcp, filesystems] = await Promise.all([this.#tcp(), this.#filesystems()]);
+    const statText = this.#files.text(this.#stat);
+    const memText = this.#files.text(this.#meminfo);
+    if (statText === null || memText === null) throw new Error('cannot read /proc/stat or /proc/meminfo');
+    const stat = parseHostStat(statText);
+    const mem = parseMeminfo(memText);
+    const disks = parseDiskstats(this.#files.text(this.#diskstats) ?? '');
+    const devices = parseNetDev(this.#files.text(this.#netdev) ?? '');
+    const load = parseLoadavg(this.#files.text(this.#loadavg) ?? '0 0 0 0/0 0');
+
+    const percent = this.#prevTicks ? cpuPercentBetween(this.#prevTicks, stat.ticks) : 0;
+    this.#prevTicks = stat.ticks;
+    const secondsByMode = Object.fromEntries(Object.entries(stat.ticks).map(([m, v]) => [m, v / this.#hz])) as Record<CpuMode, number>;
+
+    let bytesSent = 0;
+    let bytesRecv = 0;
+    let packetsSent = 0;
+    let packetsRecv = 0;
+    for (const d of devices) {
+      if (d.device === 'lo') continue;
+      bytesSent += d.txBytes;
+      bytesRecv += d.rxBytes;
+      packetsSent += d.txPackets;
+      packetsRecv += d.rxPackets;
+    }
+    const prev = this.#prevNet;
+    const dt = prev ? (nowMs - prev.atMs) / 1000 : 0;
+    const rate = (cur: number, old: number) => (dt > 0 && cur >= old ? (cur - old) / dt : 0);
+    this.#prevNet = { atMs: nowMs, sent: bytesSent, recv: bytesRecv };
+
+    const used = mem.total - mem.available;
+    return {
+      timestampMs: nowMs,
+      cpu: { percent, cores: stat.cores, frequencyMhz: this.#mhz, secondsByMode },
+      memory: {
+        total: mem.total,
+        available: mem.available,
+        used,
+        percent: mem.total ? (used / mem.total) * 100 : 0,
+        cached: mem.cached,
+        free: mem.free,
+        swapTotal: mem.swapTotal,
+        swapFree: mem.swapFree,
+      },
+      filesystems,
+      disks,
+      diskReadBytes: disks.reduce((a, d) => a + d.readBytes, 0),
+      diskWrittenBytes: disks.reduce((a, d) => a + d.writtenBytes, 0),
+      network: {
+        devices,
+        bytesSent,
+        bytesRecv,
+        packetsSent,
+        packetsRecv,
+        sendBytesPerSecond: prev ? rate(bytesSent, prev.sent) : 0,
+        recvBytesPerSecond: prev ? rate(bytesRecv, prev.recv) : 0,
+      },
+      processes: { ...this.#census },
+      tcp,
+      connections: {
+        active: Object.entries(tcp).reduce((a, [s, n]) => (s === 'listen' ? a : a + n), 0),
+        listening: tcp.listen ?? 0,
+        established: tcp.established ?? 0,
+      },
+      load,
+      bootTimeSeconds: stat.bootTimeSeconds,
+    };
+  }
+
+  async #tcp(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      try {
+        countTcpStates(await readFile(f, 'latin1'), counts);
+      } catch {
+        /* no IPv6, or no procfs net */
+      }
+    }
+    return counts;
+  }
+
+  async #filesystems(): Promise<FilesystemUsage[]> {
+    const out: FilesystemUsage[] = [];
+    await Promise.all(
+      this.#mountpoints.map(async (mountpoint) => {
+        try {
+          const s = await statfs(mountpoint);
+          const size = s.blocks * s.bsize;
+          const avail = s.bavail * s.bsize;
+          const usedBytes = (s.blocks - s.bfree) * s.bsize;
+          const m = [...this.#mounts].reverse().find((x) => x.mountpoint === mountpoint);
+          out.push({
+            mountpoint,
+            device: m?.device ?? '',
+            fstype: m?.fstype ?? '',
+            sizeBytes: size,
+            availBytes: avail,
+            usedBytes,
+            percent: usedBytes + avail > 0 ? (usedBytes / (usedBytes + avail)) * 100 : 0,
+          });
+        } catch (err) {
+          this.#onError(`statfs ${mountpoint}`, err);
+        }
+      }),
+    );
+    return out.sort((a, b) => this.#mountpoints.indexOf(a.mountpoint) - this.#mountpoints.indexOf(b.mountpoint));
+  }
+
+  /** The slow cadence: never overlaps itself, gives up after one slow interval. */
+  #slow(): Promise<void> {
+    this.#slowRunning ??= (async () => {
+      const deadline = Date.now() + this.#slowMs;
+      try {
+        const [mounts, cpuinfo] = await Promise.all([readFile('/proc/self/mounts', 'utf8'), readFile('/proc/cpuinfo', 'utf8').catch(() => '')]);
+        this.#mounts = parseMounts(mounts);
+        this.#mhz = parseCpuinfoMhz(cpuinfo);
+        const census = await processCensus(deadline);
+        if (census) this.#census = census;
+      } catch (err) {
+        this.#onError('host slow collection', err);
+      }
+    })().finally(() => {
+      this.#slowRunning = null;
+    });
+    return this.#slowRunning;
+  }
+}
+
+/**
+ * Counts processes by state with one walk of /proc, reading each stat asynchronously 32 at a time so the event loop
+ * is never held. Returns null if the deadline passes first (the previous census stands).
+ */
+export async function processCensus(deadlineMs: number): Promise<ProcessCounts | null> {
+  const pids = (await readdir('/proc')).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
+  const counts: ProcessCounts = { total: 0, running: 0, sleeping: 0, zombie: 0 };
+  for (let i = 0; i < pids.length; i += 32) {
+    if (Date.now() > deadlineMs) return null;
+    const states = await Promise.all(
+      pids.slice(i, i + 32).map(async (pid) => {
+        try {
+          const s = await readFile(`/proc/${pid}/stat`, 'latin1');
+          return s.charAt(s.lastIndexOf(')') + 2);
+        } catch {
+          return null; // exited meanwhile
+        }
+      }),
+    );
+    for (const st of states) {
+      if (st === null) continue;
+      counts.total++;
+      if (st === 'R') counts.running++;
+      else if (st === 'Z') counts.zombie++;
+      else if (st === 'S' || st === 'D' || st === 'I') counts.sleeping++;
+    }
+  }
+  return counts;
+}

@@ -1,0 +1,120 @@
+/**
+ * Validation of ingested samples (`POST /api/v1/performance/metrics[/batch]`) and the mapping of their names, units
+ * and tags to Prometheus names that `promtool check metrics` accepts (promlint's rules: base units, no unit
+ * abbreviations or type words in names, no `_total`/`_count`/`_sum`/`_bucket` on gauges, snake_case, reserved labels).
+ */
+
+export const NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+export const LIMITS = { name: 200, unit: 32, category: 64, tags: 16, tagKey: 64, tagValue: 256 } as const;
+
+/** Units with a known conversion to a Prometheus base unit: factor and name suffix. Others are kept as free text. */
+export const UNITS: Record<string, { factor: number; suffix: string }> = {
+  ns: { factor: 1e-9, suffix: 'seconds' },
+  us: { factor: 1e-6, suffix: 'seconds' },
+  ms: { factor: 1e-3, suffix: 'seconds' },
+  s: { factor: 1, suffix: 'seconds' },
+  sec: { factor: 1, suffix: 'seconds' },
+  seconds: { factor: 1, suffix: 'seconds' },
+  min: { factor: 60, suffix: 'seconds' },
+  minutes: { factor: 60, suffix: 'seconds' },
+  h: { factor: 3600, suffix: 'seconds' },
+  hours: { factor: 3600, suffix: 'seconds' },
+  B: { factor: 1, suffix: 'bytes' },
+  bytes: { factor: 1, suffix: 'bytes' },
+  KB: { factor: 1024, suffix: 'bytes' },
+  MB: { factor: 1024 ** 2, suffix: 'bytes' },
+  GB: { factor: 1024 ** 3, suffix: 'bytes' },
+  '%': { factor: 0.01, suffix: 'ratio' },
+  percent: { factor: 0.01, suffix: 'ratio' },
+  ratio: { factor: 1, suffix: 'ratio' },
+  count: { factor: 1, suffix: '' },
+};
+
+/** Name parts promlint rejects (unit abbreviations, non-base units, type words): dropped from exported names. */
+const BANNED_PARTS = new Set([
+  's', 'ms', 'us', 'ns', 'sec', 'b', 'kb', 'mb', 'gb', 'tb', 'pb', 'm', 'h', 'd',
+  'milliseconds', 'microseconds', 'nanoseconds', 'minutes', 'hours', 'days', 'kilobytes', 'megabytes', 'gigabytes', 'bits', 'percent',
+  'counter', 'gauge', 'histogram', 'summary',
+]);
+const RESERVED_SUFFIX = /_(total|count|sum|bucket)$/;
+const RESERVED_LABELS = new Set(['le', 'quantile', 'job', 'instance']);
+
+export interface CustomSample {
+  name: string;
+  value: number;
+  unit: string;
+  category: string;
+  tags: Record<string, string>;
+}
+
+export class SampleError extends Error {
+  readonly code: 'INVALID_METRIC_VALUE' | 'INVALID_METRIC';
+  readonly field: string;
+  constructor(code: 'INVALID_METRIC_VALUE' | 'INVALID_METRIC', field: string, message: string) {
+    super(message);
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** Validates one sample body; throws SampleError naming the field and what is accepted. */
+export function validateSample(raw: unknown, at = ''): CustomSample {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SampleError('INVALID_METRIC', at || 'body', `${at || 'body'}: expected an object`);
+  const o = raw as Record<string, unknown>;
+  const f = (k: string) => (at ? `${at}.${k}` : k);
+  const known = new Set(['name', 'value', 'unit', 'category', 'tags', 'timestamp']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new SampleError('INVALID_METRIC', f(k), `${f(k)}: unknown field (accepted: name, value, unit, category, tags)`);
+  if (typeof o.name !== 'string' || !NAME_RE.test(o.name) || o.name.length > LIMITS.name) {
+    throw new SampleError('INVALID_METRIC', f('name'), `${f('name')}: expected [a-zA-Z_][a-zA-Z0-9_]* of at most ${LIMITS.name} characters`);
+  }
+  if (typeof o.value !== 'number' || !Number.isFinite(o.value)) {
+    throw new SampleError('INVALID_METRIC_VALUE', f('value'), `${f('value')}: expected a finite number (got ${typeof o.value === 'number' ? String(o.value) : typeof o.value})`);
+  }
+  const unit = o.unit ?? '';
+  if (typeof unit !== 'string' || unit.length > LIMITS.unit) throw new SampleError('INVALID_METRIC', f('unit'), `${f('unit')}: expected a string of at most ${LIMITS.unit} characters`);
+  const category = o.category ?? '';
+  if (typeof category !== 'string' || category.length > LIMITS.category) {
+    throw new SampleError('INVALID_METRIC', f('category'), `${f('category')}: expected a string of at most ${LIMITS.category} characters`);
+  }
+  const tags = o.tags ?? {};
+  if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) throw new SampleError('INVALID_METRIC', f('tags'), `${f('tags')}: expected a flat object of strings`);
+  const entries = Object.entries(tags as Record<string, unknown>);
+  if (entries.length > LIMITS.tags) throw new SampleError('INVALID_METRIC', f('tags'), `${f('tags')}: at most ${LIMITS.tags} tags`);
+  for (const [k, v] of entries) {
+    if (!NAME_RE.test(k) || k.length > LIMITS.tagKey) throw new SampleError('INVALID_METRIC', f(`tags.${k}`), `${f('tags')}: key "${k}" must match [a-zA-Z_][a-zA-Z0-9_]* (at most ${LIMITS.tagKey} characters)`);
+    if (typeof v !== 'string' || v.length > LIMITS.tagValue) throw new SampleError('INVALID_METRIC', f(`tags.${k}`), `${f(`tags.${k}`)}: expected a string of at most ${LIMITS.tagValue} characters`);
+  }
+  return { name: o.name, value: o.value, unit, category, tags: Object.fromEntries(entries) as Record<string, string> };
+}
+
+/** The identity of a custom series: name plus sorted tags. */
+export function seriesKey(s: { name: string; tags: Record<string, string> }): string {
+  const keys = Object.keys(s.tags).sort();
+  return `custom:${s.name}${keys.length ? `{${keys.map((k) => `${k}=${JSON.stringify(s.tags[k])}`).join(',')}}` : ''}`;
+}
+
+function snake(s: string): string {
+  return s
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+/** Exported name and value factor: `perfwatch_custom_<snake name without banned parts>[_<base unit>]`. */
+export function promNameFor(name: string, unit: string): { name: string; factor: number } {
+  const conv = UNITS[unit] ?? UNITS[unit.toLowerCase()] ?? { factor: 1, suffix: '' };
+  let parts = snake(name)
+    .split('_')
+    .filter((p) => p && !BANNED_PARTS.has(p));
+  if (conv.suffix && parts.at(-1) === conv.suffix) parts = parts.slice(0, -1);
+  let base = parts.join('_') || 'value';
+  if (conv.suffix) base += `_${conv.suffix}`;
+  if (RESERVED_SUFFIX.test(base)) base += '_value';
+  return { name: `perfwatch_custom_${base}`, factor: conv.factor };
+}
+
+/** Exported label name for a tag key: snake_case; reserved names (le, quantile, job, instance, __*) get `tag_`. */
+export function promLabelFor(key: string): string {
+  const k = snake(key);
+  return RESERVED_LABELS.has(k) || k.startsWith('__') ? `tag_${k.replace(/^_+/, '')}` : k;
+}
