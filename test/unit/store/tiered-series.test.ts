@@ -39,7 +39,7 @@ t.test('tiers answer ranges raw no longer covers, with the same maths', async (t
   const per5 = s.query(T0, end, 5 * MIN);
   t.same(per5[1], { t: T0 + 5 * MIN, avg: 7, min: 5, max: 9, last: 9, count: 30 }, 're-bucketing 1-minute buckets to 5 minutes');
   t.equal(s.sourceFor(T0 - 10 * 60 * MIN, end)?.bucketMs, 5 * MIN, 'longer than the 1-minute tier: the 5-minute tier');
-  const last = s.query(end - 60_000, end, 10_000); // the last 6 samples: 1740 s … 1790 s
+  const last = s.query(T0 + 1_740_000, end, 10_000); // exactly the 6 raw samples: 1740 s … 1790 s
   t.same(last.map((p) => p.avg), [29, 29, 29, 29, 29, 29], 'recent range: raw');
 });
 
