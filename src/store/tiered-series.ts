@@ -32,6 +32,8 @@ class Tier {
   readonly sum: Float64Array;
   readonly last: Float64Array;
   readonly count: Uint32Array;
+  /** Newest bucket index written: the ring holds buckets (newest - capacity, newest]. */
+  newest = -1;
 
   constructor(spec: TierSpec) {
     this.bucketMs = spec.bucketMs;
@@ -47,6 +49,7 @@ class Tier {
   add(t: number, v: number): void {
     const b = Math.floor(t / this.bucketMs);
     const i = b % this.capacity;
+    if (b > this.newest) this.newest = b;
     if (this.id[i] !== b) {
       this.id[i] = b;
       this.min[i] = v;
@@ -67,7 +70,7 @@ class Tier {
   forEach(startMs: number, endMs: number, fn: (t: number, min: number, max: number, sum: number, count: number, last: number) => void): void {
     // the first bucket may start before startMs: it is included whole
     const first = Math.floor(startMs / this.bucketMs);
-    const lastB = Math.floor(endMs / this.bucketMs);
+    const lastB = Math.min(Math.floor(endMs / this.bucketMs), this.newest);
     for (let b = Math.max(first, lastB - this.capacity + 1); b <= lastB; b++) {
       const i = b % this.capacity;
       if (this.id[i] !== b || this.count[i] === 0) continue;
@@ -170,9 +173,11 @@ export class TieredSeries {
     return { head: this.#head, size: this.#size };
   }
 
+  /** Restores the raw cursor after the arrays were loaded, and each tier's newest bucket from its ids. */
   set cursor(c: { head: number; size: number }) {
     this.#head = c.head;
     this.#size = c.size;
+    for (const tier of this.tiers) tier.newest = tier.id.reduce((a, b) => (b > a ? b : a), -1);
   }
 }
 

@@ -77,6 +77,8 @@ t.test('checkpoint round trip keeps every sample and the gap', async (t) => {
   const b = new SeriesStore(layout);
   t.same(await b.restore(file), { restored: 2 });
   t.same(b.get('host:cpu_percent')!.data.query(T0, T0 + MIN, 1000), a.get('host:cpu_percent')!.data.query(T0, T0 + MIN, 1000));
+  t.same(b.get('host:cpu_percent')!.data.query(T0 - 60 * MIN, T0 + MIN, MIN), a.get('host:cpu_percent')!.data.query(T0 - 60 * MIN, T0 + MIN, MIN), 'tier queries too');
+  t.equal(b.get('host:cpu_percent')!.data.query(T0 - 60 * MIN, T0 + MIN, MIN).length, 1);
   t.same(b.get('custom:x{k="v"}')!.meta, { name: 'x', unit: 'ms', kind: 'custom', tags: { k: 'v' } });
   b.append('host:cpu_percent', { name: 'cpu_percent', unit: '%', kind: 'host' }, T0 + 5 * MIN, 99);
   const after = b.get('host:cpu_percent')!.data.query(T0, T0 + 6 * MIN, MIN);
