@@ -63,7 +63,22 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const logger = pino({ level: config.log.level, base: { pid: process.pid } });
-  let pw: Perfwatch;
+  // Handlers first: a SIGTERM that arrives while perfwatch is still starting (plugins spawning) must still stop them.
+  let pw: Perfwatch | null = null;
+  let stopRequested = false;
+  let signals = 0;
+  const stopAndExit = () => void pw!.stop().then(() => process.exit(0));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for plugins');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'stopping');
+    if (pw) stopAndExit();
+    else stopRequested = true;
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     pw = await startPerfwatch({ config, logger });
   } catch (err) {
@@ -74,17 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     logger.fatal({ err }, 'start-up failed');
     process.exit(1);
   }
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting without waiting for plugins');
-      process.exit(1);
-    }
-    logger.info({ signal }, 'stopping');
-    void pw.stop().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  if (stopRequested) stopAndExit();
 }
 
 function usageError(message: string): void {
