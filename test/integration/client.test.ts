@@ -1,0 +1,33 @@
+import t from 'tap';
+import { PerfwatchApiError, PerfwatchClient, QBittorrentMonitorAPI } from '../../src/client/index.js';
+import { nodePlugin, startApp, TOKEN, waitFor } from '../helpers/index.js';
+
+t.test('the client drives the plugin routes', async (t) => {
+  const pw = await startApp(t, { collection: { interval: '200ms' }, plugins: [nodePlugin('c', 'idle.cjs', { autostart: false, start_grace: '100ms' })] });
+  const api = new PerfwatchClient(`${pw.url}/`, { token: TOKEN });
+  t.equal(api.baseUrl, pw.url, 'trailing slash trimmed');
+  t.equal(QBittorrentMonitorAPI, PerfwatchClient, "the document's SDK name");
+  t.same((await api.listPlugins()).plugins.map((p) => p.id), ['c']);
+  const started = await api.startPlugin('c');
+  t.equal(started.plugin_id, 'c');
+  t.type(started.pid, 'number');
+  await waitFor(async () => ((await api.pluginStatus('c')) as { status: string }).status === 'running');
+  t.ok(((await api.pluginStatus()) as { plugins: Record<string, unknown> }).plugins.c);
+  await pw.nextTick();
+  await pw.nextTick();
+  const one = (await api.pluginMetrics('c')) as { metrics: { pid: number } };
+  t.equal(one.metrics.pid, started.pid);
+  t.equal(((await api.pluginMetrics()) as { count: number }).count, 1);
+  const hist = await api.pluginHistory('c', { limit: 2 });
+  t.equal(hist.count, 2);
+  const reloaded = await api.reloadPlugin('c');
+  t.not(reloaded.pid, started.pid);
+  t.equal((await api.stopPlugin('c')).status, 'stopped');
+  const err = await api.stopPlugin('c').catch((e) => e);
+  t.type(err, PerfwatchApiError);
+  t.same([err.status, err.code], [409, 'PLUGIN_NOT_RUNNING']);
+  const noToken = await new PerfwatchClient(pw.url).pluginMetrics().catch((e) => e);
+  t.same([noToken.status, noToken.code], [401, 'UNAUTHORIZED']);
+  const notJson = await new PerfwatchClient(`${pw.url}/metrics#`).listPlugins().catch((e) => e);
+  t.equal(notJson.code, 'INVALID_RESPONSE', 'a non-JSON answer is an error, not a crash');
+});
