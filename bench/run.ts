@@ -1,9 +1,18 @@
 // `npm run bench`: every benchmark, peers in the same run; prints markdown tables for bench/README.md.
+// BENCH=plugins or BENCH=host runs one part; BENCH_N=10,100 limits the plugin counts.
 import { machine } from './harness.js';
+import { runHostBench } from './host.bench.js';
 import { runPluginsBench } from './plugins.bench.js';
 
-const ns = (process.env.BENCH_N ?? '10,100,500').split(',').map(Number);
+const which = process.env.BENCH ?? 'plugins,host';
 console.log(`# perfwatch bench, ${new Date().toISOString()}\n${machine()}\n`);
-const table = await runPluginsBench(ns, (l) => console.error(l));
-console.log('## Plugins: collection cycle and /metrics, next to the fd-reuse floor and prometheus-process-exporter\n');
-console.log(table);
+if (which.includes('plugins')) {
+  const ns = (process.env.BENCH_N ?? '10,100,500').split(',').map(Number);
+  const table = await runPluginsBench(ns, (l) => console.error(l));
+  console.log('## Plugins: collection cycle and /metrics, next to the fd-reuse floor and prometheus-process-exporter\n');
+  console.log(table, '\n');
+}
+if (which.includes('host')) {
+  console.log('## Host collector, history, ingest\n');
+  console.log(await runHostBench((l) => console.error(l)));
+}

@@ -93,7 +93,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().prefault(true).describe('Sample the host (CPU, memory, disks, network, processes, TCP connections, load).'),
       mountpoints: z.array(z.string().min(1)).min(1).prefault(['/']).describe('Filesystems whose usage is sampled every tick; the first is the `disk` of `GET /api/v1/performance/stats`.'),
-      slow_interval: duration('30s', { min: 1000 }).describe('Cadence of the expensive host parts: the process census by state (one walk of /proc), CPU frequency and the mount table.'),
+      slow_interval: duration('30s', { min: 1000 }).describe('Cadence of the expensive host parts: the process census by state (one walk of /proc), TCP sockets by state (/proc/net/tcp{,6}), CPU frequency and the mount table.'),
       system_refresh: duration('10m', { min: 10_000 }).describe('How often the static facts of `GET /api/v1/performance/system` are re-read (systeminformation, which forks shell commands).'),
     })
     .prefault({})

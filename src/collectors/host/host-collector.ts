@@ -66,9 +66,9 @@ export interface HostCollectorOptions {
 
 /**
  * Samples the host from /proc every tick: /proc/stat, meminfo, diskstats, net/dev and loadavg through cached fds
- * (synchronous, microseconds each); /proc/net/tcp{,6} and statfs asynchronously. What would walk all of /proc (the
- * process census by state) or is static (CPU frequency, mounts) runs on its own slow cadence with a timeout, and a tick
- * never waits for it: it reads the last census.
+ * (synchronous, microseconds each) and statfs asynchronously. What is expensive runs on its own slow cadence with a
+ * timeout, and a tick never waits for it but reads its last result: the process census by state (one walk of /proc),
+ * TCP sockets by state (/proc/net/tcp{,6}: the kernel walks its whole connection table), CPU frequency and mounts.
  */
 export class HostCollector {
   #files: ProcFiles;
@@ -85,6 +85,7 @@ export class HostCollector {
   #prevNet: { atMs: number; sent: number; recv: number } | null = null;
   #census: ProcessCounts = { total: 0, running: 0, sleeping: 0, zombie: 0 };
   #mhz: number | null = null;
+  #tcpCounts: Record<string, number> = {};
   #mounts: Mount[] = [];
   #slowTimer: NodeJS.Timeout | null = null;
   #slowRunning: Promise<void> | null = null;
@@ -126,7 +127,8 @@ export class HostCollector {
 
   /** One host sample. Throws only if /proc/stat or /proc/meminfo cannot be read (not Linux). */
   async collect(nowMs: number): Promise<HostSample> {
-    const [tcp, filesystems] = await Promise.all([this.#tcp(), this.#filesystems()]);
+    const filesystems = await this.#filesystems();
+    const tcp = this.#tcpCounts;
     const statText = this.#files.text(this.#stat);
     const memText = this.#files.text(this.#meminfo);
     if (statText === null || memText === null) throw new Error('cannot read /proc/stat or /proc/meminfo');
@@ -244,6 +246,9 @@ export class HostCollector {
         this.#mhz = parseCpuinfoMhz(cpuinfo);
         const census = await processCensus(deadline);
         if (census) this.#census = census;
+        // Reading /proc/net/tcp{,6} makes the kernel walk its whole connection hash table (sized by RAM): ~4.8 ms of
+        // CPU per file on this 24 GiB machine even with a handful of sockets, 95 % of a tick (bench/README.md).
+        this.#tcpCounts = await this.#tcp();
       } catch (err) {
         this.#onError('host slow collection', err);
       }

@@ -1,0 +1,218 @@
+/**
+ * Issue 3's benchmark, peers in the same run:
+ *  1. host collection cycle CPU, split by source, next to prometheus-node-exporter's CPU per scrape;
+ *  2. the event loop's worst delay while collecting every 100 ms;
+ *  3. GET history (60 s at 1 s, 16 series) and summary?period=7d (full 7-day buffer, 50 series) p50/p99;
+ *  4. batch ingest (1000-sample batches, 4 concurrent clients) next to prometheus-pushgateway given the same samples;
+ *  5. RSS with the full 7-day buffer for 50 series, above the same process idle.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { HostCollector } from '../src/collectors/host/host-collector.js';
+import { ProcFiles } from '../src/collectors/proc-files.js';
+import { readSystemConstants } from '../src/collectors/system-constants.js';
+import { createHttpApp } from '../src/http/app.js';
+import { systemClock } from '../src/model/clock.js';
+import { createPerformanceRouter } from '../src/sinks/compat/performance.js';
+import { HOST_SERIES, hostKey } from '../src/sinks/compat/host-series.js';
+import { CustomSeries } from '../src/store/custom-series.js';
+import { SeriesStore } from '../src/store/series-store.js';
+import { cpuMsOf, freePort, have, median, pct, rssMbOf, sequential, waitHttp } from './harness.js';
+
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+async function hostCycle(log: (l: string) => void) {
+  const constants = await readSystemConstants();
+  const files = new ProcFiles();
+  const host = new HostCollector({ procFiles: files, clockTicksPerSecond: constants.clockTicksPerSecond, mountpoints: ['/'], slowIntervalMs: 60_000 });
+  await host.start();
+  host.stop();
+  const total: number[] = [];
+  for (let i = 0; i < 210; i++) {
+    const c0 = cpuUs();
+    const h = await host.collect(Date.now());
+    if (i >= 10) total.push(cpuUs() - c0);
+    if (h.memory.total <= 0) throw new Error('no memory reading');
+  }
+  // the slow part (process census, cpuinfo, mounts) alone, amortized over its 30 s cadence
+  const slow: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const c0 = cpuUs();
+    await host.start();
+    host.stop();
+    slow.push(cpuUs() - c0);
+  }
+  const censusMs = median(slow) / 1000;
+  const ours = median(total) / 1000;
+  log(`  host cycle ${ours.toFixed(3)} ms CPU; slow cadence ${censusMs.toFixed(2)} ms per run`);
+
+  // event loop delay while collecting every 100 ms for 5 s
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    await host.collect(Date.now());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  h.disable();
+  files.closeAll();
+  return { ours, censusMs, loopP99: h.percentile(99) / 1e6, loopMax: h.max / 1e6 };
+}
+
+async function nodeExporter(): Promise<{ cpuMs: number; p50: number } | null> {
+  if (!have('prometheus-node-exporter')) return null;
+  const port = await freePort();
+  const ne = spawn('prometheus-node-exporter', [`--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/metrics`);
+    const c0 = cpuMsOf(ne.pid!);
+    const seq = await sequential(`http://127.0.0.1:${port}/metrics`, 200, 30_000);
+    return { cpuMs: (cpuMsOf(ne.pid!) - c0) / seq.count, p50: seq.p50 };
+  } finally {
+    ne.kill();
+  }
+}
+
+/** A store with 50 series × 7 days at 5 s, filled synthetically, served by the real performance router. */
+async function queries(log: (l: string) => void) {
+  const rss0 = rssMbOf(process.pid);
+  const intervalMs = 5000;
+  const store = new SeriesStore({ rawCapacity: 3600, tiers: [{ bucketMs: 60_000, capacity: 1440 }, { bucketMs: 300_000, capacity: 7 * 288 }] });
+  const now = Date.now();
+  const start = now - 7 * 86_400_000;
+  const names = HOST_SERIES.map((s) => s.name);
+  for (let k = 0; k < 50; k++) {
+    const name = k < names.length ? names[k]! : `synthetic_${k}`;
+    const key = k < names.length ? hostKey(name) : `custom:${name}`;
+    const meta = { name, unit: '', kind: (k < names.length ? 'host' : 'custom') as 'host' | 'custom' };
+    // 5 s samples for 7 days, 1 s samples for the last hour (so history at 1 s has 60 points per series, as the peer)
+    for (let t = start; t <= now; t += t < now - 3_600_000 ? intervalMs : 1000) store.append(key, meta, t, 50 + 30 * Math.sin(t / 3_600_000 + k));
+  }
+  global.gc?.();
+  const rss1 = rssMbOf(process.pid);
+  log(`  7-day buffer: ${store.count()} series, ${(store.memoryBytes / 1048576).toFixed(1)} MiB of arrays; RSS +${(rss1 - rss0).toFixed(1)} MB`);
+  const custom = new CustomSeries({ store, exporter: { check() {}, set() {}, remove() {} }, maxSeries: 100, ttlMs: 1e9 });
+  const app = createHttpApp({ logger: pino({ level: 'silent' }) });
+  const router = createPerformanceRouter({
+    store,
+    custom,
+    latestHost: () => null,
+    systemInfo: () => Promise.reject(new Error('not in bench')),
+    alertCounts: () => ({ total: 0, critical: 0, warning: 0 }),
+    writeAuth: (_c, next) => next(),
+    clock: systemClock,
+    bodyLimit: 1 << 20,
+    maxBatch: 1000,
+    retentionDays: 7,
+  });
+  app.use(router.routes());
+  const server = http.createServer(app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/performance`;
+  const sixteen = names.slice(0, 16).join(',');
+  const histUrl = `${base}/history?minutes=1&interval=1&metrics=${sixteen}`;
+  const check = (await (await fetch(histUrl)).json()) as { data: { metrics: unknown[] } };
+  if (check.data.metrics.length < 59) throw new Error(`history answered ${check.data.metrics.length} points`);
+  const hist = await sequential(histUrl, 200, 30_000);
+  const sum = await sequential(`${base}/summary?period=7d`, 200, 30_000);
+  server.close();
+  return { rssDelta: rss1 - rss0, hist, sum };
+}
+
+/** 4 clients posting 1000-sample JSON batches for 5 s to a real perfwatch; and the same samples as text to pushgateway. */
+async function ingest(log: (l: string) => void) {
+  const port = await freePort();
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-ingest-'));
+  writeFileSync(
+    path.join(dir, 'c.yaml'),
+    `server: { host: 127.0.0.1, port: ${port}, body_limit: 4194304 }\nstorage: { path: ./data }\nlog: { level: warn }\ncustom_metrics: { max_series: 5000 }\n`,
+  );
+  const pw = spawn(process.execPath, ['--max-semi-space-size=1', 'bin/perfwatch.js', 'serve', '--config', path.join(dir, 'c.yaml')], {
+    stdio: 'ignore',
+    env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench' },
+  });
+  const run = async (url: string, body: (c: number) => string, headers: Record<string, string>, method: string) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const until = Date.now() + 5000;
+    let samples = 0;
+    const lat: number[] = [];
+    await Promise.all(
+      [0, 1, 2, 3].map(async (c) => {
+        const b = body(c);
+        while (Date.now() < until) {
+          const t0 = performance.now();
+          const status = await new Promise<number>((resolve, reject) => {
+            const req = http.request(url.replace('{c}', String(c)), { method, agent, headers: { ...headers, 'Content-Length': Buffer.byteLength(b) } }, (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            });
+            req.on('error', reject);
+            req.end(b);
+          });
+          if (status >= 300) throw new Error(`${url} answered ${status}`);
+          lat.push(performance.now() - t0);
+          samples += 1000;
+        }
+      }),
+    );
+    agent.destroy();
+    return { rate: samples / 5, p50: median(lat), p99: pct(lat, 99) };
+  };
+  // 20 names × 50 tag values = 1000 distinct series per client, as the pushgateway peer bench used
+  const jsonBody = (c: number) =>
+    JSON.stringify({ metrics: Array.from({ length: 1000 }, (_, i) => ({ name: `bench_metric_${i % 20}`, value: i, unit: 'count', tags: { client: `c${c}`, series: `s${Math.floor(i / 20)}` } })) });
+  const textBody = (c: number) =>
+    Array.from({ length: 20 }, (_, m) => `# TYPE bench_metric_${m} gauge\n${Array.from({ length: 50 }, (_, s) => `bench_metric_${m}{series="s${s}"} ${m * 50 + s}`).join('\n')}`).join('\n') + `\n# client ${c}\n`;
+  let ours;
+  let scrapeBefore = 0;
+  let scrapeDuring = 0;
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/readyz`);
+    scrapeBefore = (await sequential(`http://127.0.0.1:${port}/metrics`, 50, 10_000)).p50;
+    const during = sequential(`http://127.0.0.1:${port}/metrics`, 1000, 5000).then((r) => (scrapeDuring = r.p50));
+    ours = await run(`http://127.0.0.1:${port}/api/v1/performance/metrics/batch`, jsonBody, { 'Content-Type': 'application/json', Authorization: 'Bearer bench' }, 'POST');
+    await during;
+  } finally {
+    pw.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  log(`  perfwatch ingest ${ours.rate.toFixed(0)} samples/s; /metrics p50 ${scrapeBefore.toFixed(2)} ms idle, ${scrapeDuring.toFixed(2)} ms during ingest`);
+  let peer: { rate: number; p50: number; p99: number } | null = null;
+  if (have('prometheus-pushgateway')) {
+    const pport = await freePort();
+    const pg: ChildProcess = spawn('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${pport}`], { stdio: 'ignore' });
+    try {
+      await waitHttp(`http://127.0.0.1:${pport}/metrics`);
+      peer = await run(`http://127.0.0.1:${pport}/metrics/job/bench/instance/c{c}`, textBody, { 'Content-Type': 'text/plain; version=0.0.4' }, 'PUT');
+    } finally {
+      pg.kill();
+    }
+    log(`  pushgateway ${peer.rate.toFixed(0)} samples/s`);
+  }
+  return { ours, peer, scrapeBefore, scrapeDuring };
+}
+
+export async function runHostBench(log: (l: string) => void): Promise<string> {
+  const cyc = await hostCycle(log);
+  const ne = await nodeExporter();
+  const q = await queries(log);
+  const ing = await ingest(log);
+  const rows = [
+    `| host collection cycle, CPU ms (median of 200) | ${cyc.ours.toFixed(3)} (+ slow cadence ${cyc.censusMs.toFixed(2)} ms every 30 s) | node_exporter CPU ms per scrape: ${ne ? ne.cpuMs.toFixed(2) : 'not installed'} | ${ne ? `${(ne.cpuMs / cyc.ours).toFixed(1)}× cheaper` : '–'} |`,
+    `| event loop delay while collecting every 100 ms, p99 / max ms | ${cyc.loopP99.toFixed(2)} / ${cyc.loopMax.toFixed(2)} | goal: p99 < 2 ms | ${cyc.loopP99 < 2 ? 'met' : 'missed'} |`,
+    `| GET history 60 s × 1 s, 16 series, p50 / p99 ms | ${q.hist.p50.toFixed(2)} / ${q.hist.p99.toFixed(2)} | Prometheus query_range same shape: not run this session (reference: 0.98 ms p50) | – |`,
+    `| GET summary?period=7d, full 7-day buffer of 50 series, p50 / p99 ms | ${q.sum.p50.toFixed(2)} / ${q.sum.p99.toFixed(2)} | – | – |`,
+    `| batch ingest, samples/s (4 clients × 1000-sample batches, 5 s) | ${ing.ours.rate.toFixed(0)} (batch p50 ${ing.ours.p50.toFixed(1)} ms) | pushgateway: ${ing.peer ? ing.peer.rate.toFixed(0) : 'not installed'} | ${ing.peer ? `${(ing.ours.rate / ing.peer.rate).toFixed(2)}×` : '–'} |`,
+    `| /metrics p50 ms, idle / during that ingest | ${ing.scrapeBefore.toFixed(2)} / ${ing.scrapeDuring.toFixed(2)} | – | – |`,
+    `| RSS for the full 7-day buffer of 50 series, MB above the process before filling | ${q.rssDelta.toFixed(1)} | goal: < 50 MB | ${q.rssDelta < 50 ? 'met' : 'missed'} |`,
+  ];
+  return ['| figure | perfwatch | peer (same run) | ratio / goal |', '|---|---|---|---|', ...rows].join('\n');
+}
