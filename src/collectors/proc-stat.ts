@@ -1,19 +1,8 @@
 /** The fields of /proc/<pid>/stat that perfwatch uses (proc(5)); times in clock ticks, rss in pages. */
-export interface ProcStat {
+export interface ProcStat extends StatFields {
   pid: number;
   comm: string;
   state: string;
-  ppid: number;
-  pgrp: number;
-  utime: number;
-  stime: number;
-  /** CPU of children this process has waited for: a reaped child's time moves here. */
-  cutime: number;
-  cstime: number;
-  numThreads: number;
-  /** Start time after boot, in clock ticks: with the pid, identifies a process across pid reuse. */
-  startTime: number;
-  rssPages: number;
 }
 
 /**
@@ -56,7 +45,11 @@ export function parseChildren(text: string): number[] {
   return out;
 }
 
-/** The fields of a stat line the collector keeps, written in place by `parseProcStatBytes`. */
+/**
+ * The fields of a stat line the collector keeps (times in clock ticks, rss in pages), written in place by
+ * `parseProcStatBytes`. cutime/cstime hold the CPU of children the process has waited for: a reaped child's time moves
+ * there. startTime (ticks after boot) with the pid identifies a process across pid reuse.
+ */
 export interface StatFields {
   ppid: number;
   pgrp: number;
