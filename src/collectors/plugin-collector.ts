@@ -258,11 +258,4 @@ export class PluginCollector {
     st.counterUser = Math.max(st.counterUser, st.baseUser);
     st.counterSystem = Math.max(st.counterSystem, st.baseSystem);
   }
-
-  /** Forgets a plugin that is no longer registered. */
-  forget(id: string): void {
-    const st = this.#states.get(id);
-    if (st) this.#retire(st);
-    this.#states.delete(id);
-  }
 }

@@ -34,16 +34,6 @@ export function parseProcStat(text: string): ProcStat | null {
   return Number.isFinite(out.pid) && Number.isFinite(out.rssPages) ? out : null;
 }
 
-/** Parses a /proc/<pid>/task/<tid>/children file: space-separated pids. */
-export function parseChildren(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.split(' ')) {
-    if (part === '' || part === '\n') continue;
-    const n = Number(part);
-    if (Number.isInteger(n) && n > 0) out.push(n);
-  }
-  return out;
-}
 
 /**
  * The fields of a stat line the collector keeps (times in clock ticks, rss in pages), written in place by

@@ -12,10 +12,3 @@ export function parseDuration(value: unknown): number | null {
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
-/** 1500 → "1.5s", 120000 → "2m": the shortest exact spelling, for docs and logs. */
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
-}

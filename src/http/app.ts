@@ -3,7 +3,7 @@ import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import { formatLocalIso } from '../model/time.js';
 import { SupervisorError } from '../supervisor/supervisor-error.js';
-import { ApiError, ERROR_CODES, type ErrorCode } from './api-error.js';
+import { ApiError, type ErrorCode } from './api-error.js';
 
 /**
  * The envelope errors are written in, by route family: the legacy plugin routes answer FastAPI-style
@@ -66,6 +66,3 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
   return app;
 }
 
-export function statusForCode(code: ErrorCode): number {
-  return ERROR_CODES[code].status;
-}

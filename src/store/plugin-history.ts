@@ -142,10 +142,6 @@ export class PluginHistory {
     return out;
   }
 
-  forget(pluginId: string): void {
-    this.#rings.delete(pluginId);
-  }
-
   /** Bytes held by sample arrays (for `perfwatch_ring_buffer_memory_bytes`). */
   get memoryBytes(): number {
     return this.#rings.size * this.capacity * PLUGIN_SAMPLE_BYTES;

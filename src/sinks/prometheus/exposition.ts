@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric, type OpenMetricsContentType } from 'prom-client';
 import { PLUGIN_STATES, type PluginState, type Snapshot } from '../../model/plugin.js';
+import { CounterValues } from './counter-values.js';
 import { M } from './names.js';
 
 const gzip = promisify(gzipCb);
@@ -63,9 +64,11 @@ export class Exposition {
   readonly dropped: Counter<'sink' | 'reason'>;
   readonly ringBytes: Gauge;
 
-  /** Counter values already applied, to turn the collector's absolute totals into increments. */
-  #cpuApplied = new Map<string, { user: number; system: number }>();
-  #restartsApplied = new Map<string, number>();
+  /** The collector and supervisor report absolute totals; these turn them into counter increments. */
+  #cpuTotals: CounterValues<'plugin_id' | 'mode'>;
+  #restartTotals: CounterValues<'plugin_id'>;
+  /** Plugins whose counters exist (at 0 until their first sample), so every registered plugin has them. */
+  #countersFor = new Set<string>();
   #infoLabels = new Map<string, { name: string; version: string }>();
   #withResources = new Set<string>();
 
@@ -86,6 +89,8 @@ export class Exposition {
     this.up = g(M.pluginUp, '1 when the plugin is running, else 0; present for every registered plugin.', ['plugin_id']);
     this.state = g(M.pluginState, 'Plugin lifecycle state, one-hot.', ['plugin_id', 'state']);
     this.restarts = new Counter({ name: M.pluginRestartsTotal, help: 'Restarts done by the restart policy.', labelNames: ['plugin_id'], registers });
+    this.#cpuTotals = new CounterValues(this.cpuSeconds);
+    this.#restartTotals = new CounterValues(this.restarts);
     this.startTime = g(M.pluginStartTimeSeconds, 'Start time of the plugin\'s current process, seconds since the epoch.', ['plugin_id']);
     this.lastExitCode = g(M.pluginLastExitCode, 'Exit code of the plugin\'s last process; 128 + signal number when killed by a signal.', ['plugin_id']);
     this.info = g(M.pluginInfo, 'Plugin identity; always 1.', ['plugin_id', 'name', 'version']);
@@ -137,10 +142,9 @@ export class Exposition {
       this.memRatio.set(l, s.memoryPercent / 100);
       this.threads.set(l, s.threads);
       this.processes.set(l, s.processes);
-      const applied = this.#cpuApplied.get(s.pluginId) ?? { user: 0, system: 0 };
-      if (s.cpuUserSeconds > applied.user) this.cpuSeconds.inc({ plugin_id: s.pluginId, mode: 'user' }, s.cpuUserSeconds - applied.user);
-      if (s.cpuSystemSeconds > applied.system) this.cpuSeconds.inc({ plugin_id: s.pluginId, mode: 'system' }, s.cpuSystemSeconds - applied.system);
-      this.#cpuApplied.set(s.pluginId, { user: Math.max(applied.user, s.cpuUserSeconds), system: Math.max(applied.system, s.cpuSystemSeconds) });
+      this.#cpuTotals.set({ plugin_id: s.pluginId, mode: 'user' }, s.cpuUserSeconds);
+      this.#cpuTotals.set({ plugin_id: s.pluginId, mode: 'system' }, s.cpuSystemSeconds);
+      this.#countersFor.add(s.pluginId);
     }
     for (const id of this.#withResources) if (!sampled.has(id)) this.#removeResources(id);
     this.#withResources = sampled;
@@ -149,14 +153,11 @@ export class Exposition {
       const l = { plugin_id: p.id };
       this.up.set(l, p.state === 'running' ? 1 : 0);
       for (const st of PLUGIN_STATES) this.state.set({ plugin_id: p.id, state: st }, st === p.state ? 1 : 0);
-      const appliedRestarts = this.#restartsApplied.get(p.id);
-      if (appliedRestarts === undefined) this.restarts.inc(l, 0);
-      if (p.restarts > (appliedRestarts ?? 0)) this.restarts.inc(l, p.restarts - (appliedRestarts ?? 0));
-      this.#restartsApplied.set(p.id, p.restarts);
-      if (!this.#cpuApplied.has(p.id)) {
-        this.cpuSeconds.inc({ plugin_id: p.id, mode: 'user' }, 0);
-        this.cpuSeconds.inc({ plugin_id: p.id, mode: 'system' }, 0);
-        this.#cpuApplied.set(p.id, { user: 0, system: 0 });
+      this.#restartTotals.set(l, p.restarts);
+      if (!this.#countersFor.has(p.id)) {
+        this.#cpuTotals.set({ plugin_id: p.id, mode: 'user' }, 0);
+        this.#cpuTotals.set({ plugin_id: p.id, mode: 'system' }, 0);
+        this.#countersFor.add(p.id);
       }
       if (p.startedAtMs !== null) this.startTime.set(l, p.startedAtMs / 1000);
       else this.startTime.remove(l);

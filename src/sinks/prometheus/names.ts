@@ -51,6 +51,3 @@ export const M = {
   hostBootTimeSeconds: 'perfwatch_host_boot_time_seconds',
   hostInfo: 'perfwatch_host_info',
 } as const;
-
-/** Process-level metrics prom-client adds (`collectDefaultMetrics`) are prefixed `process_` and `nodejs_`. */
-export const DEFAULT_METRIC_PREFIXES = ['process_', 'nodejs_'] as const;

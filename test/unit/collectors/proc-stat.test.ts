@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { parseChildren, parseProcStat } from '../../../src/collectors/proc-stat.js';
+import { parseProcStat } from '../../../src/collectors/proc-stat.js';
 
 t.test('a stat line whose command has spaces and parentheses', async (t) => {
   const line =
@@ -38,8 +38,3 @@ t.test('rejects text that is not a stat line', async (t) => {
   t.equal(parseProcStat('1 (x) S 1 2'), null);
 });
 
-t.test('children', async (t) => {
-  t.same(parseChildren('12 345 6789 '), [12, 345, 6789]);
-  t.same(parseChildren(''), []);
-  t.same(parseChildren('7\n'), [7]);
-});
