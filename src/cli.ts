@@ -3,6 +3,12 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startPerfwatch, StartupError, type Perfwatch } from './main.js';
 import { VERSION } from './version.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { renderRuleFile } from './alerting/promql.js';
+import type { Rule } from './alerting/rule.js';
+import { loadFileRules, storedRules } from './alerting/service.js';
+import { AlertStore } from './alerting/store.js';
 
 const USAGE = `perfwatch ${VERSION}: plugin supervisor and monitoring agent
 
@@ -10,7 +16,10 @@ Usage:
   perfwatch serve [--config FILE] [--host HOST] [--port PORT]
       Run the exporter. Without --config, ./perfwatch.yaml if present, else host-only defaults.
   perfwatch config check [--config FILE]
-      Validate the configuration and exit: 0 when valid, 2 with one line per bad field.
+      Validate the configuration (and its alert rules) and exit: 0 when valid, 2 with one line per bad field.
+  perfwatch rules export [--config FILE]
+      Print every enabled alert rule (defaults, rules_file, and API rules from <storage.path>/perfwatch.db) as
+      Prometheus alerting-rule YAML over the names /metrics exposes (docs/alerting.md).
   perfwatch --version | --help
 
 Exit status: 0 on a clean stop (SIGTERM/SIGINT), 1 on a runtime failure, 2 on bad usage or configuration.
@@ -44,12 +53,14 @@ export async function main(argv: string[]): Promise<void> {
     port = Number(values.port);
   }
 
-  if (command !== 'serve' && command !== 'config check') {
+  if (command !== 'serve' && command !== 'config check' && command !== 'rules export') {
     return usageError(command ? `unknown command "${command}"` : 'no command given');
   }
   let config;
+  let fileRules;
   try {
     config = await loadConfig({ file: values.config, overrides: { host: values.host, port } });
+    fileRules = await loadFileRules(config.alerting);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`perfwatch: invalid configuration${values.config ? ` in ${values.config}` : ''}:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
@@ -58,7 +69,18 @@ export async function main(argv: string[]): Promise<void> {
     throw err;
   }
   if (command === 'config check') {
-    process.stdout.write(`${config.file ?? 'built-in defaults'}: valid (${config.plugins.length} plugins)\n`);
+    process.stdout.write(`${config.file ?? 'built-in defaults'}: valid (${config.plugins.length} plugins, ${fileRules.length} alert rules from files)\n`);
+    return;
+  }
+  if (command === 'rules export') {
+    const db = path.join(config.storage.path, 'perfwatch.db');
+    let apiRules: Rule[] = [];
+    if (existsSync(db)) {
+      const store = new AlertStore(db, { historyLimit: config.alerting.history_limit, readonly: true });
+      apiRules = storedRules(store, (id, problem) => process.stderr.write(`perfwatch: stored rule ${id} skipped: ${problem}\n`));
+      store.close();
+    }
+    process.stdout.write(renderRuleFile([...fileRules, ...apiRules], config.collection.interval));
     return;
   }
 

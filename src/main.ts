@@ -37,6 +37,13 @@ import { Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
 import { isoUtc } from './sinks/compat/performance.js';
 import type Router from '@koa/router';
+import { Counter } from 'prom-client';
+import { AlertmanagerNotifier, WebhookNotifier } from './alerting/notifiers.js';
+import { registryLookup } from './alerting/registry-lookup.js';
+import { createAlertRouter } from './alerting/routes.js';
+import { AlertService, loadFileRules } from './alerting/service.js';
+import { AlertStore } from './alerting/store.js';
+import { readFile } from 'node:fs/promises';
 
 export interface PerfwatchOptions {
   config: Config;
@@ -55,6 +62,7 @@ export interface Perfwatch {
   routers: Router[];
   requireAdmin: AdminMiddleware;
   store: SeriesStore;
+  alerts: AlertService;
   /** Resolves after the next collection tick has been applied to every sink. */
   nextTick(): Promise<Snapshot>;
   /** Stops collection and HTTP, then every plugin (each with its stop_timeout). Never throws. */
@@ -133,6 +141,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     ? new HostCollector({
         procFiles,
         clockTicksPerSecond: constants.clockTicksPerSecond,
+        pageSize: constants.pageSizeBytes,
         mountpoints: config.host.mountpoints,
         slowIntervalMs: config.host.slow_interval,
         onError: (what, err) => logger.warn({ err: String(err) }, `host collector: ${what} failed`),
@@ -161,6 +170,8 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     this.set(custom.count);
   } });
   let latestHost: HostSample | null = null;
+  let url = ''; // known once the server listens; alerts name it in generatorURL
+  const alerts = await createAlerting();
   let systemInfo: { at: number; value: Promise<SystemInfo> } | null = null;
   const getSystemInfo = () => {
     if (!systemInfo || Date.now() - systemInfo.at > config.host.system_refresh) {
@@ -190,6 +201,66 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       startedAtMs: p.startedAtMs,
       lastExit: p.lastExit,
     }));
+  async function createAlerting(): Promise<AlertService> {
+    const a = config.alerting;
+    const fileRules = a.enabled ? await loadFileRules(a) : [];
+    const notifications = new Counter({
+      name: M.alertNotificationsTotal,
+      help: 'Alert notifications by action and result (sent, failed, queue_full, unconfigured).',
+      labelNames: ['action', 'result'],
+      registers: [exposition.registry],
+    });
+    let secret = env.PERFWATCH_WEBHOOK_SECRET;
+    if (!secret && a.webhook?.secret_file) secret = (await readFile(a.webhook.secret_file, 'utf8')).trim();
+    const webhook = a.webhook
+      ? new WebhookNotifier({
+          url: a.webhook.url,
+          secret,
+          timeoutMs: a.webhook.timeout,
+          retries: a.webhook.retries,
+          backoffMs: a.webhook.backoff,
+          maxQueue: a.webhook.max_queue,
+          onResult: (result) => notifications.inc({ action: 'webhook', result }),
+          onError: (err, attempt) => logger.warn({ err: String(err), attempt }, 'webhook delivery failed'),
+        })
+      : undefined;
+    const alertmanager = a.alertmanager
+      ? new AlertmanagerNotifier({
+          url: a.alertmanager.url,
+          resendDelayMs: a.alertmanager.resend_delay,
+          intervalMs: config.collection.interval,
+          timeoutMs: a.alertmanager.timeout,
+          onResult: (result, n) => notifications.inc({ action: 'alertmanager', result }, n),
+          onError: (err) => logger.warn({ err: String(err) }, 'alertmanager push failed'),
+        })
+      : undefined;
+    const service = new AlertService({
+      store: new AlertStore(path.join(config.storage.path, 'perfwatch.db'), { historyLimit: a.history_limit }),
+      fileRules,
+      intervalMs: config.collection.interval,
+      now: () => clock.now(),
+      topProcesses: () => host?.topProcesses ?? { byCpu: [], byMemory: [] },
+      webhook,
+      alertmanager,
+      externalLabels: { instance: a.instance ?? os.hostname() },
+      externalUrl: () => a.external_url?.replace(/\/$/, '') ?? url,
+      log: (level, msg, fields) => logger[level](fields, msg),
+      broadcast: (event, payload) => ws.broadcast(event, payload),
+      onNotification: (action, result) => notifications.inc({ action, result }),
+    });
+    new Gauge({ name: M.alertsFiring, help: 'Alerts firing now, by severity.', labelNames: ['severity'], registers: [exposition.registry], collect() {
+      for (const [severity, n] of Object.entries(service.firingCount())) this.set({ severity }, n);
+    } });
+    new Gauge({ name: M.alertRules, help: 'Alert rules loaded, by source and whether they are enabled.', labelNames: ['source', 'enabled'], registers: [exposition.registry], collect() {
+      this.reset();
+      for (const r of service.rules) this.inc({ source: r.source, enabled: String(r.enabled) });
+    } });
+    new Gauge({ name: M.alertEvaluationDurationSeconds, help: 'Time the last evaluation of every rule took (including its store writes).', registers: [exposition.registry], collect() {
+      this.set(service.lastEvaluationSeconds);
+    } });
+    return service;
+  }
+
   const tick = async () => {
     const t0 = performance.now();
     const now = clock.now();
@@ -221,6 +292,13 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       cycleSeconds: (performance.now() - t0) / 1000,
     };
     exposition.update(snapshot, statusViews(), history.memoryBytes + store.memoryBytes);
+    if (config.alerting.enabled) {
+      try {
+        alerts.evaluate(now, await registryLookup(exposition.registry, alerts.evaluator.rules.map((r) => r.target.series)));
+      } catch (err) {
+        logger.error({ err }, 'alert evaluation failed');
+      }
+    }
     {
       if (latestHost && latestHost.timestampMs === now) ws.broadcast('metric_update', { metric: { source: 'host', ...hostPayload(latestHost) }, timestamp: isoUtc(now) });
       if (plugins.length) ws.broadcast('metric_update', { metric: { source: 'plugins', plugins: plugins.map(pluginPayload) }, timestamp: isoUtc(now) });
@@ -245,13 +323,14 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       custom,
       latestHost: () => latestHost,
       systemInfo: getSystemInfo,
-      alertCounts: () => ({ total: 0, critical: 0, warning: 0 }),
+      alertCounts: (periodMs) => alerts.countsSince(periodMs),
       writeAuth,
       clock,
       bodyLimit: config.server.body_limit,
       maxBatch: config.custom_metrics.max_batch,
       retentionDays: config.retention.metrics_retention_days,
     }),
+    createAlertRouter({ alerts, writeAuth, clock, bodyLimit: config.server.body_limit }),
     createHealthRouter({ isReady: () => ready }),
     createMetricsRouter({ exposition }),
     createPluginsRouter({ supervisor, requireAdmin, clock }),
@@ -297,7 +376,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
 
   const addr = server.address() as AddressInfo;
   const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${hostPart}:${addr.port}`;
+  url = `http://${hostPart}:${addr.port}`;
   logger.info({ url, version: VERSION, config: config.file }, `listening on ${url}`);
 
   await supervisor.startAll();
@@ -310,6 +389,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     supervisor,
     history,
     store,
+    alerts,
     exposition,
     routers,
     requireAdmin,
@@ -327,6 +407,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
         await closed;
         procFiles.closeAll();
         await store.checkpoint(checkpointFile).catch((err) => logger.error({ err }, 'history checkpoint failed'));
+        await alerts.close();
         await pidFile.remove();
         logger.info('stopped');
       })()),

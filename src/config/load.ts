@@ -50,7 +50,7 @@ export function formatPath(p: ReadonlyArray<PropertyKey>): string {
   return out || '(root)';
 }
 
-function issuesToProblems(issues: z.core.$ZodIssue[], prefix = ''): string[] {
+export function issuesToProblems(issues: z.core.$ZodIssue[], prefix = ''): string[] {
   return issues.map((issue) => {
     const where = prefix + formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
@@ -114,6 +114,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     file,
     storage: { path: path.resolve(baseDir, cfg.storage.path) },
     auth: { ...cfg.auth, admin_token_file: cfg.auth.admin_token_file ? path.resolve(baseDir, cfg.auth.admin_token_file) : undefined },
+    alerting: {
+      ...cfg.alerting,
+      rules_file: cfg.alerting.rules_file ? path.resolve(baseDir, cfg.alerting.rules_file) : undefined,
+      webhook: cfg.alerting.webhook && { ...cfg.alerting.webhook, secret_file: cfg.alerting.webhook.secret_file ? path.resolve(baseDir, cfg.alerting.webhook.secret_file) : undefined },
+    },
     plugin_dirs: pluginDirs,
     plugins,
   });

@@ -8,7 +8,7 @@ import { parseDuration } from './duration.js';
 
 const DURATION_MESSAGE = 'expected a duration like "5s" (a number with ms, s, m or h, or a plain number of seconds)';
 
-function duration(defaultValue: string, opts: { min?: number; max?: number } = {}) {
+export function duration(defaultValue: string, opts: { min?: number; max?: number } = {}) {
   return z
     .union([z.string(), z.number()], { error: DURATION_MESSAGE })
     .transform((value, ctx) => {
@@ -121,6 +121,36 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Admin authentication (Bearer token).'),
+  alerting: z
+    .strictObject({
+      enabled: z.boolean().prefault(true).describe('Evaluate the alert rules at every collection cycle.'),
+      default_rules: z.boolean().prefault(true).describe('Load the shipped rules (rules/default-rules.yaml: CPU 80 %, memory 85 %, disk 90 %, plugin down, error rate 10 %, response time 5 s).'),
+      rules_file: z.string().optional().describe('YAML file with more rules (`rules: [...]`, fields in docs/alerting.md); relative to the config file. Rules created through the API live in `<storage.path>/perfwatch.db`.'),
+      history_limit: z.int().min(100).max(1_000_000).prefault(10_000).describe('Alerts kept in the store; past it the oldest resolved ones are deleted.'),
+      instance: z.string().min(1).max(256).optional().describe('`instance` label of alerts pushed to Alertmanager; defaults to the hostname.'),
+      external_url: z.url().optional().describe('Base URL of this perfwatch as Alertmanager users reach it, for `generatorURL`; defaults to the listening address.'),
+      webhook: z
+        .strictObject({
+          url: z.url().describe('Receiver; gets a POST of the documented JSON body on every fire and resolve.'),
+          secret_file: z.string().optional().describe('File holding the HMAC-SHA256 key for the `X-Perfwatch-Signature` header (`PERFWATCH_WEBHOOK_SECRET` wins). Without either, bodies are unsigned.'),
+          timeout: duration('5s', { min: 100 }).describe('Per attempt.'),
+          retries: z.int().min(0).max(10).prefault(3).describe('Further attempts after a failure (network error, 5xx, 408, 429), with exponential backoff.'),
+          backoff: duration('1s', { min: 10 }).describe('Delay before the first retry; doubles each time.'),
+          max_queue: z.int().min(1).max(100_000).prefault(1000).describe('Notifications waiting for a slow receiver; past it new ones are dropped and counted.'),
+        })
+        .optional()
+        .describe('Target of the `webhook` action.'),
+      alertmanager: z
+        .strictObject({
+          url: z.url().describe('Alertmanager base URL; alerts go to `POST <url>/api/v2/alerts`.'),
+          resend_delay: duration('1m', { min: 1000 }).describe('Firing alerts are re-sent this often, as Prometheus\' `--rules.alert.resend-delay`.'),
+          timeout: duration('10s', { min: 100 }).describe('Per POST.'),
+        })
+        .optional()
+        .describe('Target of the `alertmanager` action.'),
+    })
+    .prefault({})
+    .describe('Alert rules, their evaluation and notifications (docs/alerting.md).'),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).prefault('info').describe('Log level of perfwatch itself (pino, JSON lines on stdout).'),

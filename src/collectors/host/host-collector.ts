@@ -1,5 +1,6 @@
 import { readFile, readdir, statfs } from 'node:fs/promises';
 import type { ProcFiles, ProcHandle } from '../proc-files.js';
+import { parseProcStat } from '../proc-stat.js';
 import {
   countTcpStates,
   cpuPercentBetween,
@@ -61,6 +62,8 @@ export interface HostCollectorOptions {
   mountpoints: readonly string[];
   /** Cadence of the expensive parts: the process census, CPU frequency and the mount table. */
   slowIntervalMs: number;
+  /** Bytes per page, for RSS in the process ranking (default 4096). */
+  pageSize?: number;
   onError?: (what: string, err: unknown) => void;
 }
 
@@ -84,6 +87,9 @@ export class HostCollector {
   #prevTicks: Record<CpuMode, number> | null = null;
   #prevNet: { atMs: number; sent: number; recv: number } | null = null;
   #census: ProcessCounts = { total: 0, running: 0, sleeping: 0, zombie: 0 };
+  #censusTicks: Map<string, number> | undefined;
+  #top: TopProcesses = { byCpu: [], byMemory: [] };
+  #pageSize: number;
   #mhz: number | null = null;
   #tcpCounts: Record<string, number> = {};
   #mounts: Mount[] = [];
@@ -93,6 +99,7 @@ export class HostCollector {
   constructor(opts: HostCollectorOptions) {
     this.#files = opts.procFiles;
     this.#hz = opts.clockTicksPerSecond;
+    this.#pageSize = opts.pageSize ?? 4096;
     this.#mountpoints = opts.mountpoints;
     this.#slowMs = opts.slowIntervalMs;
     this.#onError = opts.onError ?? (() => undefined);
@@ -119,6 +126,11 @@ export class HostCollector {
   stop(): void {
     if (this.#slowTimer) clearTimeout(this.#slowTimer);
     this.#slowTimer = null;
+  }
+
+  /** The busiest processes as of the last census (slow cadence). */
+  get topProcesses(): TopProcesses {
+    return this.#top;
   }
 
   get mounts(): readonly Mount[] {
@@ -244,8 +256,12 @@ export class HostCollector {
         const [mounts, cpuinfo] = await Promise.all([readFile('/proc/self/mounts', 'utf8'), readFile('/proc/cpuinfo', 'utf8').catch(() => '')]);
         this.#mounts = parseMounts(mounts);
         this.#mhz = parseCpuinfoMhz(cpuinfo);
-        const census = await processCensus(deadline);
-        if (census) this.#census = census;
+        const census = await processCensus(deadline, this.#censusTicks, this.#pageSize, this.#hz);
+        if (census) {
+          this.#census = census.counts;
+          this.#top = census.top;
+          this.#censusTicks = census.ticks;
+        }
         // Reading /proc/net/tcp{,6} makes the kernel walk its whole connection hash table (sized by RAM): ~4.8 ms of
         // CPU per file on this 24 GiB machine even with a handful of sockets, 95 % of a tick (bench/README.md).
         this.#tcpCounts = await this.#tcp();
@@ -259,32 +275,63 @@ export class HostCollector {
   }
 }
 
+/** The busiest processes at the last census: what an alert's `metadata.affected_processes` names. */
+export interface TopProcesses {
+  /** By CPU time used between the last two censuses (the first census has none). */
+  byCpu: Array<{ pid: number; name: string; cpuSeconds: number }>;
+  byMemory: Array<{ pid: number; name: string; rssBytes: number }>;
+}
+
+export interface Census {
+  counts: ProcessCounts;
+  top: TopProcesses;
+  /** CPU ticks per "pid:starttime", the base of the next census' CPU ranking. */
+  ticks: Map<string, number>;
+}
+
+const TOP_N = 5;
+
 /**
  * Counts processes by state with one walk of /proc, reading each stat asynchronously 32 at a time so the event loop
- * is never held. Returns null if the deadline passes first (the previous census stands).
+ * is never held, and ranks them by CPU used since `previous` and by RSS. Returns null if the deadline passes first (the
+ * previous census stands).
  */
-export async function processCensus(deadlineMs: number): Promise<ProcessCounts | null> {
+export async function processCensus(deadlineMs: number, previous?: Map<string, number>, pageSize = 4096, hz = 100): Promise<Census | null> {
   const pids = (await readdir('/proc')).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
   const counts: ProcessCounts = { total: 0, running: 0, sleeping: 0, zombie: 0 };
+  const ticks = new Map<string, number>();
+  const byCpu: TopProcesses['byCpu'] = [];
+  const byMemory: TopProcesses['byMemory'] = [];
+  const keepTop = <T>(list: T[], item: T, key: (x: T) => number) => {
+    if (list.length === TOP_N && key(list[TOP_N - 1]!) >= key(item)) return;
+    list.push(item);
+    list.sort((a, b) => key(b) - key(a));
+    if (list.length > TOP_N) list.pop();
+  };
   for (let i = 0; i < pids.length; i += 32) {
     if (Date.now() > deadlineMs) return null;
-    const states = await Promise.all(
+    const stats = await Promise.all(
       pids.slice(i, i + 32).map(async (pid) => {
         try {
-          const s = await readFile(`/proc/${pid}/stat`, 'latin1');
-          return s.charAt(s.lastIndexOf(')') + 2);
+          return parseProcStat(await readFile(`/proc/${pid}/stat`, 'latin1'));
         } catch {
           return null; // exited meanwhile
         }
       }),
     );
-    for (const st of states) {
+    for (const st of stats) {
       if (st === null) continue;
       counts.total++;
-      if (st === 'R') counts.running++;
-      else if (st === 'Z') counts.zombie++;
-      else if (st === 'S' || st === 'D' || st === 'I') counts.sleeping++;
+      if (st.state === 'R') counts.running++;
+      else if (st.state === 'Z') counts.zombie++;
+      else if (st.state === 'S' || st.state === 'D' || st.state === 'I') counts.sleeping++;
+      const key = `${st.pid}:${st.startTime}`;
+      const t = st.utime + st.stime;
+      ticks.set(key, t);
+      const before = previous?.get(key);
+      if (before !== undefined && t > before) keepTop(byCpu, { pid: st.pid, name: st.comm, cpuSeconds: (t - before) / hz }, (x) => x.cpuSeconds);
+      if (st.rssPages > 0) keepTop(byMemory, { pid: st.pid, name: st.comm, rssBytes: st.rssPages * pageSize }, (x) => x.rssBytes);
     }
   }
-  return counts;
+  return { counts, top: { byCpu, byMemory }, ticks };
 }

@@ -17,8 +17,8 @@ export interface PerformanceDeps {
   custom: CustomSeries;
   latestHost: () => HostSample | null;
   systemInfo: () => Promise<SystemInfo>;
-  /** Alert counts for `summary`; zeros until alerting exists. */
-  alertCounts: () => { total: number; critical: number; warning: number };
+  /** Alerts raised within the period, for `summary`: total and per level. */
+  alertCounts: (periodMs: number) => { total: number; critical: number; warning: number };
   /** Admin check for writes, or a pass-through when `auth.open_writes` is set. */
   writeAuth: Middleware;
   clock: Clock;
@@ -235,7 +235,7 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
         total_download: h?.network.bytesRecv ?? 0,
       };
     }
-    data.alerts = d.alertCounts();
+    data.alerts = d.alertCounts(spanMs);
     ctx.body = ok(data);
   });
 

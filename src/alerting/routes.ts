@@ -1,0 +1,88 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { ApiError } from '../http/api-error.js';
+import { readJson } from '../http/body.js';
+import type { Clock } from '../model/clock.js';
+import { ALERT_TYPES, LEVELS, type Level } from './rule.js';
+import type { AlertService } from './service.js';
+
+export interface AlertRoutesDeps {
+  alerts: AlertService;
+  /** Admin check for writes, or a pass-through when `auth.open_writes` is set. */
+  writeAuth: Middleware;
+  clock: Clock;
+  bodyLimit: number;
+}
+
+function oneOf<T extends string>(raw: unknown, name: string, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !(allowed as readonly string[]).includes(raw)) {
+    throw new ApiError('INVALID_PARAMETER', `${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)})`, { field: name });
+  }
+  return raw as T;
+}
+
+function optionalText(body: Record<string, unknown>, key: string, max: number): string | null {
+  const v = body[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v.length > max) throw new ApiError('INVALID_JSON', `${key} must be a string of at most ${max} characters`, { field: key });
+  return v;
+}
+
+/** The alert half of seed 001 under `/api/v1/performance`: alerts, rules (with PUT/DELETE), resolve. */
+export function createAlertRouter(d: AlertRoutesDeps): Router {
+  const router = new Router({ prefix: '/api/v1/performance' });
+  const ok = (data: unknown) => ({ status: 'success', data, timestamp: new Date(Math.floor(d.clock.now())).toISOString() });
+
+  router.get('/alerts', (ctx) => {
+    const level = oneOf<Level>(ctx.query.level, 'level', LEVELS);
+    const type = oneOf(ctx.query.type, 'type', ALERT_TYPES);
+    const resolved = oneOf(ctx.query.resolved, 'resolved', ['true', 'false'] as const);
+    const rawLimit = ctx.query.limit;
+    let limit = 20;
+    if (rawLimit !== undefined) {
+      if (typeof rawLimit !== 'string' || !/^\d{1,4}$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > 1000) {
+        throw new ApiError('INVALID_PARAMETER', `limit must be an integer from 1 to 1000 (got ${JSON.stringify(rawLimit)})`, { field: 'limit' });
+      }
+      limit = Number(rawLimit);
+    }
+    ctx.body = ok(d.alerts.listAlerts({ level, type, includeResolved: resolved === 'true', limit }));
+  });
+
+  router.get('/alerts/rules', (ctx) => {
+    ctx.body = ok({ rules: d.alerts.listRules() });
+  });
+
+  router.get('/alerts/rules/:rule_id', (ctx) => {
+    ctx.body = ok({ rule: d.alerts.getRule(ctx.params.rule_id!) });
+  });
+
+  router.post('/alerts/rules', d.writeAuth, async (ctx) => {
+    const body = await readJson(ctx, d.bodyLimit);
+    ctx.status = 201;
+    ctx.body = ok(d.alerts.createRule(body));
+  });
+
+  router.put('/alerts/rules/:rule_id', d.writeAuth, async (ctx) => {
+    const body = await readJson(ctx, d.bodyLimit);
+    ctx.body = ok({ rule: d.alerts.updateRule(ctx.params.rule_id!, body) });
+  });
+
+  router.delete('/alerts/rules/:rule_id', d.writeAuth, (ctx) => {
+    d.alerts.deleteRule(ctx.params.rule_id!);
+    ctx.body = ok({ deleted: true, rule_id: ctx.params.rule_id });
+  });
+
+  router.post('/alerts/:alert_id/resolve', d.writeAuth, async (ctx) => {
+    // the body is optional: {"resolution": "...", "resolved_by": "..."}
+    const hasBody = Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
+    const raw = hasBody ? await readJson(ctx, d.bodyLimit) : {};
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ApiError('INVALID_JSON', 'expected a JSON object {"resolution", "resolved_by"}');
+    const body = raw as Record<string, unknown>;
+    const resolution = optionalText(body, 'resolution', 1000);
+    const by = optionalText(body, 'resolved_by', 100);
+    ctx.body = ok(d.alerts.resolve(ctx.params.alert_id!, by, resolution));
+  });
+
+  return router;
+}
