@@ -87,6 +87,44 @@ export interface PluginSampleJson {
   timestamp: string;
 }
 
+/** A rule as `POST alerts/rules` takes it (docs/alerting.md#rule-fields). */
+export interface AlertRuleInput {
+  name: string;
+  metric: string;
+  operator: 'greater_than' | 'less_than' | 'greater_equal' | 'less_equal' | 'equal' | 'not_equal' | '>' | '<' | '>=' | '<=' | '==' | '!=';
+  threshold: number;
+  level?: 'info' | 'warning' | 'error' | 'critical';
+  unit?: string;
+  selector?: Record<string, string>;
+  clear_threshold?: number;
+  for?: string | number;
+  keep_firing_for?: string | number;
+  cooldown?: string | number;
+  description?: string;
+  message?: string;
+  suggestion?: string;
+  enabled?: boolean;
+  actions?: Array<'log' | 'webhook' | 'alertmanager'>;
+}
+
+export interface AlertJson {
+  id: string;
+  type: string;
+  level: string;
+  title: string;
+  message: string;
+  value: number | null;
+  threshold: number;
+  status: 'active' | 'resolved';
+  created_at: string;
+  updated_at: string;
+  resolved_at: string | null;
+  resolved_by: string | null;
+  rule_id: string;
+  labels: Record<string, string>;
+  metadata: { affected_processes?: string[]; suggestion?: string; [k: string]: unknown };
+}
+
 export class PerfwatchClient {
   readonly baseUrl: string;
   #opts: ClientOptions;
@@ -156,6 +194,37 @@ export class PerfwatchClient {
 
   addMetrics(metrics: MetricInput[]): Promise<BatchResult> {
     return this.#perf('POST', '/metrics/batch', { metrics });
+  }
+
+  getAlerts(q: { level?: string; type?: string; limit?: number; resolved?: boolean } = {}): Promise<{ alerts: AlertJson[]; summary: { total: number; active: number; resolved: number; by_level: Record<string, number> } }> {
+    const p = new URLSearchParams();
+    if (q.level) p.set('level', q.level);
+    if (q.type) p.set('type', q.type);
+    if (q.limit !== undefined) p.set('limit', String(q.limit));
+    if (q.resolved !== undefined) p.set('resolved', String(q.resolved));
+    const qs = p.toString();
+    return this.#perf('GET', `/alerts${qs ? `?${qs}` : ''}`);
+  }
+
+  /** The Python SDK's `set_alert_rule(name, metric, operator, threshold, level)`, as an object. */
+  setAlertRule(rule: AlertRuleInput): Promise<{ rule_id: string; created_at: string }> {
+    return this.#perf('POST', '/alerts/rules', rule);
+  }
+
+  getAlertRules(): Promise<{ rules: Array<Record<string, unknown> & { id: string; name: string; trigger_count: number; last_triggered: string | null }> }> {
+    return this.#perf('GET', '/alerts/rules');
+  }
+
+  updateAlertRule(ruleId: string, rule: AlertRuleInput): Promise<{ rule: Record<string, unknown> }> {
+    return this.#perf('PUT', `/alerts/rules/${encodeURIComponent(ruleId)}`, rule);
+  }
+
+  deleteAlertRule(ruleId: string): Promise<{ deleted: true; rule_id: string }> {
+    return this.#perf('DELETE', `/alerts/rules/${encodeURIComponent(ruleId)}`);
+  }
+
+  resolveAlert(alertId: string, body: { resolution?: string; resolved_by?: string } = {}): Promise<{ resolved: true; resolved_at: string }> {
+    return this.#perf('POST', `/alerts/${encodeURIComponent(alertId)}/resolve`, body);
   }
 
   listPlugins(): Promise<{ plugins: PluginInfo[]; message: string }> {

@@ -117,7 +117,7 @@ export const configSchema = z.strictObject({
   auth: z
     .strictObject({
       admin_token_file: z.string().optional().describe('File holding the admin token, used when `PERFWATCH_ADMIN_TOKEN` is not set. Without either, a token is generated into `<storage.path>/admin_token` (mode 0600).'),
-      open_writes: z.boolean().prefault(false).describe('Let `/api/v1/performance` writes (custom metrics) through without the token, for legacy clients that cannot send a header. The plugin routes keep their auth.'),
+      open_writes: z.boolean().prefault(false).describe('Let `/api/v1/performance` writes (custom metrics, alert rules, resolve) through without the token, for legacy clients that cannot send a header. The plugin routes keep their auth.'),
     })
     .prefault({})
     .describe('Admin authentication (Bearer token).'),

@@ -31,3 +31,21 @@ t.test('the client drives the plugin routes', async (t) => {
   const notJson = await new PerfwatchClient(`${pw.url}/metrics#`).listPlugins().catch((e) => e);
   t.equal(notJson.code, 'INVALID_RESPONSE', 'a non-JSON answer is an error, not a crash');
 });
+
+t.test('the client drives the alert routes', async (t) => {
+  const pw = await startApp(t, { collection: { interval: '200ms' }, alerting: { default_rules: false } });
+  const api = new PerfwatchClient(pw.url, { token: TOKEN });
+  const { rule_id } = await api.setAlertRule({ name: 'high_memory', metric: 'memory_percent', operator: '>', threshold: 0, level: 'warning' });
+  t.equal(rule_id, 'rule_001');
+  const alert = await waitFor(async () => (await api.getAlerts()).alerts[0]);
+  t.match(alert, { rule_id, type: 'memory', status: 'active', level: 'warning' });
+  t.equal((await api.getAlerts({ level: 'critical' })).alerts.length, 0);
+  t.same(await api.resolveAlert(alert.id, { resolved_by: 'client' }), { resolved: true, resolved_at: (await api.getAlerts({ resolved: true, limit: 1 })).alerts[0]!.resolved_at });
+  t.equal((await api.updateAlertRule(rule_id, { name: 'high_memory', metric: 'memory_percent', operator: '>', threshold: 99 })).rule.threshold, 99);
+  t.equal((await api.getAlertRules()).rules[0]!.trigger_count, 1);
+  t.same(await api.deleteAlertRule(rule_id), { deleted: true, rule_id });
+  const err = await api.deleteAlertRule(rule_id).catch((e) => e);
+  t.same([err.status, err.code], [404, 'RULE_NOT_FOUND']);
+  const bad = await api.setAlertRule({ name: 'x', metric: 'cpu_percent', operator: '>', threshold: Number.NaN }).catch((e) => e);
+  t.same([bad.status, bad.code], [400, 'RULE_CREATION_FAILED']);
+});

@@ -114,7 +114,7 @@ t.test('history: points spaced by the interval, filters, summary, errors', async
   t.same(Object.keys(sum.cpu!).sort(), ['average', 'current', 'maximum', 'minimum', 'trend']);
   t.ok(['increasing', 'decreasing', 'stable'].includes(sum.cpu!.trend));
   t.same(Object.keys(sum.network!).sort(), ['throughput_download', 'throughput_upload', 'total_download', 'total_upload']);
-  t.same(sum.alerts, { total: 0, critical: 0, warning: 0 });
+  t.same(sum.alerts, { total: 0, info: 0, warning: 0, error: 0, critical: 0 }, 'alerts raised in the period, by level');
   t.same(Object.keys(await api.getPerformanceSummary({ period: '7d', metrics: ['cpu'] })).sort(), ['alerts', 'cpu', 'period']);
   const bad = await getJson(`${pw.url}/api/v1/performance/summary?period=2h`);
   t.equal(bad.status, 400);
