@@ -44,6 +44,9 @@ import { createAlertRouter } from './alerting/routes.js';
 import { AlertService, loadFileRules } from './alerting/service.js';
 import { AlertStore } from './alerting/store.js';
 import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { OtlpSink, resolveOtlpSettings, type CustomPoint } from './sinks/otlp/otlp-sink.js';
+import type { PluginSample } from './model/plugin.js';
 
 export interface PerfwatchOptions {
   config: Config;
@@ -63,6 +66,8 @@ export interface Perfwatch {
   requireAdmin: AdminMiddleware;
   store: SeriesStore;
   alerts: AlertService;
+  /** The OTLP push, when configured. */
+  otlp: OtlpSink | null;
   /** Resolves after the next collection tick has been applied to every sink. */
   nextTick(): Promise<Snapshot>;
   /** Stops collection and HTTP, then every plugin (each with its stop_timeout). Never throws. */
@@ -170,6 +175,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     this.set(custom.count);
   } });
   let latestHost: HostSample | null = null;
+  let latestPlugins = new Map<string, PluginSample>();
   let url = ''; // known once the server listens; alerts name it in generatorURL
   const alerts = await createAlerting();
   let systemInfo: { at: number; value: Promise<SystemInfo> } | null = null;
@@ -261,12 +267,44 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     return service;
   }
 
+  const otlp = createOtlp();
+  function createOtlp(): OtlpSink | null {
+    const settings = resolveOtlpSettings(config.otlp, env);
+    if (!settings) return null;
+    const exports = new Counter({ name: M.otlpExportsTotal, help: 'OTLP exports by result; a failed export\'s data points are dropped (perfwatch_samples_dropped_total{sink="otlp"}).', labelNames: ['result'], registers: [exposition.registry] });
+    exports.inc({ result: 'success' }, 0);
+    exports.inc({ result: 'failed' }, 0);
+    logger.info({ url: settings.url, protocol: settings.protocol, interval_ms: settings.intervalMs }, 'OTLP push on');
+    const unitOf = (promName: string) => (promName.endsWith('_seconds') ? 's' : promName.endsWith('_bytes') ? 'By' : '1');
+    return new OtlpSink(
+      {
+        ...settings,
+        resource: { serviceInstanceId: env.PERFWATCH_INSTANCE_ID ?? `${os.hostname()}-${randomUUID().slice(0, 8)}`, hostName: os.hostname(), version: VERSION },
+        onExport: (result, points) => {
+          exports.inc({ result });
+          if (result === 'failed') exposition.dropped.inc({ sink: 'otlp', reason: 'export_failed' }, points);
+        },
+        onError: (err) => logger.warn({ err: String(err) }, 'OTLP export failed'),
+      },
+      {
+        host: () => latestHost,
+        plugins: () => statusViews().map((status) => ({ status, sample: latestPlugins.get(status.id) })),
+        custom: () => {
+          const out: CustomPoint[] = [];
+          for (const c of custom.exported()) out.push({ name: `perfwatch.custom.${c.sourceName}`, unit: unitOf(c.promName), attributes: c.labels, value: c.value });
+          return out;
+        },
+      },
+    );
+  }
+
   const tick = async () => {
     const t0 = performance.now();
     const now = clock.now();
     const plugins = pluginCollector.collect(supervisor.running(), now);
     const t1 = performance.now();
     history.append(plugins);
+    latestPlugins = new Map(plugins.map((p) => [p.pluginId, p]));
     let hostSeconds = 0;
     if (host) {
       const h0 = performance.now();
@@ -292,6 +330,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       cycleSeconds: (performance.now() - t0) / 1000,
     };
     exposition.update(snapshot, statusViews(), history.memoryBytes + store.memoryBytes);
+    otlp?.refreshCustom();
     if (config.alerting.enabled) {
       try {
         alerts.evaluate(now, await registryLookup(exposition.registry, alerts.evaluator.rules.map((r) => r.target.series)));
@@ -390,6 +429,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     history,
     store,
     alerts,
+    otlp,
     exposition,
     routers,
     requireAdmin,
@@ -408,6 +448,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
         procFiles.closeAll();
         await store.checkpoint(checkpointFile).catch((err) => logger.error({ err }, 'history checkpoint failed'));
         await alerts.close();
+        await otlp?.stop();
         await pidFile.remove();
         logger.info('stopped');
       })()),

@@ -8,7 +8,13 @@ import { parseDuration } from './duration.js';
 
 const DURATION_MESSAGE = 'expected a duration like "5s" (a number with ms, s, m or h, or a plain number of seconds)';
 
+/** A duration in milliseconds with a default. */
 export function duration(defaultValue: string, opts: { min?: number; max?: number } = {}) {
+  return durationValue(opts).prefault(defaultValue);
+}
+
+/** A duration in milliseconds, without a default (for options whose absence means "ask the environment"). */
+export function durationValue(opts: { min?: number; max?: number } = {}) {
   return z
     .union([z.string(), z.number()], { error: DURATION_MESSAGE })
     .transform((value, ctx) => {
@@ -26,8 +32,7 @@ export function duration(defaultValue: string, opts: { min?: number; max?: numbe
         return z.NEVER;
       }
       return ms;
-    })
-    .prefault(defaultValue);
+    });
 }
 
 export const PLUGIN_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -151,6 +156,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Alert rules, their evaluation and notifications (docs/alerting.md).'),
+  otlp: z
+    .strictObject({
+      endpoint: z.url().optional().describe('Collector endpoint; OTLP push is on when this or `OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT` is set. HTTP: a base URL gets `/v1/metrics` appended; gRPC: `http://host:4317`.'),
+      protocol: z.enum(['http/protobuf', 'http/json', 'grpc']).optional().describe('Default `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL`, else http/protobuf.'),
+      interval: durationValue({ min: 1000 }).optional().describe('Push period (default `OTEL_METRIC_EXPORT_INTERVAL`, else 15s).'),
+      timeout: durationValue({ min: 100 }).optional().describe('Per export (default `OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT`, else 10s); a failed or late export is dropped and counted.'),
+      headers: z.record(z.string().min(1).max(256), z.string().max(4096)).optional().describe('Extra request headers (gRPC metadata), merged over `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS`.'),
+    })
+    .prefault({})
+    .describe('OpenTelemetry push of every host, plugin and custom series (docs/metrics.md#opentelemetry).'),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).prefault('info').describe('Log level of perfwatch itself (pino, JSON lines on stdout).'),

@@ -73,6 +73,16 @@ export class CustomSeries {
     return `metric_${(++this.#seq).toString().padStart(3, '0')}`;
   }
 
+  /** The series on /metrics now, with their latest value in base units (what the OTLP sink pushes). */
+  *exported(): Iterable<{ sourceName: string; promName: string; labels: Record<string, string>; value: number }> {
+    for (const [key, live] of this.#live) {
+      if (!live.exported) continue;
+      const s = this.#store.get(key);
+      const latest = s?.data.latest();
+      if (s && latest) yield { sourceName: s.meta.name, promName: live.promName, labels: live.labels, value: latest.v * live.factor };
+    }
+  }
+
   /** Takes series not updated within the TTL off /metrics. Called once per tick. */
   sweep(nowMs: number): void {
     for (const [key, live] of this.#live) {

@@ -27,6 +27,7 @@ export const M = {
   alertRules: 'perfwatch_alert_rules',
   alertEvaluationDurationSeconds: 'perfwatch_alert_evaluation_duration_seconds',
   alertNotificationsTotal: 'perfwatch_alert_notifications_total',
+  otlpExportsTotal: 'perfwatch_otlp_exports_total',
   hostCpuUsageRatio: 'perfwatch_host_cpu_usage_ratio',
   hostCpuSecondsTotal: 'perfwatch_host_cpu_seconds_total',
   hostCpus: 'perfwatch_host_cpus',

@@ -1,0 +1,298 @@
+import { Metadata } from '@grpc/grpc-js';
+import { ValueType, type Attributes, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { HostSample } from '../../collectors/host/host-collector.js';
+import type { PluginSample } from '../../model/plugin.js';
+import type { PluginStatusView } from '../prometheus/exposition.js';
+
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+
+export interface OtlpSettings {
+  /** Full metrics URL for HTTP (`…/v1/metrics`), `http(s)://host:port` for gRPC. */
+  url: string;
+  protocol: OtlpProtocol;
+  intervalMs: number;
+  timeoutMs: number;
+  headers: Record<string, string>;
+}
+
+/** One exported custom series: its OTel name, unit, attributes and value in base units. */
+export interface CustomPoint {
+  name: string;
+  unit: string;
+  attributes: Attributes;
+  value: number;
+}
+
+/** What the sink reads at each export: the latest samples the collectors produced (no second collection). */
+export interface OtlpSource {
+  host(): HostSample | null;
+  plugins(): Array<{ status: PluginStatusView; sample: PluginSample | undefined }>;
+  custom(): CustomPoint[];
+}
+
+export interface OtlpSinkOptions extends OtlpSettings {
+  resource: { serviceInstanceId: string; hostName: string; version: string };
+  /** Data points of a failed export (collector down, slow, refusing): dropped, never retried or buffered. */
+  onExport: (result: 'success' | 'failed', points: number) => void;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Resolves the OTLP settings: the config's `otlp` section first, then the standard `OTEL_EXPORTER_OTLP_*` and
+ * `OTEL_METRIC_EXPORT_INTERVAL` variables. Null when neither names an endpoint (OTLP push off).
+ */
+export function resolveOtlpSettings(
+  cfg: { endpoint?: string; protocol?: OtlpProtocol; interval?: number; timeout?: number; headers?: Record<string, string> } | undefined,
+  env: NodeJS.ProcessEnv,
+): OtlpSettings | null {
+  const protocolEnv = env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL;
+  const protocol: OtlpProtocol = cfg?.protocol ?? (protocolEnv === 'grpc' || protocolEnv === 'http/json' || protocolEnv === 'http/protobuf' ? protocolEnv : 'http/protobuf');
+  let url = cfg?.endpoint ?? env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT;
+  if (!url && env.OTEL_EXPORTER_OTLP_ENDPOINT) url = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (!url) return null;
+  if (protocol !== 'grpc') {
+    // a base endpoint (no path) gets the signal path, as the OTLP exporter spec says for OTEL_EXPORTER_OTLP_ENDPOINT
+    const u = new URL(url);
+    if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/metrics';
+    url = u.toString();
+  }
+  const headers: Record<string, string> = {};
+  for (const part of (env.OTEL_EXPORTER_OTLP_METRICS_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS ?? '').split(',')) {
+    const i = part.indexOf('=');
+    if (i > 0) headers[decodeURIComponent(part.slice(0, i).trim())] = decodeURIComponent(part.slice(i + 1).trim());
+  }
+  Object.assign(headers, cfg?.headers ?? {});
+  const envMs = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+  return {
+    url,
+    protocol,
+    intervalMs: cfg?.interval ?? envMs(env.OTEL_METRIC_EXPORT_INTERVAL) ?? 15_000,
+    timeoutMs: cfg?.timeout ?? envMs(env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT) ?? 10_000,
+    headers,
+  };
+}
+
+function countPoints(rm: ResourceMetrics): number {
+  let n = 0;
+  for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.dataPoints.length;
+  return n;
+}
+
+/** Counts what each export carried and whether it arrived; a failure drops the batch (bounded memory). */
+class CountingExporter implements PushMetricExporter {
+  constructor(
+    private inner: PushMetricExporter,
+    private onExport: OtlpSinkOptions['onExport'],
+    private onError?: (err: unknown) => void,
+  ) {}
+
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    const points = countPoints(metrics);
+    this.inner.export(metrics, (result) => {
+      if (result.code === ExportResultCode.SUCCESS) this.onExport('success', points);
+      else {
+        this.onExport('failed', points);
+        this.onError?.(result.error ?? new Error('OTLP export failed'));
+      }
+      done(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  selectAggregationTemporality(type: Parameters<NonNullable<PushMetricExporter['selectAggregationTemporality']>>[0]) {
+    return this.inner.selectAggregationTemporality!(type);
+  }
+}
+
+type Obs = Observable<Attributes>;
+
+/**
+ * OTLP push of every host, plugin and custom series, named after the OpenTelemetry semantic conventions for `system.*`
+ * and `process.*` (as the Collector's hostmetrics receiver names them), with the plugin identity as attributes
+ * (`perfwatch.plugin.id`, `perfwatch.plugin.name`, `process.pid`) and resource `service.name=perfwatch`,
+ * `service.instance.id`, `host.name`. Values are read from the latest samples at export time; exporting never touches
+ * the collectors, and a collector that is down costs one pending export (the SDK's reader exports one at a time, with a
+ * timeout), its data points dropped and counted.
+ */
+export class OtlpSink {
+  #provider: MeterProvider;
+  #meter: Meter;
+  #source: OtlpSource;
+  #custom = new Map<string, Obs>();
+  #callback: ((r: BatchObservableResult) => void) | null = null;
+  #fixed: Obs[] = [];
+  #g: Record<string, Obs> = {};
+
+  constructor(opts: OtlpSinkOptions, source: OtlpSource) {
+    this.#source = source;
+    const common = { url: opts.url, headers: opts.headers, timeoutMillis: opts.timeoutMs, concurrencyLimit: 2 };
+    const inner: PushMetricExporter =
+      opts.protocol === 'grpc'
+        ? new GrpcExporter({ url: opts.url, timeoutMillis: opts.timeoutMs, metadata: grpcMetadata(opts.headers) })
+        : opts.protocol === 'http/json'
+          ? new JsonExporter(common)
+          : new ProtoExporter(common);
+    this.#provider = new MeterProvider({
+      resource: resourceFromAttributes({
+        'service.name': 'perfwatch',
+        'service.version': opts.resource.version,
+        'service.instance.id': opts.resource.serviceInstanceId,
+        'host.name': opts.resource.hostName,
+      }),
+      readers: [
+        new PeriodicExportingMetricReader({
+          exporter: new CountingExporter(inner, opts.onExport, opts.onError),
+          exportIntervalMillis: opts.intervalMs,
+          exportTimeoutMillis: Math.min(opts.timeoutMs, opts.intervalMs),
+        }),
+      ],
+    });
+    this.#meter = this.#provider.getMeter('perfwatch', opts.resource.version);
+    this.#defineFixed();
+    this.#register();
+  }
+
+  #defineFixed(): void {
+    const m = this.#meter;
+    const gauge = (name: string, unit: string, description: string) => (this.#g[name] = m.createObservableGauge(name, { unit, description, valueType: ValueType.DOUBLE }));
+    const counter = (name: string, unit: string, description: string) => (this.#g[name] = m.createObservableCounter(name, { unit, description, valueType: ValueType.DOUBLE }));
+    const updown = (name: string, unit: string, description: string) => (this.#g[name] = m.createObservableUpDownCounter(name, { unit, description, valueType: ValueType.INT }));
+    gauge('system.cpu.utilization', '1', 'Share of all CPUs busy over the last interval (0-1).');
+    counter('system.cpu.time', 's', 'CPU seconds by mode, summed over CPUs.');
+    updown('system.cpu.logical.count', '{cpu}', 'Logical CPUs.');
+    gauge('system.cpu.frequency', 'Hz', 'Average CPU frequency.');
+    updown('system.memory.usage', 'By', 'Memory in use by state (used, free, cached).');
+    updown('system.memory.limit', 'By', 'Total memory.');
+    gauge('system.memory.utilization', '1', 'Memory in use by state, as a share of the total.');
+    updown('system.paging.usage', 'By', 'Swap by state (used, free).');
+    updown('system.filesystem.usage', 'By', 'Filesystem space by state (used, free).');
+    gauge('system.filesystem.utilization', '1', 'Used share of the filesystem (as df computes it).');
+    counter('system.disk.io', 'By', 'Bytes read and written per disk.');
+    counter('system.network.io', 'By', 'Bytes received and transmitted per interface.');
+    counter('system.network.packets', '{packet}', 'Packets received and transmitted per interface.');
+    updown('system.network.connections', '{connection}', 'TCP connections by state.');
+    updown('system.process.count', '{process}', 'Processes by status.');
+    gauge('system.cpu.load_average.1m', '{thread}', 'Load average over 1 minute.');
+    gauge('system.cpu.load_average.5m', '{thread}', 'Load average over 5 minutes.');
+    gauge('system.cpu.load_average.15m', '{thread}', 'Load average over 15 minutes.');
+    gauge('process.cpu.utilization', '1', 'CPU used by the plugin process tree over the last interval; 1 = one core busy.');
+    counter('process.cpu.time', 's', 'CPU seconds of the plugin process tree by mode (user, system), reaped children included.');
+    updown('process.memory.usage', 'By', 'Resident memory of the plugin process tree.');
+    gauge('process.memory.utilization', '1', 'Resident memory of the plugin process tree as a share of host memory.');
+    updown('process.thread.count', '{thread}', 'Threads in the plugin process tree.');
+    updown('perfwatch.plugin.process.count', '{process}', 'Processes in the plugin process tree.');
+    updown('perfwatch.plugin.up', '1', '1 when the plugin is running, else 0; for every registered plugin.');
+    counter('perfwatch.plugin.restarts', '{restart}', 'Restarts done by the restart policy.');
+    this.#fixed = Object.values(this.#g);
+  }
+
+  /** (Re-)registers the one batch callback over the fixed instruments and the custom ones known so far. */
+  #register(): void {
+    if (this.#callback) this.#meter.removeBatchObservableCallback(this.#callback, [...this.#fixed, ...this.#custom.values()]);
+    this.#callback = (r) => this.#observe(r);
+    this.#meter.addBatchObservableCallback(this.#callback, [...this.#fixed, ...this.#custom.values()]);
+  }
+
+  /** Called each collection cycle: creates instruments for custom metrics that appeared. Cheap when none did. */
+  refreshCustom(): void {
+    let added = false;
+    for (const p of this.#source.custom()) {
+      if (this.#custom.has(p.name)) continue;
+      this.#custom.set(p.name, this.#meter.createObservableGauge(p.name, { unit: p.unit, description: 'Custom metric ingested through the API.', valueType: ValueType.DOUBLE }));
+      added = true;
+    }
+    if (added) this.#register();
+  }
+
+  #observe(r: BatchObservableResult): void {
+    const g = this.#g;
+    const h = this.#source.host();
+    if (h) {
+      r.observe(g['system.cpu.utilization']!, h.cpu.percent / 100);
+      for (const [mode, s] of Object.entries(h.cpu.secondsByMode)) r.observe(g['system.cpu.time']!, s, { 'cpu.mode': mode });
+      r.observe(g['system.cpu.logical.count']!, h.cpu.cores);
+      if (h.cpu.frequencyMhz !== null) r.observe(g['system.cpu.frequency']!, h.cpu.frequencyMhz * 1e6);
+      const mem = h.memory;
+      r.observe(g['system.memory.usage']!, mem.used, { 'system.memory.state': 'used' });
+      r.observe(g['system.memory.usage']!, mem.free, { 'system.memory.state': 'free' });
+      r.observe(g['system.memory.usage']!, mem.cached, { 'system.memory.state': 'cached' });
+      r.observe(g['system.memory.limit']!, mem.total);
+      if (mem.total > 0) r.observe(g['system.memory.utilization']!, mem.used / mem.total, { 'system.memory.state': 'used' });
+      r.observe(g['system.paging.usage']!, mem.swapTotal - mem.swapFree, { 'system.paging.state': 'used' });
+      r.observe(g['system.paging.usage']!, mem.swapFree, { 'system.paging.state': 'free' });
+      for (const f of h.filesystems) {
+        const a = { 'system.device': f.device, 'system.filesystem.mountpoint': f.mountpoint, 'system.filesystem.type': f.fstype };
+        r.observe(g['system.filesystem.usage']!, f.usedBytes, { ...a, 'system.filesystem.state': 'used' });
+        r.observe(g['system.filesystem.usage']!, f.availBytes, { ...a, 'system.filesystem.state': 'free' });
+        r.observe(g['system.filesystem.utilization']!, f.percent / 100, a);
+      }
+      for (const d of h.disks) {
+        r.observe(g['system.disk.io']!, d.readBytes, { 'system.device': d.device, 'disk.io.direction': 'read' });
+        r.observe(g['system.disk.io']!, d.writtenBytes, { 'system.device': d.device, 'disk.io.direction': 'write' });
+      }
+      for (const n of h.network.devices) {
+        const rx = { 'network.interface.name': n.device, 'network.io.direction': 'receive' };
+        const tx = { 'network.interface.name': n.device, 'network.io.direction': 'transmit' };
+        r.observe(g['system.network.io']!, n.rxBytes, rx);
+        r.observe(g['system.network.io']!, n.txBytes, tx);
+        r.observe(g['system.network.packets']!, n.rxPackets, rx);
+        r.observe(g['system.network.packets']!, n.txPackets, tx);
+      }
+      for (const [state, n] of Object.entries(h.tcp)) r.observe(g['system.network.connections']!, n, { 'network.transport': 'tcp', 'network.connection.state': state });
+      r.observe(g['system.process.count']!, h.processes.running, { 'process.status': 'running' });
+      r.observe(g['system.process.count']!, h.processes.sleeping, { 'process.status': 'sleeping' });
+      r.observe(g['system.process.count']!, h.processes.zombie, { 'process.status': 'defunct' });
+      r.observe(g['system.cpu.load_average.1m']!, h.load.load1);
+      r.observe(g['system.cpu.load_average.5m']!, h.load.load5);
+      r.observe(g['system.cpu.load_average.15m']!, h.load.load15);
+    }
+    for (const { status, sample } of this.#source.plugins()) {
+      const a: Attributes = { 'perfwatch.plugin.id': status.id, 'perfwatch.plugin.name': status.name, 'perfwatch.plugin.version': status.version };
+      r.observe(g['perfwatch.plugin.up']!, status.state === 'running' ? 1 : 0, a);
+      r.observe(g['perfwatch.plugin.restarts']!, status.restarts, a);
+      if (!sample) continue;
+      const pa = { ...a, 'process.pid': sample.pid };
+      r.observe(g['process.cpu.utilization']!, sample.cpuPercent / 100, pa);
+      r.observe(g['process.cpu.time']!, sample.cpuUserSeconds, { ...pa, 'cpu.mode': 'user' });
+      r.observe(g['process.cpu.time']!, sample.cpuSystemSeconds, { ...pa, 'cpu.mode': 'system' });
+      r.observe(g['process.memory.usage']!, sample.rssBytes, pa);
+      r.observe(g['process.memory.utilization']!, sample.memoryPercent / 100, pa);
+      r.observe(g['process.thread.count']!, sample.threads, pa);
+      r.observe(g['perfwatch.plugin.process.count']!, sample.processes, pa);
+    }
+    for (const p of this.#source.custom()) {
+      const inst = this.#custom.get(p.name);
+      if (inst) r.observe(inst, p.value, p.attributes);
+    }
+  }
+
+  /** Exports now (tests, shutdown). */
+  flush(): Promise<void> {
+    return this.#provider.forceFlush();
+  }
+
+  /** Final export, then stop; bounded by the export timeout. */
+  async stop(): Promise<void> {
+    await this.#provider.shutdown().catch(() => undefined);
+  }
+}
+
+function grpcMetadata(headers: Record<string, string>): Metadata | undefined {
+  if (!Object.keys(headers).length) return undefined;
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(headers)) md.set(k.toLowerCase(), v);
+  return md;
+}
