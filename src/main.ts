@@ -216,6 +216,10 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       labelNames: ['action', 'result'],
       registers: [exposition.registry],
     });
+    notifications.inc({ action: 'log', result: 'sent' }, 0);
+    for (const action of ['webhook', 'alertmanager'] as const) {
+      if (a[action]) for (const result of ['sent', 'failed']) notifications.inc({ action, result }, 0);
+    }
     let secret = env.PERFWATCH_WEBHOOK_SECRET;
     if (!secret && a.webhook?.secret_file) secret = (await readFile(a.webhook.secret_file, 'utf8')).trim();
     const webhook = a.webhook

@@ -225,7 +225,7 @@ t.test('a dead webhook never blocks evaluation; retries and drops are counted', 
   // /metrics is rendered once per cycle: wait for the one after the delivery
   const text = await waitFor(async () => {
     const body = await (await fetch(`${pw.url}/metrics`)).text();
-    return body.includes('result="sent"') ? body : null;
+    return /action="webhook",result="sent"\} 1/.test(body) ? body : null;
   });
   t.match(text, /perfwatch_alert_notifications_total\{action="webhook",result="sent"\} 1/);
   t.match(text, /perfwatch_alert_notifications_total\{action="alertmanager",result="unconfigured"\} 1/, 'an action without a target is counted, not an error');

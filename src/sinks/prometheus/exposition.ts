@@ -112,6 +112,8 @@ export class Exposition {
       labelNames: ['sink', 'reason'],
       registers,
     });
+    // the known drop reasons exist at 0 from the start, so rate() and dashboards have a series before the first drop
+    for (const [sink, reason] of [['plugin_logs', 'backpressure'], ['websocket', 'slow_consumer'], ['websocket', 'no_pong']] as const) this.dropped.inc({ sink, reason }, 0);
     this.ringBytes = new Gauge({ name: M.ringBufferMemoryBytes, help: 'Bytes held by the in-memory sample history.', registers });
     if (opts.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
