@@ -48,15 +48,17 @@ export function scrape(url: string, agent: http.Agent, headers: Record<string, s
 }
 
 /** `count` scrapes one after another on one kept-alive connection, or until `budgetMs` has passed. */
-export async function sequential(url: string, count: number, budgetMs: number) {
+/** Sequential GETs; `url` may be a function (a fresh URL per request, e.g. a sliding time range). */
+export async function sequential(target: string | (() => string), count: number, budgetMs: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  for (let i = 0; i < 5; i++) await scrape(url, agent); // warm-up
+  const url = typeof target === 'string' ? () => target : target;
+  for (let i = 0; i < 5; i++) await scrape(url(), agent); // warm-up
   const lat: number[] = [];
   let bytes = 0;
   const until = performance.now() + budgetMs;
   while (lat.length < count && performance.now() < until) {
-    const s = await scrape(url, agent);
-    if (s.status !== 200) throw new Error(`${url} answered ${s.status}`);
+    const s = await scrape(url(), agent);
+    if (s.status !== 200) throw new Error(`${url()} answered ${s.status}`);
     lat.push(s.ms);
     bytes = s.bytes;
   }

@@ -57,18 +57,25 @@ export class SampleError extends Error {
   }
 }
 
-/** Validates one sample body; throws SampleError naming the field and what is accepted. */
-export function validateSample(raw: unknown, at = ''): CustomSample {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SampleError('INVALID_METRIC', at || 'body', `${at || 'body'}: expected an object`);
+const KNOWN_FIELDS = new Set(['name', 'value', 'unit', 'category', 'tags', 'timestamp']);
+
+/**
+ * Validates one sample body; throws SampleError naming the field and what is accepted. `at` prefixes field names: a
+ * string, or a batch index (`metrics[i]`, built only when there is an error: this runs once per ingested sample).
+ */
+export function validateSample(raw: unknown, at: string | number = ''): CustomSample {
+  const where = () => (typeof at === 'number' ? `metrics[${at}]` : at);
+  const f = (k: string) => (where() ? `${where()}.${k}` : k);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SampleError('INVALID_METRIC', where() || 'body', `${where() || 'body'}: expected an object`);
   const o = raw as Record<string, unknown>;
-  const f = (k: string) => (at ? `${at}.${k}` : k);
-  const known = new Set(['name', 'value', 'unit', 'category', 'tags', 'timestamp']);
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new SampleError('INVALID_METRIC', f(k), `${f(k)}: unknown field (accepted: name, value, unit, category, tags)`);
-  if (typeof o.name !== 'string' || !NAME_RE.test(o.name) || o.name.length > LIMITS.name) {
+  for (const k in o) if (!KNOWN_FIELDS.has(k)) throw new SampleError('INVALID_METRIC', f(k), `${f(k)}: unknown field (accepted: name, value, unit, category, tags)`);
+  const name = o.name;
+  if (typeof name !== 'string' || name.length > LIMITS.name || !NAME_RE.test(name)) {
     throw new SampleError('INVALID_METRIC', f('name'), `${f('name')}: expected [a-zA-Z_][a-zA-Z0-9_]* of at most ${LIMITS.name} characters`);
   }
-  if (typeof o.value !== 'number' || !Number.isFinite(o.value)) {
-    throw new SampleError('INVALID_METRIC_VALUE', f('value'), `${f('value')}: expected a finite number (got ${typeof o.value === 'number' ? String(o.value) : typeof o.value})`);
+  const value = o.value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new SampleError('INVALID_METRIC_VALUE', f('value'), `${f('value')}: expected a finite number (got ${typeof value === 'number' ? String(value) : typeof value})`);
   }
   const unit = o.unit ?? '';
   if (typeof unit !== 'string' || unit.length > LIMITS.unit) throw new SampleError('INVALID_METRIC', f('unit'), `${f('unit')}: expected a string of at most ${LIMITS.unit} characters`);
@@ -78,13 +85,16 @@ export function validateSample(raw: unknown, at = ''): CustomSample {
   }
   const tags = o.tags ?? {};
   if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) throw new SampleError('INVALID_METRIC', f('tags'), `${f('tags')}: expected a flat object of strings`);
-  const entries = Object.entries(tags as Record<string, unknown>);
-  if (entries.length > LIMITS.tags) throw new SampleError('INVALID_METRIC', f('tags'), `${f('tags')}: at most ${LIMITS.tags} tags`);
-  for (const [k, v] of entries) {
-    if (!NAME_RE.test(k) || k.length > LIMITS.tagKey) throw new SampleError('INVALID_METRIC', f(`tags.${k}`), `${f('tags')}: key "${k}" must match [a-zA-Z_][a-zA-Z0-9_]* (at most ${LIMITS.tagKey} characters)`);
+  const t = tags as Record<string, unknown>;
+  let n = 0;
+  for (const k in t) {
+    if (++n > LIMITS.tags) throw new SampleError('INVALID_METRIC', f('tags'), `${f('tags')}: at most ${LIMITS.tags} tags`);
+    if (k.length > LIMITS.tagKey || !NAME_RE.test(k)) throw new SampleError('INVALID_METRIC', f(`tags.${k}`), `${f('tags')}: key "${k}" must match [a-zA-Z_][a-zA-Z0-9_]* (at most ${LIMITS.tagKey} characters)`);
+    const v = t[k];
     if (typeof v !== 'string' || v.length > LIMITS.tagValue) throw new SampleError('INVALID_METRIC', f(`tags.${k}`), `${f(`tags.${k}`)}: expected a string of at most ${LIMITS.tagValue} characters`);
   }
-  return { name: o.name, value: o.value, unit, category, tags: Object.fromEntries(entries) as Record<string, string> };
+  // a JSON-parsed object has only own, plain properties: kept as is rather than copied
+  return { name, value, unit, category, tags: (o.tags === undefined ? {} : t) as Record<string, string> };
 }
 
 /** The identity of a custom series: name plus sorted tags. */

@@ -40,6 +40,14 @@ export class SeriesStore {
     return s.data.append(t, v);
   }
 
+  /** Appends to an existing series (no meta object needed: the per-sample ingest path); null when it does not exist. */
+  appendExisting(key: string, t: number, v: number): boolean | null {
+    const s = this.#series.get(key);
+    if (!s) return null;
+    s.updatedMs = t;
+    return s.data.append(t, v);
+  }
+
   get(key: string): { meta: SeriesMeta; data: TieredSeries; updatedMs: number } | undefined {
     return this.#series.get(key);
   }

@@ -273,7 +273,7 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     const errors: Array<{ index: number; code: string; field: string; message: string }> = [];
     body.metrics.forEach((raw, index) => {
       try {
-        ids.push(d.custom.ingest(validateSample(raw, `metrics[${index}]`), now));
+        ids.push(d.custom.ingest(validateSample(raw, index), now));
       } catch (err) {
         if (err instanceof SampleError) errors.push({ index, code: err.code, field: err.field, message: err.message });
         else if (err instanceof SeriesLimitError) errors.push({ index, code: 'SERIES_LIMIT_EXCEEDED', field: `metrics[${index}]`, message: err.message });
