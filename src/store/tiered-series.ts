@@ -121,12 +121,25 @@ export class TieredSeries {
     return this.#t[(this.#head - this.#size + this.rawCapacity) % this.rawCapacity]!;
   }
 
-  /** Raw samples in [startMs, endMs], oldest first. */
+  /**
+   * Raw samples in [startMs, endMs], oldest first. The ring is in time order, so the first sample in range is found by
+   * binary search and only the range is walked (a 60 s query over a one-hour ring touches ~60 samples, not 3600).
+   */
   forEachRaw(startMs: number, endMs: number, fn: (t: number, v: number) => void): void {
-    for (let k = this.#size; k >= 1; k--) {
-      const i = (this.#head - k + this.rawCapacity) % this.rawCapacity;
+    const cap = this.rawCapacity;
+    const base = this.#head - this.#size + cap; // index of the oldest sample, before the modulo
+    let lo = 0;
+    let hi = this.#size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#t[(base + mid) % cap]! < startMs) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < this.#size; k++) {
+      const i = (base + k) % cap;
       const t = this.#t[i]!;
-      if (t >= startMs && t <= endMs) fn(t, this.#v[i]!);
+      if (t > endMs) break;
+      fn(t, this.#v[i]!);
     }
   }
 
