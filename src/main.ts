@@ -308,7 +308,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     const plugins = pluginCollector.collect(supervisor.running(), now);
     const t1 = performance.now();
     history.append(plugins);
-    latestPlugins = new Map(plugins.map((p) => [p.pluginId, p]));
+    if (otlp) latestPlugins = new Map(plugins.map((p) => [p.pluginId, p]));
     let hostSeconds = 0;
     if (host) {
       const h0 = performance.now();

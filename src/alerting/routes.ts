@@ -3,6 +3,7 @@ import type { Middleware } from 'koa';
 import { ApiError } from '../http/api-error.js';
 import { readJson } from '../http/body.js';
 import type { Clock } from '../model/clock.js';
+import { intParam, successEnvelope } from '../sinks/compat/performance.js';
 import { ALERT_TYPES, LEVELS, type Level } from './rule.js';
 import type { AlertService } from './service.js';
 
@@ -32,20 +33,13 @@ function optionalText(body: Record<string, unknown>, key: string, max: number): 
 /** The alert half of seed 001 under `/api/v1/performance`: alerts, rules (with PUT/DELETE), resolve. */
 export function createAlertRouter(d: AlertRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/performance' });
-  const ok = (data: unknown) => ({ status: 'success', data, timestamp: new Date(Math.floor(d.clock.now())).toISOString() });
+  const ok = successEnvelope(d.clock);
 
   router.get('/alerts', (ctx) => {
     const level = oneOf<Level>(ctx.query.level, 'level', LEVELS);
     const type = oneOf(ctx.query.type, 'type', ALERT_TYPES);
     const resolved = oneOf(ctx.query.resolved, 'resolved', ['true', 'false'] as const);
-    const rawLimit = ctx.query.limit;
-    let limit = 20;
-    if (rawLimit !== undefined) {
-      if (typeof rawLimit !== 'string' || !/^\d{1,4}$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > 1000) {
-        throw new ApiError('INVALID_PARAMETER', `limit must be an integer from 1 to 1000 (got ${JSON.stringify(rawLimit)})`, { field: 'limit' });
-      }
-      limit = Number(rawLimit);
-    }
+    const limit = intParam(ctx.query.limit, 'limit', 20, 1, 1000);
     ctx.body = ok(d.alerts.listAlerts({ level, type, includeResolved: resolved === 'true', limit }));
   });
 

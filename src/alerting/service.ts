@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, issuesToProblems } from '../config/load.js';
 import { ApiError } from '../http/api-error.js';
+import { isoUtc } from '../sinks/compat/performance.js';
 import type { TopProcesses } from '../collectors/host/host-collector.js';
 import { Evaluator, type AlertInstance, type Lookup, type Transition } from './evaluator.js';
 import { AlertmanagerNotifier, WebhookNotifier, type DropReason, type WebhookBody } from './notifiers.js';
@@ -75,7 +76,7 @@ export interface AlertServiceOptions {
   onNotification: (action: string, result: NotificationResult) => void;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(Math.floor(ms)).toISOString());
+const iso = (ms: number | null) => (ms === null ? null : isoUtc(ms));
 
 /** The legacy alert object of `GET /api/v1/performance/alerts` (seed 001), plus `rule_id`, `labels`, `resolved_by`. */
 export function alertJson(a: AlertRecord): Record<string, unknown> {
@@ -159,16 +160,16 @@ export class AlertService {
   evaluate(t: number, lookup: Lookup): Transition[] {
     const t0 = performance.now();
     const transitions = this.evaluator.evaluate(t, lookup);
-    const seqs = transitions.length ? this.#o.store.transaction(() => this.#record(transitions, t)) : [];
-    transitions.forEach((tr, i) => this.#announce(tr, seqs[i]));
+    const records = transitions.length ? this.#o.store.transaction(() => this.#record(transitions, t)) : [];
+    transitions.forEach((tr, i) => this.#announce(tr, records[i] ?? null));
     this.#o.alertmanager?.sync(t);
     this.lastEvaluationSeconds = (performance.now() - t0) / 1000;
     return transitions;
   }
 
-  /** Writes the transitions; returns the alert record seq of each (undefined when there is none). */
-  #record(transitions: Transition[], t: number): Array<number | undefined> {
-    const seqs: Array<number | undefined> = [];
+  /** Writes the transitions; returns the alert record of each (undefined when there is none). */
+  #record(transitions: Transition[], t: number): Array<AlertRecord | undefined> {
+    const records: Array<AlertRecord | undefined> = [];
     for (const tr of transitions) {
       const inst = tr.instance;
       const key = `${inst.rule.id}\0${inst.key}`;
@@ -188,18 +189,21 @@ export class AlertService {
           activeAtMs: inst.activeAtMs,
         });
         this.#records.set(key, rec.seq);
-        seqs.push(rec.seq);
+        records.push(rec);
       } else {
         const seq = this.#records.get(key);
-        seqs.push(seq);
-        if (seq === undefined) continue;
+        if (seq === undefined) {
+          records.push(undefined);
+          continue;
+        }
         this.#records.delete(key);
         this.#o.store.touchAlert(seq, inst.value, inst.annotations.description, t);
         this.#o.store.resolveAlert(seq, t, null, null);
+        records.push(this.#o.store.get(seq) ?? undefined);
       }
     }
     this.#o.store.prune();
-    return seqs;
+    return records;
   }
 
   #affected(inst: AlertInstance): string[] {
@@ -209,9 +213,8 @@ export class AlertService {
     return [...new Set(list.map((p) => p.name))];
   }
 
-  #announce(tr: Transition, seq: number | undefined): void {
+  #announce(tr: Transition, rec: AlertRecord | null): void {
     const inst = tr.instance;
-    const rec = seq !== undefined ? this.#o.store.get(seq) : null;
     const alert = rec ? this.#withLive(rec) : null;
     this.#o.broadcast(tr.kind === 'firing' ? 'alert_triggered' : 'alert_resolved', { alert, timestamp: iso(this.#o.now()) });
     const status = tr.kind === 'firing' ? 'firing' : 'resolved';
@@ -286,7 +289,7 @@ export class AlertService {
       this.#o.store.resolveAlert(rec.seq, now, by, resolution);
     });
     this.#records.delete(`${rec.ruleId}\0${rec.fingerprint}`);
-    if (tr) this.#announce(tr, rec.seq);
+    if (tr) this.#announce(tr, this.#o.store.get(rec.seq));
     return { resolved: true, resolved_at: iso(now)! };
   }
 
@@ -350,17 +353,20 @@ export class AlertService {
     return { rule_id: id, created_at: iso(now)! };
   }
 
-  #apiRule(id: string): Rule {
+  #rule(id: string): Rule {
     const rule = this.rules.find((r) => r.id === id);
     if (!rule) throw new ApiError('RULE_NOT_FOUND', `no alert rule with id ${JSON.stringify(id)}`, { field: 'rule_id' });
+    return rule;
+  }
+
+  #apiRule(id: string): Rule {
+    const rule = this.#rule(id);
     if (rule.source !== 'api') throw new ApiError('RULE_READ_ONLY', `${id} comes from a rules file; change it there (or turn alerting.default_rules off)`, { field: 'rule_id' });
     return rule;
   }
 
   getRule(id: string): Record<string, unknown> {
-    const rule = this.rules.find((r) => r.id === id);
-    if (!rule) throw new ApiError('RULE_NOT_FOUND', `no alert rule with id ${JSON.stringify(id)}`, { field: 'rule_id' });
-    return this.ruleJson(rule);
+    return this.ruleJson(this.#rule(id));
   }
 
   updateRule(id: string, body: unknown): Record<string, unknown> {

@@ -29,12 +29,15 @@ export interface PerformanceDeps {
 
 /** `/api/v1/performance` timestamps: ISO 8601 UTC with milliseconds (`2024-01-01T12:00:00.000Z`). */
 export const isoUtc = (ms: number) => new Date(Math.floor(ms)).toISOString();
+
+/** `{"status": "success", "data": …, "timestamp": …}`, the envelope of every `/api/v1/performance` answer. */
+export const successEnvelope = (clock: Clock) => (data: unknown) => ({ status: 'success', data, timestamp: isoUtc(clock.now()) });
 const DEFAULT_HISTORY = ['cpu_percent', 'memory_percent', 'disk_usage_percent', 'network_bytes_sent', 'network_bytes_recv'];
 const PERIODS: Record<string, number> = { '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000, '7d': 604_800_000 };
 /** `trend` is `stable` while the least-squares line over the period moves less than this many points (percent). */
 export const TREND_THRESHOLD = 5;
 
-function intParam(raw: unknown, name: string, def: number, min: number, max: number): number {
+export function intParam(raw: unknown, name: string, def: number, min: number, max: number): number {
   if (raw === undefined) return def;
   if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     throw new ApiError('INVALID_PARAMETER', `${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`, { field: name });
@@ -91,7 +94,7 @@ export function statsOf(points: readonly Point[]): { average: number; maximum: n
 /** Performance API, as shared/seeds/001 fixes it: reads are open, writes take the admin token (or `auth.open_writes`). */
 export function createPerformanceRouter(d: PerformanceDeps): Router {
   const router = new Router({ prefix: '/api/v1/performance' });
-  const ok = (data: unknown) => ({ status: 'success', data, timestamp: isoUtc(d.clock.now()) });
+  const ok = successEnvelope(d.clock);
 
   router.get('/stats', (ctx) => {
     const h = d.latestHost();
