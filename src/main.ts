@@ -170,7 +170,8 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     maxSeries: config.custom_metrics.max_series,
     ttlMs: config.custom_metrics.ttl,
   });
-  custom.adoptRestored();
+  const unadopted = custom.adoptRestored();
+  if (unadopted.length) logger.warn({ series: unadopted.slice(0, 20), count: unadopted.length }, 'restored custom series conflict with another once exported; their history stays queryable, they leave /metrics until sent again');
   new Gauge({ name: M.customSeries, help: 'Custom series held (live and past their TTL).', registers: [exposition.registry], collect() {
     this.set(custom.count);
   } });

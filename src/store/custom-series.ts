@@ -1,5 +1,6 @@
 import { promLabelFor, promNameFor, SampleError, seriesKey, type CustomSample } from './custom-metric.js';
-import type { SeriesStore } from './series-store.js';
+import type { SeriesStore, StoredSeries } from './series-store.js';
+import type { TieredSeries } from './tiered-series.js';
 
 /** Where custom series are exposed (the Prometheus sink implements it). */
 export interface CustomExporter {
@@ -20,21 +21,38 @@ interface Live {
   help: string;
   labels: Record<string, string>;
   factor: number;
+  /** Its history (the store's entry, and its data: a sample needs no lookup and touches few objects). */
+  stored: StoredSeries;
+  data: TieredSeries;
   /** On /metrics now. */
   exported: boolean;
   /** Latest value (base units) not yet handed to the exporter; applied once per cycle by `sweep`. */
   pending: number | null;
   /** Latest sample time, so a burst within one millisecond still gets increasing timestamps. */
   lastT: number;
-  /** Raw keys (name + tags in the order a client sent them) that resolve to this series. */
-  rawKeys: string[];
+  /** The tag orders clients used for this series (paths in the lookup trie), to unlink them on eviction. */
+  routes: Array<Array<[string, string]>>;
 }
 
-/** Name and tags in the order given: cheap to build, and the same for a client that always sends the same shape. */
-function rawKeyOf(s: CustomSample): string {
-  let k = s.name;
-  for (const t in s.tags) k += `\u0000${t}\u0001${s.tags[t]}`;
-  return k;
+interface Shape {
+  promName: string;
+  factor: number;
+  labels: Record<string, string>;
+  /** Sorted label names, joined: the family's identity check. */
+  labelNames: string;
+  /** The tag keys as the client sent them, for messages. */
+  tagKeys: string;
+  help: string;
+}
+
+/**
+ * Lookup trie: name, then each tag key and value in the order the client sent them. A client that keeps sending the
+ * same shape finds its series with a few map lookups on the strings JSON.parse produced, without building a key
+ * string per sample (building and hashing one cost more than the rest of the ingest).
+ */
+interface TrieNode {
+  live: Live | null;
+  next: Map<string, Map<string, TrieNode>> | null;
 }
 
 /**
@@ -47,7 +65,9 @@ export class CustomSeries {
   #maxSeries: number;
   #ttlMs: number;
   #live = new Map<string, Live>();
-  #byRawKey = new Map<string, Live>();
+  #trie = new Map<string, TrieNode>();
+  /** Per exported name: who uses it, with which label names, and how many live series. */
+  #families = new Map<string, { sourceName: string; labelNames: string; tagKeys: string; members: number }>();
   #seq = 0;
 
   constructor(opts: { store: SeriesStore; exporter: CustomExporter; maxSeries: number; ttlMs: number }) {
@@ -66,38 +86,109 @@ export class CustomSeries {
    * SeriesLimitError, in both cases before anything is changed.
    */
   ingest(s: CustomSample, nowMs: number): string {
-    const rawKey = rawKeyOf(s);
-    let live = this.#byRawKey.get(rawKey);
-    if (!live) {
-      const key = seriesKey(s);
-      live = this.#live.get(key) ?? this.#create(key, s, nowMs);
-      live.rawKeys.push(rawKey);
-      this.#byRawKey.set(rawKey, live);
-    }
+    const live = this.#find(s) ?? this.#route(s, nowMs);
     const t = nowMs <= live.lastT ? live.lastT + 0.001 : nowMs;
     live.lastT = t;
-    if (this.#store.appendExisting(live.key, t, s.value) === null) {
-      this.#store.append(live.key, { name: s.name, unit: s.unit, kind: 'custom', category: s.category, tags: { ...s.tags } }, t, s.value);
-    }
+    live.data.append(t, s.value);
     live.pending = s.value * live.factor;
-    return `metric_${(++this.#seq).toString().padStart(3, '0')}`;
+    const n = ++this.#seq;
+    return n < 100 ? `metric_${String(n).padStart(3, '0')}` : `metric_${n}`;
+  }
+
+  #find(s: CustomSample): Live | null {
+    let node = this.#trie.get(s.name);
+    const tags = s.tags;
+    for (const k in tags) {
+      if (!node) return null;
+      node = node.next?.get(k)?.get(tags[k]!);
+    }
+    return node?.live ?? null;
+  }
+
+  /** First sample in this tag order: resolves (or creates) the series and adds the order to the trie. */
+  #route(s: CustomSample, nowMs: number): Live {
+    const key = seriesKey(s);
+    const live = this.#live.get(key) ?? this.#create(key, s, nowMs);
+    const route = Object.entries(s.tags);
+    let node = this.#trie.get(s.name);
+    if (!node) this.#trie.set(s.name, (node = { live: null, next: null }));
+    for (const [k, v] of route) {
+      node.next ??= new Map();
+      let byValue = node.next.get(k);
+      if (!byValue) node.next.set(k, (byValue = new Map()));
+      let child = byValue.get(v);
+      if (!child) byValue.set(v, (child = { live: null, next: null }));
+      node = child;
+    }
+    node.live = live;
+    live.routes.push(route);
+    return live;
+  }
+
+  /** Removes a route from the trie, and the nodes it leaves empty. */
+  #unroute(name: string, route: Array<[string, string]>): void {
+    const root = this.#trie.get(name);
+    if (!root) return;
+    const path: TrieNode[] = [root];
+    for (const [k, v] of route) {
+      const next = path.at(-1)!.next?.get(k)?.get(v);
+      if (!next) return;
+      path.push(next);
+    }
+    path.at(-1)!.live = null;
+    for (let i = path.length - 1; i > 0; i--) {
+      const node = path[i]!;
+      if (node.live || node.next?.size) return;
+      const [k, v] = route[i - 1]!;
+      const parent = path[i - 1]!;
+      const byValue = parent.next!.get(k)!;
+      byValue.delete(v);
+      if (!byValue.size) parent.next!.delete(k);
+    }
+    if (!root.live && !root.next?.size) this.#trie.delete(name);
   }
 
   #create(key: string, s: CustomSample, nowMs: number): Live {
-    const { name: promName, factor } = promNameFor(s.name, s.unit);
+    const shape = this.#shape(s.name, s.unit, s.tags);
+    this.#exporter.check(shape.promName, s.name, Object.keys(shape.labels));
+    if (this.#live.size >= this.#maxSeries && !this.#evictOne(nowMs)) {
+      throw new SeriesLimitError(`custom_metrics.max_series (${this.#maxSeries}) distinct series are in use and none is past its TTL`);
+    }
+    const stored = this.#store.ensure(key, { name: s.name, unit: s.unit, kind: 'custom', category: s.category, tags: { ...s.tags } }, nowMs);
+    return this.#adopt(key, s.name, shape, stored);
+  }
+
+  /**
+   * Exported name, factor and labels of a series; throws SampleError when its tags collide once converted, or when its
+   * family (exported name) is used by another source name or with other tag keys: Prometheus wants one label set per
+   * family, and this is checked against every live series, exported yet or not.
+   */
+  #shape(name: string, unit: string, tags: Record<string, string>): Shape {
+    const { name: promName, factor } = promNameFor(name, unit);
     const labels: Record<string, string> = {};
-    for (const [k, v] of Object.entries(s.tags)) {
+    for (const [k, v] of Object.entries(tags)) {
       const l = promLabelFor(k);
       if (l in labels) throw new SampleError('INVALID_METRIC', 'tags', `tags: "${k}" and another tag map to the same label "${l}"`);
       labels[l] = v;
     }
-    this.#exporter.check(promName, s.name, Object.keys(labels));
-    if (this.#live.size >= this.#maxSeries && !this.#evictOne(nowMs)) {
-      throw new SeriesLimitError(`custom_metrics.max_series (${this.#maxSeries}) distinct series are in use and none is past its TTL`);
+    const labelNames = Object.keys(labels).sort().join(',');
+    const family = this.#families.get(promName);
+    if (family && family.sourceName !== name) {
+      throw new SampleError('INVALID_METRIC', 'name', `name: "${name}" and "${family.sourceName}" would both be exported as ${promName}; rename one`);
     }
-    const help = `Custom metric "${s.name}"${s.unit ? ` (sent in ${s.unit})` : ''}, ingested through the API.`;
-    const latest = this.#store.get(key)?.data.latest();
-    const live: Live = { key, promName, sourceName: s.name, help, labels, factor, exported: false, pending: null, lastT: latest?.t ?? -Infinity, rawKeys: [] };
+    if (family && family.labelNames !== labelNames) {
+      throw new SampleError('INVALID_METRIC', 'tags', `tags: every series of "${name}" needs the same tag keys (${family.tagKeys || 'none'})`);
+    }
+    const help = `Custom metric "${name}"${unit ? ` (sent in ${unit})` : ''}, ingested through the API.`;
+    return { promName, factor, labels, labelNames, tagKeys: Object.keys(tags).join(', '), help };
+  }
+
+  #adopt(key: string, sourceName: string, shape: Shape, stored: StoredSeries): Live {
+    const family = this.#families.get(shape.promName);
+    if (family) family.members++;
+    else this.#families.set(shape.promName, { sourceName, labelNames: shape.labelNames, tagKeys: shape.tagKeys, members: 1 });
+    const { promName, help, labels, factor } = shape;
+    const live: Live = { key, promName, sourceName, help, labels, factor, stored, data: stored.data, exported: false, pending: null, lastT: stored.data.latest()?.t ?? -Infinity, routes: [] };
     this.#live.set(key, live);
     return live;
   }
@@ -115,8 +206,7 @@ export class CustomSeries {
         live.exported = true;
       }
       if (!live.exported) continue;
-      const s = this.#store.get(live.key);
-      if (s && nowMs - s.updatedMs > this.#ttlMs) {
+      if (nowMs - live.stored.updatedMs > this.#ttlMs) {
         this.#exporter.remove(live.promName, live.labels);
         live.exported = false;
       }
@@ -125,31 +215,37 @@ export class CustomSeries {
 
   /** The series on /metrics now, with their latest value in base units (what the OTLP sink pushes). */
   *exported(): Iterable<{ sourceName: string; promName: string; labels: Record<string, string>; value: number }> {
-    for (const [key, live] of this.#live) {
+    for (const live of this.#live.values()) {
       if (!live.exported) continue;
-      const s = this.#store.get(key);
-      const latest = s?.data.latest();
-      if (s && latest) yield { sourceName: s.meta.name, promName: live.promName, labels: live.labels, value: latest.v * live.factor };
+      const latest = live.stored.data.latest();
+      if (latest) yield { sourceName: live.sourceName, promName: live.promName, labels: live.labels, value: latest.v * live.factor };
     }
   }
 
-  /** Restores the registry from series the store reloaded from a checkpoint (they start hidden from /metrics). */
-  adoptRestored(): void {
+  /**
+   * Restores the registry from series the store reloaded from a checkpoint (they start hidden from /metrics). A series
+   * whose exported shape now conflicts with another (naming rules changed between versions) keeps its history but is
+   * not adopted; it returns the keys of those.
+   */
+  adoptRestored(): string[] {
+    const skipped: string[] = [];
     for (const [key, s] of this.#store.entries()) {
       if (s.meta.kind !== 'custom' || this.#live.has(key)) continue;
-      const { name: promName, factor } = promNameFor(s.meta.name, s.meta.unit);
-      const labels = Object.fromEntries(Object.entries(s.meta.tags ?? {}).map(([k, v]) => [promLabelFor(k), v]));
-      const help = `Custom metric "${s.meta.name}"${s.meta.unit ? ` (sent in ${s.meta.unit})` : ''}, ingested through the API.`;
-      this.#live.set(key, { key, promName, sourceName: s.meta.name, help, labels, factor, exported: false, pending: null, lastT: s.data.latest()?.t ?? -Infinity, rawKeys: [] });
+      try {
+        this.#adopt(key, s.meta.name, this.#shape(s.meta.name, s.meta.unit, s.meta.tags ?? {}), s);
+      } catch (err) {
+        if (!(err instanceof SampleError)) throw err;
+        skipped.push(key);
+      }
     }
+    return skipped;
   }
 
   #evictOne(nowMs: number): boolean {
     let victim: string | null = null;
     let oldest = Infinity;
-    for (const key of this.#live.keys()) {
-      const s = this.#store.get(key);
-      const updated = s?.updatedMs ?? -Infinity;
+    for (const [key, live] of this.#live) {
+      const updated = live.stored.updatedMs;
       if (nowMs - updated > this.#ttlMs && updated < oldest) {
         oldest = updated;
         victim = key;
@@ -158,7 +254,9 @@ export class CustomSeries {
     if (victim === null) return false;
     const live = this.#live.get(victim)!;
     if (live.exported) this.#exporter.remove(live.promName, live.labels);
-    for (const rk of live.rawKeys) this.#byRawKey.delete(rk);
+    for (const route of live.routes) this.#unroute(live.sourceName, route);
+    const family = this.#families.get(live.promName)!;
+    if (--family.members === 0) this.#families.delete(live.promName);
     this.#live.delete(victim);
     this.#store.delete(victim);
     return true;

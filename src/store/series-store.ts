@@ -1,5 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
-import { seriesBytes, TieredSeries, type TierSpec } from './tiered-series.js';
+import { BlockArena } from './arena.js';
+import { seriesBytes, seriesBytesV1, TieredSeries, type TierSpec } from './tiered-series.js';
 
 export interface SeriesMeta {
   /** Name as clients ask for it in `history?metrics=` (legacy name, or the custom metric's name). */
@@ -15,6 +16,29 @@ export interface StoreLayout {
   tiers: TierSpec[];
 }
 
+/** One series in the store: what it is, its history, and when it last got a sample. */
+export class StoredSeries {
+  readonly meta: SeriesMeta;
+  readonly data: TieredSeries;
+  #sinceMs: number;
+
+  constructor(meta: SeriesMeta, data: TieredSeries, sinceMs: number) {
+    this.meta = meta;
+    this.data = data;
+    this.#sinceMs = sinceMs;
+  }
+
+  /** Time of the newest sample (or of the creation, while empty). */
+  get updatedMs(): number {
+    return Math.max(this.#sinceMs, this.data.lastT);
+  }
+
+  /** Returns false for a sample not newer than the series' latest (it is dropped). */
+  append(t: number, v: number): boolean {
+    return this.data.append(t, v);
+  }
+}
+
 /**
  * Every host and custom series' history, in fixed memory per series (`bytesPerSeries`), with a cap on custom series.
  * Checkpointed to one file (written to a temp file, fsync'd, renamed) and restored at start when the layout matches.
@@ -22,33 +46,35 @@ export interface StoreLayout {
 export class SeriesStore {
   readonly layout: StoreLayout;
   readonly bytesPerSeries: number;
-  #series = new Map<string, { meta: SeriesMeta; data: TieredSeries; updatedMs: number }>();
+  #series = new Map<string, StoredSeries>();
+  #arena: BlockArena;
 
   constructor(layout: StoreLayout) {
     this.layout = layout;
     this.bytesPerSeries = seriesBytes(layout.rawCapacity, layout.tiers);
+    this.#arena = new BlockArena(this.bytesPerSeries / 8);
+  }
+
+  #newSeries(): TieredSeries {
+    return new TieredSeries(this.layout.rawCapacity, this.layout.tiers, this.#arena.alloc());
   }
 
   /** Creates the series on first use. Returns false for a sample not newer than the series' latest. */
   append(key: string, meta: SeriesMeta, t: number, v: number): boolean {
+    return this.ensure(key, meta, t).append(t, v);
+  }
+
+  /** The series under `key`, created (empty, with `meta`) if it does not exist. */
+  ensure(key: string, meta: SeriesMeta, nowMs: number): StoredSeries {
     let s = this.#series.get(key);
     if (!s) {
-      s = { meta, data: new TieredSeries(this.layout.rawCapacity, this.layout.tiers), updatedMs: t };
+      s = new StoredSeries(meta, this.#newSeries(), nowMs);
       this.#series.set(key, s);
     }
-    s.updatedMs = t;
-    return s.data.append(t, v);
+    return s;
   }
 
-  /** Appends to an existing series (no meta object needed: the per-sample ingest path); null when it does not exist. */
-  appendExisting(key: string, t: number, v: number): boolean | null {
-    const s = this.#series.get(key);
-    if (!s) return null;
-    s.updatedMs = t;
-    return s.data.append(t, v);
-  }
-
-  get(key: string): { meta: SeriesMeta; data: TieredSeries; updatedMs: number } | undefined {
+  get(key: string): StoredSeries | undefined {
     return this.#series.get(key);
   }
 
@@ -57,10 +83,13 @@ export class SeriesStore {
   }
 
   delete(key: string): void {
+    const s = this.#series.get(key);
+    if (!s) return;
     this.#series.delete(key);
+    this.#arena.free(s.data.snapshot());
   }
 
-  entries(): IterableIterator<[string, { meta: SeriesMeta; data: TieredSeries; updatedMs: number }]> {
+  entries(): IterableIterator<[string, StoredSeries]> {
     return this.#series.entries();
   }
 
@@ -78,7 +107,7 @@ export class SeriesStore {
   /** Writes every series to `file` atomically (temp file, fsync, rename). */
   async checkpoint(file: string): Promise<void> {
     const header = {
-      version: 1,
+      version: 2,
       layout: this.layout,
       series: [...this.#series].map(([key, s]) => ({ key, meta: s.meta, updatedMs: s.updatedMs, cursor: s.data.cursor })),
     };
@@ -88,7 +117,8 @@ export class SeriesStore {
       const head = Buffer.from(`${JSON.stringify(header)}\n`);
       await fh.write(head);
       for (const s of this.#series.values()) {
-        for (const b of s.data.buffers()) await fh.write(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+        const b = s.data.snapshot();
+        await fh.write(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
       }
       await fh.sync();
     } finally {
@@ -115,19 +145,27 @@ export class SeriesStore {
     } catch {
       return { skipped: 'unreadable checkpoint header' };
     }
-    if (header.version !== 1 || JSON.stringify(header.layout) !== JSON.stringify(this.layout)) {
+    if (header.version !== 1 && header.version !== 2) return { skipped: `checkpoint format ${header.version} is newer than this perfwatch reads (1, 2)` };
+    if (JSON.stringify(header.layout) !== JSON.stringify(this.layout)) {
       return { skipped: 'the retention layout changed since the checkpoint was written' };
     }
-    if (buf.length !== nl + 1 + header.series.length * this.bytesPerSeries) return { skipped: 'truncated checkpoint' };
+    // format 1 (before 0.2) kept each field in its own array; it is converted on load
+    const per = header.version === 1 ? seriesBytesV1(this.layout.rawCapacity, this.layout.tiers) : this.bytesPerSeries;
+    if (buf.length !== nl + 1 + header.series.length * per) return { skipped: 'truncated checkpoint' };
     let off = nl + 1;
     for (const s of header.series) {
-      const data = new TieredSeries(this.layout.rawCapacity, this.layout.tiers);
-      for (const b of data.buffers()) {
-        new Uint8Array(b.buffer, b.byteOffset, b.byteLength).set(buf.subarray(off, off + b.byteLength));
-        off += b.byteLength;
+      const data = this.#newSeries();
+      const bytes = buf.subarray(off, off + per);
+      if (header.version === 1) data.loadV1(bytes);
+      else {
+        const all = data.snapshot();
+        new Uint8Array(all.buffer, all.byteOffset, all.byteLength).set(bytes);
       }
+      off += per;
       data.cursor = s.cursor;
-      this.#series.set(s.key, { meta: s.meta, data, updatedMs: s.updatedMs });
+      const prev = this.#series.get(s.key);
+      if (prev) this.#arena.free(prev.data.snapshot());
+      this.#series.set(s.key, new StoredSeries(s.meta, data, s.updatedMs));
     }
     return { restored: header.series.length };
   }

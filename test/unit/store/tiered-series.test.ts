@@ -51,7 +51,9 @@ t.test('a ring overwrites its oldest bucket and never returns a stale one', asyn
 });
 
 t.test('bytes per series are what the layout says', async (t) => {
-  t.equal(seriesBytes(720, [{ bucketMs: MIN, capacity: 1440 }, { bucketMs: 5 * MIN, capacity: 2016 }]), 720 * 16 + (1440 + 2016) * 44);
+  t.equal(seriesBytes(720, [{ bucketMs: MIN, capacity: 1440 }, { bucketMs: 5 * MIN, capacity: 2016 }]), 720 * 16 + (1440 + 2016) * 48);
+  const s = new TieredSeries(720, [{ bucketMs: MIN, capacity: 1440 }, { bucketMs: 5 * MIN, capacity: 2016 }]);
+  t.equal(s.snapshot().byteLength, 720 * 16 + (1440 + 2016) * 48, "one buffer of exactly that size");
 });
 
 t.test('summary statistics and trend', async (t) => {
@@ -86,4 +88,43 @@ t.test('checkpoint round trip keeps every sample and the gap', async (t) => {
   const c = new SeriesStore({ rawCapacity: 51, tiers: layout.tiers });
   t.match(await c.restore(file), { skipped: /layout changed/ });
   t.match(await c.restore(path.join(dir, 'none')), { skipped: 'no checkpoint' });
+});
+
+t.test('a format-1 checkpoint (field-per-array layout, before the interleaved one) loads with the same history', async (t) => {
+  // test/fixtures/history-v1.ckpt was written by commit c8473b3 from exactly these appends
+  const layout = { rawCapacity: 50, tiers: [{ bucketMs: MIN, capacity: 10 }, { bucketMs: 5 * MIN, capacity: 3 }] };
+  const fresh = new SeriesStore(layout);
+  for (let i = 0; i < 80; i++) fresh.append('host:cpu_percent', { name: 'cpu_percent', unit: '%', kind: 'host' }, T0 + i * 10_000, (i * 7) % 13);
+  fresh.append('custom:x{k="v"}', { name: 'x', unit: 'ms', kind: 'custom', tags: { k: 'v' } }, T0, 7);
+  const old = new SeriesStore(layout);
+  t.same(await old.restore(new URL('../../fixtures/history-v1.ckpt', import.meta.url).pathname), { restored: 2 });
+  const a = fresh.get('host:cpu_percent')!.data;
+  const b = old.get('host:cpu_percent')!.data;
+  t.same(b.cursor, a.cursor);
+  t.same(b.latest(), a.latest());
+  t.equal(b.tiers[0]!.newest, a.tiers[0]!.newest, 'newest bucket recovered from the ids');
+  const end = T0 + 80 * 10_000;
+  for (const [from, step, what] of [
+    [end - 8 * MIN, 10_000, 'raw'],
+    [end - 9 * MIN, MIN, '1-minute tier'],
+    [end - 14 * MIN, 5 * MIN, '5-minute tier'],
+  ] as const) {
+    t.same(b.query(from, end, step), a.query(from, end, step), what);
+    t.ok(a.query(from, end, step).length > 0, `${what}: not empty`);
+  }
+  t.equal(a.sourceFor(end - 9 * MIN, end)?.bucketMs, MIN);
+  t.equal(a.sourceFor(end - 14 * MIN, end)?.bucketMs, 5 * MIN);
+  t.same(old.get('custom:x{k="v"}')!.data.latest(), { t: T0, v: 7 });
+  // the newest bucket is open again after the load: a sample in the same minute joins it
+  a.append(end + 1000, 100);
+  b.append(end + 1000, 100);
+  t.same(b.query(end - 9 * MIN, end + 1000, MIN), a.query(end - 9 * MIN, end + 1000, MIN), 'open bucket continued');
+  t.equal(a.query(end - MIN, end + 1000, MIN).at(-1)!.max, 100);
+  // and written again, it is format 2
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-ckpt-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await old.checkpoint(path.join(dir, 'h.ckpt'));
+  const again = new SeriesStore(layout);
+  t.same(await again.restore(path.join(dir, 'h.ckpt')), { restored: 2 });
+  t.same(again.get('host:cpu_percent')!.data.query(T0, end + 1000, MIN), a.query(T0, end + 1000, MIN));
 });
