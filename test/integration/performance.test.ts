@@ -198,6 +198,31 @@ t.test('custom metrics: accepted, queryable, on /metrics under promtool; every b
   t.equal((await post(`${base}/metrics`, '{"name":"fourth","value":1}')).status, 200, 'a stale series was evicted for the new one');
 });
 
+t.test('a batch spanning several ingest slices: every sample in order, errors by index, other requests served between', async (t) => {
+  const pw = await startApp(t, { custom_metrics: { max_batch: 5000, max_series: 100 } });
+  const base = `${pw.url}/api/v1/performance`;
+  const bad = new Set([0, 199, 200, 401, 2999]);
+  const metrics = Array.from({ length: 3000 }, (_, i) => (bad.has(i) ? { name: `n${i % 7}`, value: 'x' } : { name: `n${i % 7}`, value: i, tags: { k: `v${i % 3}` } }));
+  const batch = post(`${base}/metrics/batch`, JSON.stringify({ metrics }));
+  // requests sent while the batch is in flight get answered; a slice of 200 samples is well under a millisecond
+  const health = await Promise.all(Array.from({ length: 5 }, () => fetch(`${pw.url}/healthz`).then((r) => r.status)));
+  t.same(health, [200, 200, 200, 200, 200]);
+  const res = await batch;
+  t.equal(res.status, 200);
+  t.equal(res.body.data.accepted, 2995);
+  t.equal(res.body.data.rejected, 5);
+  t.same(res.body.data.errors.map((e: { index: number }) => e.index), [...bad], 'rejected samples named by their index, across slices');
+  t.ok(res.body.data.errors.every((e: { field: string; code: string }, j: number) => e.field === `metrics[${[...bad][j]}].value` && e.code === 'INVALID_METRIC_VALUE'));
+  const ids: number[] = res.body.data.metric_ids.map((id: string) => Number(id.slice('metric_'.length)));
+  t.equal(new Set(ids).size, 2995, 'one id per accepted sample');
+  t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'ids increase in sample order');
+  // every accepted sample of one series, in order: n0{k=v0} got i = 0 (rejected), 21, 42, …
+  const want = metrics.flatMap((m, i) => (m.name === 'n0' && i % 3 === 0 && !bad.has(i) ? [i] : []));
+  const got: number[] = [];
+  pw.store.get('custom:n0{k="v0"}')!.data.forEachRaw(0, Infinity, (_t, v) => got.push(v));
+  t.same(got, want);
+});
+
 t.test('auth.open_writes lets legacy clients write without a header', async (t) => {
   const pw = await startApp(t, { auth: { open_writes: true } });
   const res = await post(`${pw.url}/api/v1/performance/metrics`, '{"name":"legacy","value":1}', {});
