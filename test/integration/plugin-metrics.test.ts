@@ -4,7 +4,10 @@ import { auth, fixture, getJson, nodePlugin, startApp, waitFor } from '../helper
 
 const ISO6 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$/;
 
-t.test('a CPU-burning plugin reads above 50 %, directly and through a shell wrapper', async (t) => {
+// A burner owns a core when it has one; with two burners, the other test file and perfwatch on 2 cores each gets ~50 %
+// (46 % seen). The floor of 20 % still tells a burning tree from the idle `sh` alone (~0 %) that a tree walk missing
+// the grandchild would report.
+t.test('a CPU-burning plugin reads as busy, directly and through a shell wrapper', async (t) => {
   const pw = await startApp(t, {
     collection: { interval: '500ms' },
     plugins: [
@@ -18,8 +21,8 @@ t.test('a CPU-burning plugin reads above 50 %, directly and through a shell wrap
   const r = await getJson(`${pw.url}/plugin/metrics`, auth);
   t.equal(r.status, 200);
   const byId = Object.fromEntries(r.body.metrics.map((m: any) => [m.plugin_id, m]));
-  t.ok(byId.burn.cpu_percent > 50, `direct: ${byId.burn.cpu_percent} %`);
-  t.ok(byId.wrapped.cpu_percent > 50, `through sh: ${byId.wrapped.cpu_percent} %`);
+  t.ok(byId.burn.cpu_percent > 20, `direct: ${byId.burn.cpu_percent} %`);
+  t.ok(byId.wrapped.cpu_percent > 20, `through sh: ${byId.wrapped.cpu_percent} %`);
   t.equal(byId.wrapped.pid, pw.supervisor.get('wrapped').pid, 'the main pid is reported');
   const text = await (await fetch(`${pw.url}/metrics`)).text();
   t.match(text, /perfwatch_plugin_processes\{plugin_id="wrapped"\} 2/);
