@@ -66,6 +66,22 @@ export async function sequential(target: string | (() => string), count: number,
   return { count: lat.length, p50: median(lat), p99: pct(lat, 99), bytes };
 }
 
+/** One GET every `everyMs` for `durationMs` (as a fast Prometheus would scrape), latencies. */
+export async function paced(url: string, everyMs: number, durationMs: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const lat: number[] = [];
+  const until = performance.now() + durationMs;
+  while (performance.now() < until) {
+    const t0 = performance.now();
+    const s = await scrape(url, agent);
+    if (s.status !== 200) throw new Error(`${url} answered ${s.status}`);
+    lat.push(s.ms);
+    await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (performance.now() - t0))));
+  }
+  agent.destroy();
+  return { count: lat.length, p50: median(lat), p99: pct(lat, 99) };
+}
+
 /** `concurrency` keep-alive clients scraping back to back for `durationMs` (bounded); requests per second. */
 export async function concurrent(url: string, concurrency: number, durationMs: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });

@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark, peers in the same run; prints markdown tables for bench/README.md.
-// BENCH=plugins or BENCH=host runs one part; BENCH_N=10,100 limits the plugin counts.
+// BENCH=plugins, BENCH=host or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
+// limits the plugin counts.
 import { machine } from './harness.js';
-import { runHostBench } from './host.bench.js';
+import { runHostBench, runIngestBench } from './host.bench.js';
 import { runPluginsBench } from './plugins.bench.js';
 
 const which = process.env.BENCH ?? 'plugins,host';
@@ -11,6 +12,10 @@ if (which.includes('plugins')) {
   const table = await runPluginsBench(ns, (l) => console.error(l));
   console.log('## Plugins: collection cycle and /metrics, next to the fd-reuse floor and prometheus-process-exporter\n');
   console.log(table, '\n');
+}
+if (which.split(',').includes('ingest')) {
+  console.log('## Batch ingest\n');
+  console.log(await runIngestBench((l) => console.error(l)));
 }
 if (which.includes('host')) {
   console.log('## Host collector, history, ingest\n');
