@@ -160,36 +160,53 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     const names = listParam(ctx.query.metrics, 'metrics') ?? DEFAULT_HISTORY;
     const now = d.clock.now();
     const start = now - minutes * 60_000;
-    const rows = new Map<number, Record<string, number | string>>();
+    const stepMs = interval * 1000;
+    // one column per series, one row per time bucket; the JSON is written directly (no object per row: at 16 series ×
+    // 60 points, building and stringifying row objects was most of the request)
+    const fields: string[] = [];
+    const rows = new Map<number, number[]>();
+    const points = new Map<string, Point[]>();
     for (const name of names) {
       const series = seriesFor(name);
       if (!series.length && !HOST_SERIES_BY_NAME.has(name)) throw new ApiError('METRIC_NOT_FOUND', `no metric named "${name}" (host metrics: ${[...HOST_SERIES_BY_NAME.keys()].join(', ')}; or a custom metric's name)`);
       for (const s of series) {
-        for (const p of s.data.query(start, now, interval * 1000)) {
+        const col = fields.length;
+        fields.push(JSON.stringify(s.field));
+        const pts = s.data.query(start, now, stepMs);
+        if (s.field === name) points.set(name, pts);
+        for (const p of pts) {
           let row = rows.get(p.t);
-          if (!row) rows.set(p.t, (row = { timestamp: isoUtc(p.t) }));
-          row[s.field] = round(s.counter ? p.last : p.avg, 2);
+          if (!row) rows.set(p.t, (row = []));
+          row[col] = round(s.counter ? p.last : p.avg, 2);
         }
       }
     }
-    const metrics = [...rows.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
     const summaryOf = (name: string) => {
-      const s = d.store.get(hostKey(name));
-      return s ? statsOf(s.data.query(start, now, interval * 1000)) : null;
+      const pts = points.get(name) ?? d.store.get(hostKey(name))?.data.query(start, now, stepMs);
+      return pts ? statsOf(pts) : null;
     };
     const cpu = summaryOf('cpu_percent');
     const mem = summaryOf('memory_percent');
-    ctx.body = ok({
-      metrics,
-      summary: {
-        avg_cpu: round(cpu?.average ?? 0, 1),
-        max_cpu: round(cpu?.maximum ?? 0, 1),
-        min_cpu: round(cpu?.minimum ?? 0, 1),
-        avg_memory: round(mem?.average ?? 0, 1),
-        max_memory: round(mem?.maximum ?? 0, 1),
-        min_memory: round(mem?.minimum ?? 0, 1),
-      },
-    });
+    const summary = {
+      avg_cpu: round(cpu?.average ?? 0, 1),
+      max_cpu: round(cpu?.maximum ?? 0, 1),
+      min_cpu: round(cpu?.minimum ?? 0, 1),
+      avg_memory: round(mem?.average ?? 0, 1),
+      max_memory: round(mem?.maximum ?? 0, 1),
+      min_memory: round(mem?.minimum ?? 0, 1),
+    };
+    const parts: string[] = [];
+    for (const t of [...rows.keys()].sort((x, y) => x - y)) {
+      const row = rows.get(t)!;
+      let json = `{"timestamp":"${isoUtc(t)}"`;
+      for (let col = 0; col < row.length; col++) {
+        const v = row[col];
+        if (v !== undefined) json += `,${fields[col]}:${Number.isFinite(v) ? v : 'null'}`;
+      }
+      parts.push(`${json}}`);
+    }
+    ctx.type = 'application/json';
+    ctx.body = `{"status":"success","data":{"metrics":[${parts.join(',')}],"summary":${JSON.stringify(summary)}},"timestamp":"${isoUtc(d.clock.now())}"}`;
   });
 
   router.get('/summary', (ctx) => {
