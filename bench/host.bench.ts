@@ -7,17 +7,15 @@
  *  5. RSS with the full 7-day buffer for 50 series, above the same process idle.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pino } from 'pino';
 import { HostCollector } from '../src/collectors/host/host-collector.js';
 import { ProcFiles } from '../src/collectors/proc-files.js';
 import { readSystemConstants } from '../src/collectors/system-constants.js';
-import { createHttpApp } from '../src/http/app.js';
-import { systemClock } from '../src/model/clock.js';
-import { createPerformanceRouter } from '../src/sinks/compat/performance.js';
 import { HOST_SERIES, hostKey } from '../src/sinks/compat/host-series.js';
-import { CustomSeries } from '../src/store/custom-series.js';
 import { SeriesStore } from '../src/store/series-store.js';
 import { cpuMsOf, freePort, have, median, paced, pct, rssMbOf, sequential, waitHttp } from './harness.js';
 
@@ -96,33 +94,40 @@ async function queries(log: (l: string) => void) {
   global.gc?.();
   const rss1 = rssMbOf(process.pid);
   log(`  7-day buffer: ${store.count()} series, ${(store.memoryBytes / 1048576).toFixed(1)} MiB of arrays; RSS +${(rss1 - rss0).toFixed(1)} MB`);
-  const custom = new CustomSeries({ store, exporter: { check() {}, set() {}, remove() {} }, maxSeries: 100, ttlMs: 1e9 });
-  const app = createHttpApp({ logger: pino({ level: 'silent' }) });
-  const router = createPerformanceRouter({
-    store,
-    custom,
-    latestHost: () => null,
-    systemInfo: () => Promise.reject(new Error('not in bench')),
-    alertCounts: () => ({ total: 0, critical: 0, warning: 0 }),
-    writeAuth: (_c, next) => next(),
-    clock: systemClock,
-    bodyLimit: 1 << 20,
-    maxBatch: 1000,
-    retentionDays: 7,
-  });
-  app.use(router.routes());
-  const server = http.createServer(app.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/performance`;
-  const sixteen = names.slice(0, 16).join(',');
-  const histUrl = `${base}/history?minutes=1&interval=1&metrics=${sixteen}`;
-  const check = (await (await fetch(histUrl)).json()) as { data: { metrics: unknown[] } };
-  if (check.data.metrics.length < 59) throw new Error(`history answered ${check.data.metrics.length} points`);
-  const hist = await sequential(histUrl, 200, 30_000);
-  const sum = await sequential(`${base}/summary?period=7d`, 200, 30_000);
-  server.close();
-  return { rssDelta: rss1 - rss0, hist, sum };
+  // the queries go to a real `perfwatch serve` in its own process (as the peer is), which restores this store from its
+  // checkpoint: the same layout (1 s interval, 1 h raw, 7 days)
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-query-'));
+  mkdirSync(path.join(dir, 'data'));
+  await store.checkpoint(path.join(dir, 'data', 'history.ckpt'));
+  const port = await freePort();
+  const pw = startServer(dir, `server: { host: 127.0.0.1, port: ${port} }\nstorage: { path: ${path.join(dir, 'data')} }\ncollection: { interval: 1s }\nretention: { raw: 1h, metrics_retention_days: 7 }\nlog: { level: warn }\n`);
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/readyz`);
+    const base = `http://127.0.0.1:${port}/api/v1/performance`;
+    const sixteen = names.slice(0, 16).join(',');
+    const histUrl = `${base}/history?minutes=1&interval=1&metrics=${sixteen}`;
+    const check = (await (await fetch(histUrl)).json()) as { data: { metrics: unknown[] } };
+    if (check.data.metrics.length < 59) throw new Error(`history answered ${check.data.metrics.length} points`);
+    const week = (await (await fetch(`${base}/history?minutes=10080&interval=3600&metrics=synthetic_40`)).json()) as { data: { metrics: unknown[] } };
+    if (week.data.metrics.length < 160) throw new Error(`the restored week has ${week.data.metrics.length} hourly points`);
+    const hist = await sequential(histUrl, 200, 30_000);
+    const sum = await sequential(`${base}/summary?period=7d`, 200, 30_000);
+    return { rssDelta: rss1 - rss0, hist, sum };
+  } finally {
+    pw.kill();
+    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 2000).unref();
+  }
 }
+
+/** A real `perfwatch serve` (the built one, as bin/perfwatch.js runs it) with `yaml` as its config, in `dir`. */
+function startServer(dir: string, yaml: string, nodeArgs: string[] = []): ChildProcess {
+  writeFileSync(path.join(dir, 'c.yaml'), yaml);
+  return spawn(process.execPath, ['--max-semi-space-size=1', ...nodeArgs, 'bin/perfwatch.js', 'serve', '--config', path.join(dir, 'c.yaml')], {
+    stdio: 'ignore',
+    env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench' },
+  });
+}
+
 
 /**
  * The history peer: Debian's Prometheus 2.42 scraping node_exporter every 1 s; after 65 s, `query_range` of
@@ -131,9 +136,6 @@ async function queries(log: (l: string) => void) {
  */
 async function startPrometheusPeer(): Promise<null | { ready: number; query: () => Promise<{ p50: number; p99: number; series: number; points: number }>; stop: () => void }> {
   if (!have('prometheus') || !have('prometheus-node-exporter')) return null;
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
   const dir = mkdtempSync(path.join(tmpdir(), 'pw-prom-'));
   const nePort = await freePort();
   const promPort = await freePort();
@@ -171,20 +173,10 @@ async function startPrometheusPeer(): Promise<null | { ready: number; query: () 
  */
 async function ingest(log: (l: string) => void) {
   const port = await freePort();
-  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
   const dir = mkdtempSync(path.join(tmpdir(), 'pw-ingest-'));
-  writeFileSync(
-    path.join(dir, 'c.yaml'),
-    `server: { host: 127.0.0.1, port: ${port}, body_limit: 4194304 }\nstorage: { path: ./data }\nlog: { level: warn }\ncustom_metrics: { max_series: 5000 }\n`,
-  );
   // BENCH_SERVER_ARGS adds node flags to the server (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the ingest)
   const extra = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
-  const pw = spawn(process.execPath, ['--max-semi-space-size=1', ...extra, 'bin/perfwatch.js', 'serve', '--config', path.join(dir, 'c.yaml')], {
-    stdio: 'ignore',
-    env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench' },
-  });
+  const pw = startServer(dir, `server: { host: 127.0.0.1, port: ${port}, body_limit: 4194304 }\nstorage: { path: ${path.join(dir, 'data')} }\nlog: { level: warn }\ncustom_metrics: { max_series: 5000 }\n`, extra);
   const pport = await freePort();
   const pg: ChildProcess | null = have('prometheus-pushgateway') ? spawn('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${pport}`], { stdio: 'ignore' }) : null;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
