@@ -4,9 +4,9 @@ import type { TieredSeries } from './tiered-series.js';
 
 /** Where custom series are exposed (the Prometheus sink implements it). */
 export interface CustomExporter {
-  /** Throws SampleError when the series cannot be exposed as given (a tag set that differs from the family's). */
-  check(promName: string, sourceName: string, labelNames: string[]): void;
-  set(promName: string, sourceName: string, help: string, labels: Record<string, string>, value: number): void;
+  /** Throws SampleError when a new family cannot be exposed under `promName` (another metric has the name). */
+  check(promName: string, sourceName: string): void;
+  set(promName: string, help: string, labels: Record<string, string>, value: number): void;
   remove(promName: string, labels: Record<string, string>): void;
 }
 
@@ -28,8 +28,6 @@ interface Live {
   exported: boolean;
   /** Latest value (base units) not yet handed to the exporter; applied once per cycle by `sweep`. */
   pending: number | null;
-  /** Latest sample time, so a burst within one millisecond still gets increasing timestamps. */
-  lastT: number;
   /** The tag orders clients used for this series (paths in the lookup trie), to unlink them on eviction. */
   routes: Array<Array<[string, string]>>;
 }
@@ -87,9 +85,9 @@ export class CustomSeries {
    */
   ingest(s: CustomSample, nowMs: number): string {
     const live = this.#find(s) ?? this.#route(s, nowMs);
-    const t = nowMs <= live.lastT ? live.lastT + 0.001 : nowMs;
-    live.lastT = t;
-    live.data.append(t, s.value);
+    // a burst within one millisecond still gets increasing timestamps
+    const last = live.data.lastT;
+    live.data.append(nowMs <= last ? last + 0.001 : nowMs, s.value);
     live.pending = s.value * live.factor;
     const n = ++this.#seq;
     return n < 100 ? `metric_${String(n).padStart(3, '0')}` : `metric_${n}`;
@@ -150,7 +148,7 @@ export class CustomSeries {
 
   #create(key: string, s: CustomSample, nowMs: number): Live {
     const shape = this.#shape(s.name, s.unit, s.tags);
-    this.#exporter.check(shape.promName, s.name, Object.keys(shape.labels));
+    this.#exporter.check(shape.promName, s.name);
     if (this.#live.size >= this.#maxSeries && !this.#evictOne(nowMs)) {
       throw new SeriesLimitError(`custom_metrics.max_series (${this.#maxSeries}) distinct series are in use and none is past its TTL`);
     }
@@ -188,7 +186,7 @@ export class CustomSeries {
     if (family) family.members++;
     else this.#families.set(shape.promName, { sourceName, labelNames: shape.labelNames, tagKeys: shape.tagKeys, members: 1 });
     const { promName, help, labels, factor } = shape;
-    const live: Live = { key, promName, sourceName, help, labels, factor, stored, data: stored.data, exported: false, pending: null, lastT: stored.data.latest()?.t ?? -Infinity, routes: [] };
+    const live: Live = { key, promName, sourceName, help, labels, factor, stored, data: stored.data, exported: false, pending: null, routes: [] };
     this.#live.set(key, live);
     return live;
   }
@@ -201,7 +199,7 @@ export class CustomSeries {
   sweep(nowMs: number): void {
     for (const live of this.#live.values()) {
       if (live.pending !== null) {
-        this.#exporter.set(live.promName, live.sourceName, live.help, live.labels, live.pending);
+        this.#exporter.set(live.promName, live.help, live.labels, live.pending);
         live.pending = null;
         live.exported = true;
       }

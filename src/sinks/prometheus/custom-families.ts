@@ -8,32 +8,24 @@ import type { CustomExporter } from '../../store/custom-series.js';
  */
 export class CustomFamilies implements CustomExporter {
   #registry: Registry;
-  #families = new Map<string, { gauge: Gauge<string>; labelNames: string[]; sourceName: string; series: Set<string> }>();
+  #families = new Map<string, { gauge: Gauge<string>; series: Set<string> }>();
 
   constructor(registry: Registry) {
     this.#registry = registry;
   }
 
-  check(promName: string, sourceName: string, labelNames: string[]): void {
-    const f = this.#families.get(promName);
-    if (!f) {
-      if (this.#registry.getSingleMetric(promName)) throw new SampleError('INVALID_METRIC', 'name', `name: "${sourceName}" would be exported as ${promName}, which is taken`);
-      return;
-    }
-    if (f.sourceName !== sourceName) {
-      throw new SampleError('INVALID_METRIC', 'name', `name: "${sourceName}" and "${f.sourceName}" would both be exported as ${promName}; rename one`);
-    }
-    const want = [...f.labelNames].sort().join(',');
-    if ([...labelNames].sort().join(',') !== want) {
-      throw new SampleError('INVALID_METRIC', 'tags', `tags: every series of "${sourceName}" needs the same tag keys (${f.labelNames.join(', ') || 'none'})`);
+  /** A new family must not take a name another metric has; its label sets are CustomSeries' to check (live series). */
+  check(promName: string, sourceName: string): void {
+    if (!this.#families.has(promName) && this.#registry.getSingleMetric(promName)) {
+      throw new SampleError('INVALID_METRIC', 'name', `name: "${sourceName}" would be exported as ${promName}, which is taken`);
     }
   }
 
-  set(promName: string, sourceName: string, help: string, labels: Record<string, string>, value: number): void {
+  set(promName: string, help: string, labels: Record<string, string>, value: number): void {
     let f = this.#families.get(promName);
     if (!f) {
       const labelNames = Object.keys(labels);
-      f = { gauge: new Gauge({ name: promName, help, labelNames, registers: [this.#registry] }), labelNames, sourceName, series: new Set() };
+      f = { gauge: new Gauge({ name: promName, help, labelNames, registers: [this.#registry] }), series: new Set() };
       this.#families.set(promName, f);
     }
     f.gauge.set(labels, value);
