@@ -23,6 +23,7 @@ import os from 'node:os';
 import { Gauge } from 'prom-client';
 import { HostCollector, type HostSample } from './collectors/host/host-collector.js';
 import { readSystemInfo, type SystemInfo } from './collectors/host/system-info.js';
+import { BatchParser } from './sinks/compat/batch-parser.js';
 import { createPerformanceRouter } from './sinks/compat/performance.js';
 import { HOST_SERIES, hostKey } from './sinks/compat/host-series.js';
 import { CustomFamilies } from './sinks/prometheus/custom-families.js';
@@ -170,6 +171,8 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     maxSeries: config.custom_metrics.max_series,
     ttlMs: config.custom_metrics.ttl,
   });
+  // route ids are bounded: enough for every series several times over, and for a whole batch of new ones
+  const batches = new BatchParser({ maxRoutes: Math.max(4 * config.custom_metrics.max_series, 2 * config.custom_metrics.max_batch, 1024) });
   const unadopted = custom.adoptRestored();
   if (unadopted.length) logger.warn({ series: unadopted.slice(0, 20), count: unadopted.length }, 'restored custom series conflict with another once exported; their history stays queryable, they leave /metrics until sent again');
   new Gauge({ name: M.customSeries, help: 'Custom series held (live and past their TTL).', registers: [exposition.registry], collect() {
@@ -372,6 +375,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       clock,
       bodyLimit: config.server.body_limit,
       maxBatch: config.custom_metrics.max_batch,
+      batches,
       retentionDays: config.retention.metrics_retention_days,
     }),
     createAlertRouter({ alerts, writeAuth, clock, bodyLimit: config.server.body_limit }),
@@ -450,6 +454,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
         await supervisor.stopAll();
         server.closeAllConnections?.();
         await closed;
+        await batches.close();
         procFiles.closeAll();
         await store.checkpoint(checkpointFile).catch((err) => logger.error({ err }, 'history checkpoint failed'));
         await alerts.close();

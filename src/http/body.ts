@@ -3,18 +3,22 @@ import getRawBody from 'raw-body';
 import { ApiError } from './api-error.js';
 
 /**
- * Reads a JSON request body of at most `limit` bytes. 413 PAYLOAD_TOO_LARGE past the limit (checked against
- * Content-Length before reading, and while reading), 400 INVALID_JSON for anything that does not parse.
+ * Reads a request body of at most `limit` bytes. 413 PAYLOAD_TOO_LARGE past the limit (checked against Content-Length
+ * before reading, and while reading), 400 INVALID_JSON when it cannot be read.
  */
-export async function readJson(ctx: Context, limit: number): Promise<unknown> {
-  let text: string;
+export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   try {
-    text = await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined, encoding: 'utf8' });
+    return await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined });
   } catch (err) {
     const e = err as { type?: string; status?: number };
     if (e.type === 'entity.too.large') throw new ApiError('PAYLOAD_TOO_LARGE', `request body is larger than server.body_limit (${limit} bytes)`);
     throw new ApiError('INVALID_JSON', `request body could not be read: ${(err as Error).message}`);
   }
+}
+
+/** Reads a JSON request body (`readBody`); 400 INVALID_JSON for anything that does not parse. */
+export async function readJson(ctx: Context, limit: number): Promise<unknown> {
+  const text = (await readBody(ctx, limit)).toString('utf8').replace(/^\uFEFF/, ''); // a UTF-8 BOM is not JSON
   if (!text.trim()) throw new ApiError('INVALID_JSON', 'request body is empty; expected JSON');
   try {
     return JSON.parse(text);

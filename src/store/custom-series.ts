@@ -30,7 +30,12 @@ interface Live {
   pending: number | null;
   /** The tag orders clients used for this series (paths in the lookup trie), to unlink them on eviction. */
   routes: Array<Array<[string, string]>>;
+  /** Evicted: a handle to it must be resolved again. */
+  evicted: boolean;
 }
+
+/** A resolved series (`resolve`), to append to until it is evicted (`append` then returns null). */
+export type SeriesHandle = { readonly __series: unique symbol };
 
 interface Shape {
   promName: string;
@@ -84,11 +89,25 @@ export class CustomSeries {
    * SeriesLimitError, in both cases before anything is changed.
    */
   ingest(s: CustomSample, nowMs: number): string {
-    const live = this.#find(s) ?? this.#route(s, nowMs);
+    return this.append(this.resolve(s, nowMs), s.value, nowMs)!;
+  }
+
+  /**
+   * The series `s` goes to, created if new (the value is not stored). Throws SampleError or SeriesLimitError, in both
+   * cases before anything is changed. A batch keeps the handle for later samples of the same series.
+   */
+  resolve(s: CustomSample, nowMs: number): SeriesHandle {
+    return (this.#find(s) ?? this.#route(s, nowMs)) as unknown as SeriesHandle;
+  }
+
+  /** Stores `value` at `nowMs` in a resolved series; its sample id, or null when the series was evicted since. */
+  append(handle: SeriesHandle, value: number, nowMs: number): string | null {
+    const live = handle as unknown as Live;
+    if (live.evicted) return null;
     // a burst within one millisecond still gets increasing timestamps
     const last = live.data.lastT;
-    live.data.append(nowMs <= last ? last + 0.001 : nowMs, s.value);
-    live.pending = s.value * live.factor;
+    live.data.append(nowMs <= last ? last + 0.001 : nowMs, value);
+    live.pending = value * live.factor;
     const n = ++this.#seq;
     return n < 100 ? `metric_${String(n).padStart(3, '0')}` : `metric_${n}`;
   }
@@ -186,7 +205,7 @@ export class CustomSeries {
     if (family) family.members++;
     else this.#families.set(shape.promName, { sourceName, labelNames: shape.labelNames, tagKeys: shape.tagKeys, members: 1 });
     const { promName, help, labels, factor } = shape;
-    const live: Live = { key, promName, sourceName, help, labels, factor, stored, data: stored.data, exported: false, pending: null, routes: [] };
+    const live: Live = { key, promName, sourceName, help, labels, factor, stored, data: stored.data, exported: false, pending: null, routes: [], evicted: false };
     this.#live.set(key, live);
     return live;
   }
@@ -257,6 +276,7 @@ export class CustomSeries {
     if (--family.members === 0) this.#families.delete(live.promName);
     this.#live.delete(victim);
     this.#store.delete(victim);
+    live.evicted = true;
     return true;
   }
 }

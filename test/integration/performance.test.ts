@@ -125,14 +125,15 @@ t.test('custom metrics: accepted, queryable, on /metrics under promtool; every b
   const pw = await startApp(t, { collection: { interval: '200ms' }, server: { body_limit: 4096 }, custom_metrics: { max_series: 3, ttl: '1s', max_batch: 5 } });
   const base = `${pw.url}/api/v1/performance`;
   const api = new PerfwatchClient(pw.url, { token: TOKEN });
-  const r = await api.addMetric({ name: 'custom_api_calls', value: 150, unit: 'count', category: 'business', tags: { service: 'api', endpoint: '/api/v1/config' } });
-  t.match(r.metric_id, /^metric_\d+$/);
-  t.match(r.created_at, ISO_UTC);
+  // the batch first: it starts the batch worker, which from TypeScript source takes longer than this test's 1 s TTL
   const batch = await api.addMetrics([
     { name: 'api_response_time', value: 150, unit: 'ms', category: 'performance' },
     { name: 'oops', value: Number.NaN },
     { name: 'bad-name', value: 1 },
   ]);
+  const r = await api.addMetric({ name: 'custom_api_calls', value: 150, unit: 'count', category: 'business', tags: { service: 'api', endpoint: '/api/v1/config' } });
+  t.match(r.metric_id, /^metric_\d+$/);
+  t.match(r.created_at, ISO_UTC);
   t.equal(batch.accepted, 1);
   t.equal(batch.rejected, 2);
   t.same(batch.errors.map((e) => [e.index, e.code, e.field]), [
@@ -221,6 +222,29 @@ t.test('a batch spanning several ingest slices: every sample in order, errors by
   const got: number[] = [];
   pw.store.get('custom:n0{k="v0"}')!.data.forEachRaw(0, Infinity, (_t, v) => got.push(v));
   t.same(got, want);
+});
+
+t.test('a batch reaching a series evicted since an earlier batch resolved it creates the series again', async (t) => {
+  // batches keep each route's resolved series between requests; eviction must not leave them writing into a dead one
+  const pw = await startApp(t, { collection: { interval: '100ms' }, custom_metrics: { max_series: 1, ttl: '1s' } });
+  const send = async (name: string, value: number) => (await post(`${pw.url}/api/v1/performance/metrics/batch`, JSON.stringify({ metrics: [{ name, value }] }))).body.data;
+  const values = (key: string) => {
+    const got: number[] = [];
+    pw.store.get(key)?.data.forEachRaw(0, Infinity, (_t, v) => got.push(v));
+    return got;
+  };
+  t.equal((await send('first', 1)).accepted, 1);
+  await new Promise((r) => setTimeout(r, 1200));
+  t.equal((await send('second', 2)).accepted, 1, 'the stale first series made room');
+  t.equal(pw.store.get('custom:first'), undefined, 'first was evicted');
+  const refused = await send('first', 3);
+  t.same([refused.accepted, refused.rejected, refused.errors[0]?.code, refused.errors[0]?.index], [0, 1, 'SERIES_LIMIT_EXCEEDED', 0], 'no room while second is fresh');
+  await new Promise((r) => setTimeout(r, 1200));
+  t.equal((await send('first', 4)).accepted, 1);
+  t.same(values('custom:first'), [4], 'a new series holds only the new sample');
+  t.equal(pw.store.get('custom:second'), undefined);
+  await pw.nextTick();
+  t.match(await (await fetch(`${pw.url}/metrics`)).text(), /perfwatch_custom_first 4\n/);
 });
 
 t.test('auth.open_writes lets legacy clients write without a header', async (t) => {

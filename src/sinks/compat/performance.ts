@@ -5,11 +5,13 @@ import type { SystemInfo } from '../../collectors/host/system-info.js';
 import type { Clock } from '../../model/clock.js';
 import { round } from '../../model/units.js';
 import { ApiError } from '../../http/api-error.js';
-import { readJson } from '../../http/body.js';
+import { readBody, readJson } from '../../http/body.js';
 import { SampleError, validateSample } from '../../store/custom-metric.js';
 import { SeriesLimitError, type CustomSeries } from '../../store/custom-series.js';
 import type { SeriesStore } from '../../store/series-store.js';
 import type { Point, TieredSeries } from '../../store/tiered-series.js';
+import type { BatchRejection } from './batch-parse.js';
+import type { BatchParser } from './batch-parser.js';
 import { HOST_SERIES_BY_NAME, hostKey } from './host-series.js';
 
 export interface PerformanceDeps {
@@ -24,6 +26,8 @@ export interface PerformanceDeps {
   clock: Clock;
   bodyLimit: number;
   maxBatch: number;
+  /** Parses and validates batch bodies off the event loop. */
+  batches: BatchParser;
   retentionDays: number;
 }
 
@@ -285,31 +289,39 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
   });
 
   router.post('/metrics/batch', d.writeAuth, async (ctx) => {
-    const body = (await readJson(ctx, d.bodyLimit)) as { metrics?: unknown };
-    if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(body.metrics)) {
-      throw new ApiError('INVALID_JSON', 'expected {"metrics": [ … ]}');
-    }
-    if (Object.keys(body).some((k) => k !== 'metrics')) throw new ApiError('INVALID_JSON', 'expected only the field "metrics"');
-    if (body.metrics.length > d.maxBatch) {
-      throw new ApiError('BATCH_TOO_LARGE', `metrics: at most ${d.maxBatch} samples per batch (custom_metrics.max_batch); got ${body.metrics.length}`);
-    }
+    // parsing and validation run on the batch worker; this thread only appends the values
+    const batch = await d.batches.parse(await readBody(ctx, d.bodyLimit), d.maxBatch);
+    if ('fatal' in batch) throw new ApiError(batch.fatal.code, batch.fatal.message);
     const now = d.clock.now();
+    const { routes, count, ids: routeIds, values, indices } = batch;
     const ids: string[] = [];
-    const errors: Array<{ index: number; code: string; field: string; message: string }> = [];
-    const samples = body.metrics;
-    for (let index = 0; index < samples.length; index++) {
+    const errors: BatchRejection[] = [];
+    for (let j = 0; j < count; j++) {
       // a large batch yields to the event loop every INGEST_SLICE samples, so scrapes and other requests are answered
       // between its slices rather than after the whole batch (and the batches of other clients)
-      if (index && index % INGEST_SLICE === 0) await new Promise(setImmediate);
-      try {
-        ids.push(d.custom.ingest(validateSample(samples[index], index), now));
-      } catch (err) {
-        if (err instanceof SampleError) errors.push({ index, code: err.code, field: err.field, message: err.message });
-        else if (err instanceof SeriesLimitError) errors.push({ index, code: 'SERIES_LIMIT_EXCEEDED', field: `metrics[${index}]`, message: err.message });
-        else throw err;
+      if (j && j % INGEST_SLICE === 0) await new Promise(setImmediate);
+      const route = routeIds[j]!;
+      const handle = routes.handles[route];
+      let id = handle ? d.custom.append(handle, values[j]!, now) : null;
+      if (id === null) {
+        // first sample of this route, or its series was evicted since: resolve (create) it
+        try {
+          const resolved = d.custom.resolve(routes.samples[route]!, now);
+          routes.handles[route] = resolved;
+          id = d.custom.append(resolved, values[j]!, now)!;
+        } catch (err) {
+          const index = indices[j]!;
+          if (err instanceof SampleError) errors.push({ index, code: err.code, field: err.field, message: err.message });
+          else if (err instanceof SeriesLimitError) errors.push({ index, code: 'SERIES_LIMIT_EXCEEDED', field: `metrics[${index}]`, message: err.message });
+          else throw err;
+          continue;
+        }
       }
+      ids.push(id);
     }
-    ctx.body = ok({ accepted: ids.length, rejected: errors.length, metric_ids: ids, errors });
+    // samples rejected here and those the worker rejected, by index
+    const all = errors.length && batch.errors.length ? [...batch.errors, ...errors].sort((a, b) => a.index - b.index) : errors.length ? errors : batch.errors;
+    ctx.body = ok({ accepted: ids.length, rejected: all.length, metric_ids: ids, errors: all });
   });
 
   return router;
