@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type { HostSample } from '../../collectors/host/host-collector.js';
 import type { SystemInfo } from '../../collectors/host/system-info.js';
 import type { Clock } from '../../model/clock.js';
-import { round } from '../../model/units.js';
+import { formatHundredths, round } from '../../model/units.js';
 import { ApiError } from '../../http/api-error.js';
 import { readBody, readJson } from '../../http/body.js';
 import { SampleError, validateSample } from '../../store/custom-metric.js';
@@ -160,6 +160,18 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     return out;
   };
 
+  // Row timestamps are bucket starts, the same for every request within a range: formatted once (toISOString was a
+  // tenth of a history answer). Bounded; cleared when full.
+  const isoCache = new Map<number, string>();
+  const rowIso = (t: number) => {
+    let iso = isoCache.get(t);
+    if (iso === undefined) {
+      if (isoCache.size >= 8192) isoCache.clear();
+      isoCache.set(t, (iso = isoUtc(t)));
+    }
+    return iso;
+  };
+
   router.get('/history', (ctx) => {
     const minutes = intParam(ctx.query.minutes, 'minutes', 60, 1, d.retentionDays * 1440);
     const interval = intParam(ctx.query.interval, 'interval', 60, 1, 86_400);
@@ -183,7 +195,8 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
         for (const p of pts) {
           let row = rows.get(p.t);
           if (!row) rows.set(p.t, (row = []));
-          row[col] = round(s.counter ? p.last : p.avg, 2);
+          // hundredths: the document's 2-decimal values, formatted from integers below
+          row[col] = Math.round((s.counter ? p.last : p.avg) * 100);
         }
       }
     }
@@ -204,10 +217,10 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     const parts: string[] = [];
     for (const t of [...rows.keys()].sort((x, y) => x - y)) {
       const row = rows.get(t)!;
-      let json = `{"timestamp":"${isoUtc(t)}"`;
+      let json = `{"timestamp":"${rowIso(t)}"`;
       for (let col = 0; col < row.length; col++) {
         const v = row[col];
-        if (v !== undefined) json += `,${fields[col]}:${Number.isFinite(v) ? v : 'null'}`;
+        if (v !== undefined) json += `,${fields[col]}:${Number.isFinite(v) ? formatHundredths(v) : 'null'}`;
       }
       parts.push(`${json}}`);
     }
