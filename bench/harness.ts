@@ -63,7 +63,7 @@ export async function sequential(target: string | (() => string), count: number,
     bytes = s.bytes;
   }
   agent.destroy();
-  return { count: lat.length, p50: median(lat), p99: pct(lat, 99), bytes };
+  return { count: lat.length, p50: median(lat), p99: pct(lat, 99), bytes, lat };
 }
 
 /** One GET every `everyMs` for `durationMs` (as a fast Prometheus would scrape), latencies. */
