@@ -217,25 +217,44 @@ export class TieredSeries {
    */
   query(startMs: number, endMs: number, stepMs: number): Point[] {
     const out: Point[] = [];
-    let cur: Point | null = null;
-    const push = (t: number, min: number, max: number, sum: number, count: number, last: number) => {
-      const b = Math.floor(t / stepMs) * stepMs;
-      if (!cur || cur.t !== b) {
-        if (cur) out.push(finish(cur));
-        cur = { t: b, avg: sum, min, max, last, count };
+    this.forEachBucket(startMs, endMs, stepMs, (t, avg, min, max, last, count) => out.push({ t, avg, min, max, last, count }));
+    return out;
+  }
+
+  /**
+   * What `query` returns, one bucket at a time in time order, without an object per bucket (a history answer reads
+   * 16 series × 60 buckets; allocating the points cost more than the rest of the query).
+   */
+  forEachBucket(startMs: number, endMs: number, stepMs: number, fn: (t: number, avg: number, min: number, max: number, last: number, count: number) => void): void {
+    // the open output bucket, in locals
+    let b = NaN;
+    let min = 0;
+    let max = 0;
+    let sum = 0;
+    let count = 0;
+    let last = 0;
+    const push = (t: number, mn: number, mx: number, sm: number, n: number, ls: number) => {
+      const bt = Math.floor(t / stepMs) * stepMs;
+      if (bt !== b) {
+        if (count) fn(b, sum / count, min, max, last, count);
+        b = bt;
+        min = mn;
+        max = mx;
+        sum = sm;
+        count = n;
+        last = ls;
         return;
       }
-      if (min < cur.min) cur.min = min;
-      if (max > cur.max) cur.max = max;
-      cur.avg += sum;
-      cur.count += count;
-      cur.last = last;
+      if (mn < min) min = mn;
+      if (mx > max) max = mx;
+      sum += sm;
+      count += n;
+      last = ls;
     };
     const source = this.sourceFor(startMs, endMs);
     if (source === null) this.forEachRaw(startMs, endMs, (t, v) => push(t, v, v, v, 1, v));
     else source.forEach(startMs, endMs, push);
-    if (cur) out.push(finish(cur));
-    return out;
+    if (count) fn(b, sum / count, min, max, last, count);
   }
 
   /** null = raw; else the finest tier whose span reaches back to startMs (or the coarsest). */
@@ -292,9 +311,4 @@ export class TieredSeries {
 /** Bytes of one series in checkpoint format 1. */
 export function seriesBytesV1(rawCapacity: number, tiers: readonly TierSpec[]): number {
   return rawCapacity * 16 + tiers.reduce((a, t) => a + t.capacity * 44, 0);
-}
-
-function finish(p: Point): Point {
-  p.avg = p.count ? p.avg / p.count : 0;
-  return p;
 }

@@ -121,6 +121,36 @@ t.test('history: points spaced by the interval, filters, summary, errors', async
   t.match(bad.body.error.message, /1h, 6h, 24h, 7d/);
 });
 
+t.test('history rows merge dense and sparse series by time; values are the bucket averages of the raw samples', async (t) => {
+  const pw = await startApp(t, { collection: { interval: '200ms' } });
+  const api = new PerfwatchClient(pw.url, { token: TOKEN });
+  await pw.nextTick();
+  await api.addMetric({ name: 'sparse', value: 1.234 });
+  for (let i = 0; i < 8; i++) await pw.nextTick();
+  await api.addMetric({ name: 'sparse', value: 7 });
+  await pw.nextTick();
+  const asked = Date.now();
+  const h = await api.getPerformanceHistory({ minutes: 1, interval: 1, metrics: ['cpu_percent', 'sparse'] });
+  const times = h.metrics.map((m) => Date.parse(m.timestamp));
+  t.ok(times.every((x, i) => i === 0 || x > times[i - 1]!), 'rows strictly in time order');
+  t.ok(h.metrics.every((m) => 'cpu_percent' in m), 'the dense series is in every row');
+  const sparse = h.metrics.filter((m) => 'sparse' in m);
+  t.same(sparse.map((m) => m.sparse), [1.23, 7], 'the sparse series only in the rows of its two buckets, rounded to 2 places');
+  const raw = (key: string, from: number) => {
+    const vs: number[] = [];
+    pw.store.get(key)!.data.forEachRaw(from, from + 999.999, (_t, v) => vs.push(v));
+    return vs;
+  };
+  let checked = 0;
+  for (const [i, m] of h.metrics.entries()) {
+    if (times[i]! + 1000 > asked) continue; // the bucket still filling when the request was made
+    const vs = raw('host:cpu_percent', times[i]!);
+    t.equal(m.cpu_percent, Math.round((vs.reduce((a, v) => a + v, 0) / vs.length) * 100) / 100, `row ${m.timestamp}`);
+    checked++;
+  }
+  t.ok(checked >= 1, `${checked} complete rows checked against the raw samples`);
+});
+
 t.test('custom metrics: accepted, queryable, on /metrics under promtool; every bad input rejected with nothing stored', async (t) => {
   const pw = await startApp(t, { collection: { interval: '200ms' }, server: { body_limit: 4096 }, custom_metrics: { max_series: 3, ttl: '1s', max_batch: 5 } });
   const base = `${pw.url}/api/v1/performance`;

@@ -179,29 +179,29 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     const now = d.clock.now();
     const start = now - minutes * 60_000;
     const stepMs = interval * 1000;
-    // one column per series, one row per time bucket; the JSON is written directly (no object per row: at 16 series ×
-    // 60 points, building and stringifying row objects was most of the request)
+    // one column per series (its bucket times and values in plain arrays), one row per time bucket; the JSON is written
+    // directly: building a point object per bucket and a row object per time was most of the request
     const fields: string[] = [];
-    const rows = new Map<number, number[]>();
-    const points = new Map<string, Point[]>();
+    const times: number[][] = [];
+    const values: number[][] = [];
     for (const name of names) {
       const series = seriesFor(name);
       if (!series.length && !HOST_SERIES_BY_NAME.has(name)) throw new ApiError('METRIC_NOT_FOUND', `no metric named "${name}" (host metrics: ${[...HOST_SERIES_BY_NAME.keys()].join(', ')}; or a custom metric's name)`);
       for (const s of series) {
-        const col = fields.length;
+        const ts: number[] = [];
+        // hundredths: the document's 2-decimal values, formatted from integers below
+        const vs: number[] = [];
+        s.data.forEachBucket(start, now, stepMs, (t, avg, _min, _max, last) => {
+          ts.push(t);
+          vs.push(Math.round((s.counter ? last : avg) * 100));
+        });
         fields.push(JSON.stringify(s.field));
-        const pts = s.data.query(start, now, stepMs);
-        if (s.field === name) points.set(name, pts);
-        for (const p of pts) {
-          let row = rows.get(p.t);
-          if (!row) rows.set(p.t, (row = []));
-          // hundredths: the document's 2-decimal values, formatted from integers below
-          row[col] = Math.round((s.counter ? p.last : p.avg) * 100);
-        }
+        times.push(ts);
+        values.push(vs);
       }
     }
     const summaryOf = (name: string) => {
-      const pts = points.get(name) ?? d.store.get(hostKey(name))?.data.query(start, now, stepMs);
+      const pts = d.store.get(hostKey(name))?.data.query(start, now, stepMs);
       return pts ? statsOf(pts) : null;
     };
     const cpu = summaryOf('cpu_percent');
@@ -214,13 +214,23 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
       max_memory: round(mem?.maximum ?? 0, 1),
       min_memory: round(mem?.minimum ?? 0, 1),
     };
+    // rows in time order: merge the columns (each already in time order); a row holds the columns with a bucket then
     const parts: string[] = [];
-    for (const t of [...rows.keys()].sort((x, y) => x - y)) {
-      const row = rows.get(t)!;
+    const at = new Array<number>(times.length).fill(0);
+    for (;;) {
+      let t = Infinity;
+      for (let col = 0; col < times.length; col++) {
+        const ct = times[col]![at[col]!];
+        if (ct !== undefined && ct < t) t = ct;
+      }
+      if (t === Infinity) break;
       let json = `{"timestamp":"${rowIso(t)}"`;
-      for (let col = 0; col < row.length; col++) {
-        const v = row[col];
-        if (v !== undefined) json += `,${fields[col]}:${Number.isFinite(v) ? formatHundredths(v) : 'null'}`;
+      for (let col = 0; col < times.length; col++) {
+        const k = at[col]!;
+        if (times[col]![k] !== t) continue;
+        const v = values[col]![k]!;
+        json += `,${fields[col]}:${Number.isFinite(v) ? formatHundredths(v) : 'null'}`;
+        at[col] = k + 1;
       }
       parts.push(`${json}}`);
     }
