@@ -36,7 +36,7 @@ import type { Middleware } from 'koa';
 import { findOrphans, isSameProcess, PidFile, readPidFile, reapOrphans } from './supervisor/pid-file.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
-import { isoUtc } from './sinks/compat/performance.js';
+import { isoUtc } from './model/time.js';
 import type Router from '@koa/router';
 import { Counter } from 'prom-client';
 import { AlertmanagerNotifier, WebhookNotifier } from './alerting/notifiers.js';

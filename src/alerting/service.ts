@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, issuesToProblems } from '../config/load.js';
 import { ApiError } from '../http/api-error.js';
-import { isoUtc } from '../sinks/compat/performance.js';
+import { isoUtc } from '../model/time.js';
 import type { TopProcesses } from '../collectors/host/host-collector.js';
 import { Evaluator, type AlertInstance, type Lookup, type Transition } from './evaluator.js';
 import { AlertmanagerNotifier, WebhookNotifier, type DropReason, type WebhookBody } from './notifiers.js';

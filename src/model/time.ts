@@ -1,3 +1,6 @@
+/** `/api/v1/performance` timestamps: ISO 8601 UTC with milliseconds (`2024-01-01T12:00:00.000Z`). */
+export const isoUtc = (ms: number) => new Date(Math.floor(ms)).toISOString();
+
 /**
  * Timestamps as the legacy documents stamp them: ISO 8601 in local time with the local offset and six
  * fractional digits (`2026-01-26T14:30:00.123456+08:00`), as Python's `datetime.now().astimezone().isoformat()`.

@@ -3,7 +3,8 @@ import type { Middleware } from 'koa';
 import type { HostSample } from '../../collectors/host/host-collector.js';
 import type { SystemInfo } from '../../collectors/host/system-info.js';
 import type { Clock } from '../../model/clock.js';
-import { formatHundredths, round } from '../../model/units.js';
+import { isoUtc } from '../../model/time.js';
+import { round } from '../../model/units.js';
 import { ApiError } from '../../http/api-error.js';
 import { readBody, readJson } from '../../http/body.js';
 import { SampleError, validateSample } from '../../store/custom-metric.js';
@@ -12,6 +13,7 @@ import type { SeriesStore } from '../../store/series-store.js';
 import type { Point, TieredSeries } from '../../store/tiered-series.js';
 import type { BatchRejection } from './batch-parse.js';
 import type { BatchParser } from './batch-parser.js';
+import { historyJson, type HistoryColumn } from './history-json.js';
 import { HOST_SERIES_BY_NAME, hostKey } from './host-series.js';
 
 export interface PerformanceDeps {
@@ -30,9 +32,6 @@ export interface PerformanceDeps {
   batches: BatchParser;
   retentionDays: number;
 }
-
-/** `/api/v1/performance` timestamps: ISO 8601 UTC with milliseconds (`2024-01-01T12:00:00.000Z`). */
-export const isoUtc = (ms: number) => new Date(Math.floor(ms)).toISOString();
 
 /** `{"status": "success", "data": …, "timestamp": …}`, the envelope of every `/api/v1/performance` answer. */
 export const successEnvelope = (clock: Clock) => (data: unknown) => ({ status: 'success', data, timestamp: isoUtc(clock.now()) });
@@ -160,18 +159,6 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     return out;
   };
 
-  // Row timestamps are bucket starts, the same for every request within a range: formatted once (toISOString was a
-  // tenth of a history answer). Bounded; cleared when full.
-  const isoCache = new Map<number, string>();
-  const rowIso = (t: number) => {
-    let iso = isoCache.get(t);
-    if (iso === undefined) {
-      if (isoCache.size >= 8192) isoCache.clear();
-      isoCache.set(t, (iso = isoUtc(t)));
-    }
-    return iso;
-  };
-
   router.get('/history', (ctx) => {
     const minutes = intParam(ctx.query.minutes, 'minutes', 60, 1, d.retentionDays * 1440);
     const interval = intParam(ctx.query.interval, 'interval', 60, 1, 86_400);
@@ -180,24 +167,19 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     const start = now - minutes * 60_000;
     const stepMs = interval * 1000;
     // one column per series (its bucket times and values in plain arrays), one row per time bucket; the JSON is written
-    // directly: building a point object per bucket and a row object per time was most of the request
-    const fields: string[] = [];
-    const times: number[][] = [];
-    const values: number[][] = [];
+    // as bytes (history-json.ts): point objects per bucket, row objects and strings per value were most of the request
+    const columns: HistoryColumn[] = [];
     for (const name of names) {
       const series = seriesFor(name);
       if (!series.length && !HOST_SERIES_BY_NAME.has(name)) throw new ApiError('METRIC_NOT_FOUND', `no metric named "${name}" (host metrics: ${[...HOST_SERIES_BY_NAME.keys()].join(', ')}; or a custom metric's name)`);
       for (const s of series) {
-        const ts: number[] = [];
-        // hundredths: the document's 2-decimal values, formatted from integers below
-        const vs: number[] = [];
+        const times: number[] = [];
+        const hundredths: number[] = []; // the document's 2-decimal values
         s.data.forEachBucket(start, now, stepMs, (t, avg, _min, _max, last) => {
-          ts.push(t);
-          vs.push(Math.round((s.counter ? last : avg) * 100));
+          times.push(t);
+          hundredths.push(Math.round((s.counter ? last : avg) * 100));
         });
-        fields.push(JSON.stringify(s.field));
-        times.push(ts);
-        values.push(vs);
+        columns.push({ field: JSON.stringify(s.field), times, hundredths });
       }
     }
     const summaryOf = (name: string) => {
@@ -214,29 +196,10 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
       max_memory: round(mem?.maximum ?? 0, 1),
       min_memory: round(mem?.minimum ?? 0, 1),
     };
-    // rows in time order: merge the columns (each already in time order); a row holds the columns with a bucket then
-    const parts: string[] = [];
-    const at = new Array<number>(times.length).fill(0);
-    for (;;) {
-      let t = Infinity;
-      for (let col = 0; col < times.length; col++) {
-        const ct = times[col]![at[col]!];
-        if (ct !== undefined && ct < t) t = ct;
-      }
-      if (t === Infinity) break;
-      let json = `{"timestamp":"${rowIso(t)}"`;
-      for (let col = 0; col < times.length; col++) {
-        const k = at[col]!;
-        if (times[col]![k] !== t) continue;
-        const v = values[col]![k]!;
-        json += `,${fields[col]}:${Number.isFinite(v) ? formatHundredths(v) : 'null'}`;
-        at[col] = k + 1;
-      }
-      parts.push(`${json}}`);
-    }
-    // the envelope comes from `ok` like every answer's; the rows are spliced in where its placeholder string stands
+    // the envelope comes from `ok` like every answer's; the rows are written where its placeholder string stands
+    const [head, tail] = JSON.stringify(ok({ metrics: ROWS_SLOT, summary })).split(`"${ROWS_SLOT}"`) as [string, string];
     ctx.type = 'application/json';
-    ctx.body = JSON.stringify(ok({ metrics: ROWS_SLOT, summary })).replace(`"${ROWS_SLOT}"`, () => `[${parts.join(',')}]`);
+    ctx.body = historyJson(head, tail, columns);
   });
 
   router.get('/summary', (ctx) => {
