@@ -91,17 +91,22 @@ async function hostCycle(log: (l: string) => void) {
   const split = [...bySource].map(([name, xs]) => ({ name, ms: median(xs) / 1000 }));
   const slowSplit = [...bySlowSource].map(([name, xs]) => ({ name, ms: median(xs) / 1000 }));
 
-  // event loop delay while collecting every 100 ms for 5 s
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  const until = Date.now() + 5000;
-  while (Date.now() < until) {
-    await host.collect(Date.now());
-    await new Promise((r) => setTimeout(r, 100));
+  // event loop delay while collecting every 100 ms, next to the same loop without collecting (the machine's own floor:
+  // on this shared VM an idle loop's p99 ranged 1.1-3.0 ms between runs), in alternating 2.5 s rounds
+  const busy = monitorEventLoopDelay({ resolution: 1 });
+  const idle = monitorEventLoopDelay({ resolution: 1 });
+  for (let r = 0; r < 4; r++) {
+    const h = r % 2 === 0 ? busy : idle;
+    h.enable();
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      if (h === busy) await host.collect(Date.now());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    h.disable();
   }
-  h.disable();
   files.closeAll();
-  return { ours, censusMs, split, slowSplit, loopP99: h.percentile(99) / 1e6, loopMax: h.max / 1e6 };
+  return { ours, censusMs, split, slowSplit, loopP99: busy.percentile(99) / 1e6, loopMax: busy.max / 1e6, idleP99: idle.percentile(99) / 1e6, idleMax: idle.max / 1e6 };
 }
 
 async function nodeExporter(): Promise<{ cpuMs: number; p50: number } | null> {
@@ -352,8 +357,7 @@ export async function runIngestBench(log: (l: string) => void): Promise<string> 
 }
 
 export async function runHostBench(log: (l: string) => void): Promise<string> {
-  // the host cycle and event loop first, on a machine without the peers: Prometheus' start-up on the same two cores
-  // once pushed the event loop's p99 from ~1.4 to 2.6 ms
+  // the host cycle and event loop first, before the peers start, so they do not compete for the two cores with it
   const cyc = await hostCycle(log);
   const promPeer = await startPrometheusPeer();
   const ne = await nodeExporter();
@@ -383,7 +387,7 @@ export async function runHostBench(log: (l: string) => void): Promise<string> {
     `| host collection cycle, CPU ms (median of 200) | ${cyc.ours.toFixed(3)} (+ slow cadence ${cyc.censusMs.toFixed(2)} ms every 30 s) | node_exporter CPU ms per scrape: ${ne ? ne.cpuMs.toFixed(2) : 'not installed'} | ${ne ? `${(ne.cpuMs / cyc.ours).toFixed(1)}× cheaper` : '–'} |`,
     `| host cycle by source, CPU ms (median of 200 each, interleaved) | ${cyc.split.map((x) => `${x.name} ${x.ms.toFixed(3)}`).join('; ')} (sum ${cyc.split.reduce((a, x) => a + x.ms, 0).toFixed(3)}, timed apart; the whole cycle above: ${cyc.ours.toFixed(3)}) | – | – |`,
     `| slow cadence by source, CPU ms (median of 20 each) | ${cyc.slowSplit.map((x) => `${x.name} ${x.ms.toFixed(2)}`).join('; ')} | – | – |`,
-    `| event loop delay while collecting every 100 ms, p99 / max ms | ${cyc.loopP99.toFixed(2)} / ${cyc.loopMax.toFixed(2)} | goal: p99 < 2 ms | ${cyc.loopP99 < 2 ? 'met' : 'missed'} |`,
+    `| event loop delay while collecting every 100 ms, p99 / max ms (2 × 2.5 s) | ${cyc.loopP99.toFixed(2)} / ${cyc.loopMax.toFixed(2)} | the same loop without collecting, alternating rounds (the machine's floor): ${cyc.idleP99.toFixed(2)} / ${cyc.idleMax.toFixed(2)} | goal: p99 < 2 ms: ${cyc.loopP99 < 2 ? 'met' : 'missed'}; collecting adds ${(cyc.loopP99 - cyc.idleP99).toFixed(2)} ms to the p99 |`,
     `| GET history 60 s × 1 s, 16 series, p50 / p99 ms (${HISTORY_ROUNDS} alternating rounds of 100) | ${ours.p50.toFixed(2)} / ${ours.p99.toFixed(2)} | ${pq ? `Prometheus 2.42 query_range 60 s × 1 s, ${pq.series} series / ${pq.points} points: ${pq.p50.toFixed(2)} / ${pq.p99.toFixed(2)}` : 'Prometheus or node_exporter not installed'} | ${pq ? `${(pq.p50 / ours.p50).toFixed(2)}× (goal ≥ 1: at or below Prometheus)` : '–'} |`,
     `| GET summary?period=7d, full 7-day buffer of 50 series, p50 / p99 ms | ${q.sum.p50.toFixed(2)} / ${q.sum.p99.toFixed(2)} | – | – |`,
     ...ingestRows(ing),
