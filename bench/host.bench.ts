@@ -92,21 +92,26 @@ async function hostCycle(log: (l: string) => void) {
   const slowSplit = [...bySlowSource].map(([name, xs]) => ({ name, ms: median(xs) / 1000 }));
 
   // event loop delay while collecting every 100 ms, next to the same loop without collecting (the machine's own floor:
-  // on this shared VM an idle loop's p99 ranged 1.1-3.0 ms between runs), in alternating 2.5 s rounds
-  const busy = monitorEventLoopDelay({ resolution: 1 });
-  const idle = monitorEventLoopDelay({ resolution: 1 });
-  for (let r = 0; r < 4; r++) {
-    const h = r % 2 === 0 ? busy : idle;
+  // on this shared VM an idle loop's p99 ranged 1.1-3.0 ms between runs), in alternating 2 s rounds. A fresh histogram
+  // per round (a re-enabled one counts the pause as one delay, and they cannot be merged): the worst round is reported.
+  const rounds = { busy: [] as Array<{ p99: number; max: number }>, idle: [] as Array<{ p99: number; max: number }> };
+  for (let r = 0; r < 6; r++) {
+    const isBusy = r % 2 === 0;
+    const h = monitorEventLoopDelay({ resolution: 1 });
     h.enable();
-    const until = Date.now() + 2500;
+    const until = Date.now() + 2000;
     while (Date.now() < until) {
-      if (h === busy) await host.collect(Date.now());
+      if (isBusy) await host.collect(Date.now());
       await new Promise((r) => setTimeout(r, 100));
     }
     h.disable();
+    (isBusy ? rounds.busy : rounds.idle).push({ p99: h.percentile(99) / 1e6, max: h.max / 1e6 });
   }
+  const worst = (xs: Array<{ p99: number; max: number }>) => ({ p99: Math.max(...xs.map((x) => x.p99)), max: Math.max(...xs.map((x) => x.max)) });
+  const loop = worst(rounds.busy);
+  const floor = worst(rounds.idle);
   files.closeAll();
-  return { ours, censusMs, split, slowSplit, loopP99: busy.percentile(99) / 1e6, loopMax: busy.max / 1e6, idleP99: idle.percentile(99) / 1e6, idleMax: idle.max / 1e6 };
+  return { ours, censusMs, split, slowSplit, loopP99: loop.p99, loopMax: loop.max, idleP99: floor.p99, idleMax: floor.max };
 }
 
 async function nodeExporter(): Promise<{ cpuMs: number; p50: number } | null> {
@@ -387,7 +392,7 @@ export async function runHostBench(log: (l: string) => void): Promise<string> {
     `| host collection cycle, CPU ms (median of 200) | ${cyc.ours.toFixed(3)} (+ slow cadence ${cyc.censusMs.toFixed(2)} ms every 30 s) | node_exporter CPU ms per scrape: ${ne ? ne.cpuMs.toFixed(2) : 'not installed'} | ${ne ? `${(ne.cpuMs / cyc.ours).toFixed(1)}× cheaper` : '–'} |`,
     `| host cycle by source, CPU ms (median of 200 each, interleaved) | ${cyc.split.map((x) => `${x.name} ${x.ms.toFixed(3)}`).join('; ')} (sum ${cyc.split.reduce((a, x) => a + x.ms, 0).toFixed(3)}, timed apart; the whole cycle above: ${cyc.ours.toFixed(3)}) | – | – |`,
     `| slow cadence by source, CPU ms (median of 20 each) | ${cyc.slowSplit.map((x) => `${x.name} ${x.ms.toFixed(2)}`).join('; ')} | – | – |`,
-    `| event loop delay while collecting every 100 ms, p99 / max ms (2 × 2.5 s) | ${cyc.loopP99.toFixed(2)} / ${cyc.loopMax.toFixed(2)} | the same loop without collecting, alternating rounds (the machine's floor): ${cyc.idleP99.toFixed(2)} / ${cyc.idleMax.toFixed(2)} | goal: p99 < 2 ms: ${cyc.loopP99 < 2 ? 'met' : 'missed'}; collecting adds ${(cyc.loopP99 - cyc.idleP99).toFixed(2)} ms to the p99 |`,
+    `| event loop delay while collecting every 100 ms, p99 / max ms (worst of 3 × 2 s rounds) | ${cyc.loopP99.toFixed(2)} / ${cyc.loopMax.toFixed(2)} | the same loop without collecting, alternating rounds (the machine's floor): ${cyc.idleP99.toFixed(2)} / ${cyc.idleMax.toFixed(2)} | goal: p99 < 2 ms: ${cyc.loopP99 < 2 ? 'met' : 'missed'}; collecting adds ${(cyc.loopP99 - cyc.idleP99).toFixed(2)} ms to the p99 |`,
     `| GET history 60 s × 1 s, 16 series, p50 / p99 ms (${HISTORY_ROUNDS} alternating rounds of 100) | ${ours.p50.toFixed(2)} / ${ours.p99.toFixed(2)} | ${pq ? `Prometheus 2.42 query_range 60 s × 1 s, ${pq.series} series / ${pq.points} points: ${pq.p50.toFixed(2)} / ${pq.p99.toFixed(2)}` : 'Prometheus or node_exporter not installed'} | ${pq ? `${(pq.p50 / ours.p50).toFixed(2)}× (goal ≥ 1: at or below Prometheus)` : '–'} |`,
     `| GET summary?period=7d, full 7-day buffer of 50 series, p50 / p99 ms | ${q.sum.p50.toFixed(2)} / ${q.sum.p99.toFixed(2)} | – | – |`,
     ...ingestRows(ing),
