@@ -306,7 +306,7 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
       ids.push(id);
     }
     // samples rejected here and those the worker rejected, by index
-    const all = errors.length && batch.errors.length ? [...batch.errors, ...errors].sort((a, b) => a.index - b.index) : errors.length ? errors : batch.errors;
+    const all = errors.length ? [...batch.errors, ...errors].sort((a, b) => a.index - b.index) : batch.errors;
     ctx.body = ok({ accepted: ids.length, rejected: all.length, metric_ids: ids, errors: all });
   });
 
