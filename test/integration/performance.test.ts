@@ -252,6 +252,11 @@ t.test('a batch spanning several ingest slices: every sample in order, errors by
   const got: number[] = [];
   pw.store.get('custom:n0{k="v0"}')!.data.forEachRaw(0, Infinity, (_t, v) => got.push(v));
   t.same(got, want);
+
+  // a sample whose series conflicts with its family (other tag keys) is named by its index, like the others
+  const conflict = await post(`${base}/metrics/batch`, JSON.stringify({ metrics: [{ name: 'n1', value: 1, tags: { k: 'v0' } }, { name: 'n1', value: 2, tags: { other: 'x' } }] }));
+  t.same(conflict.body.data.errors.map((e: { index: number; code: string; field: string }) => [e.index, e.code, e.field]), [[1, 'INVALID_METRIC', 'metrics[1].tags']]);
+  t.match(conflict.body.data.errors[0].message, /^metrics\[1\]\.tags: every series of "n1" needs the same tag keys \(k\)/);
 });
 
 t.test('a batch reaching a series evicted since an earlier batch resolved it creates the series again', async (t) => {

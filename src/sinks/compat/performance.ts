@@ -297,7 +297,8 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
           id = d.custom.append(resolved, values[j]!, now)!;
         } catch (err) {
           const index = indices[j]!;
-          if (err instanceof SampleError) errors.push({ index, code: err.code, field: err.field, message: err.message });
+          // the series' shape conflicts with another (`tags: …`, `name: …`): named like the worker's errors, by index
+          if (err instanceof SampleError) errors.push({ index, code: err.code, field: `metrics[${index}].${err.field}`, message: `metrics[${index}].${err.message}` });
           else if (err instanceof SeriesLimitError) errors.push({ index, code: 'SERIES_LIMIT_EXCEEDED', field: `metrics[${index}]`, message: err.message });
           else throw err;
           continue;
