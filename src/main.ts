@@ -46,7 +46,8 @@ import { AlertService, loadFileRules } from './alerting/service.js';
 import { AlertStore } from './alerting/store.js';
 import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import { OtlpSink, resolveOtlpSettings, type CustomPoint } from './sinks/otlp/otlp-sink.js';
+import { resolveOtlpSettings } from './sinks/otlp/otlp-settings.js';
+import type { CustomPoint, OtlpSink } from './sinks/otlp/otlp-sink.js';
 import type { PluginSample } from './model/plugin.js';
 
 export interface PerfwatchOptions {
@@ -275,10 +276,13 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     return service;
   }
 
-  const otlp = createOtlp();
-  function createOtlp(): OtlpSink | null {
+  const otlp = await createOtlp();
+  async function createOtlp(): Promise<OtlpSink | null> {
     const settings = resolveOtlpSettings(config.otlp, env);
     if (!settings) return null;
+    // loaded only when pushing: the OpenTelemetry SDK, its exporters and gRPC are ~20 MB of RSS an agent without OTLP
+    // does not need
+    const { OtlpSink } = await import('./sinks/otlp/otlp-sink.js');
     const exports = new Counter({ name: M.otlpExportsTotal, help: 'OTLP exports by result; a failed export\'s data points are dropped (perfwatch_samples_dropped_total{sink="otlp"}).', labelNames: ['result'], registers: [exposition.registry] });
     exports.inc({ result: 'success' }, 0);
     exports.inc({ result: 'failed' }, 0);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { resolveOtlpSettings } from '../../../src/sinks/otlp/otlp-sink.js';
+import { resolveOtlpSettings } from '../../../src/sinks/otlp/otlp-settings.js';
 
 t.test('OTLP settings: config first, then the standard OTEL_* variables', async (t) => {
   t.equal(resolveOtlpSettings(undefined, {}), null, 'off without an endpoint');
