@@ -54,6 +54,11 @@ async function hostCycle(log: (l: string) => void) {
   // the same work split by source: each read and parse timed on its own, interleaved within every round so all see the
   // same machine; timing each apart adds its own overhead, so the parts add up to a little more than the cycle.
   // process.cpuUsage counts every thread, so statfs' libuv thread is included
+  const stat = files.handle('/proc/stat');
+  const meminfo = files.handle('/proc/meminfo');
+  const diskstats = files.handle('/proc/diskstats');
+  const netdev = files.handle('/proc/net/dev');
+  const loadavg = files.handle('/proc/loadavg');
   const sources: Array<[string, () => unknown]> = [
     ['/proc/stat', () => parseHostStat(files.text(stat)!)],
     ['/proc/meminfo', () => parseMeminfo(files.text(meminfo)!)],
@@ -62,11 +67,6 @@ async function hostCycle(log: (l: string) => void) {
     ['/proc/loadavg', () => parseLoadavg(files.text(loadavg)!)],
     ['statfs /', () => statfs('/')],
   ];
-  const stat = files.handle('/proc/stat');
-  const meminfo = files.handle('/proc/meminfo');
-  const diskstats = files.handle('/proc/diskstats');
-  const netdev = files.handle('/proc/net/dev');
-  const loadavg = files.handle('/proc/loadavg');
   const bySource = new Map<string, number[]>(sources.map(([name]) => [name, []]));
   for (let i = 0; i < 210; i++) {
     for (const [name, read] of sources) {

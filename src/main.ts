@@ -280,8 +280,8 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   async function createOtlp(): Promise<OtlpSink | null> {
     const settings = resolveOtlpSettings(config.otlp, env);
     if (!settings) return null;
-    // loaded only when pushing: the OpenTelemetry SDK, its exporters and gRPC are ~20 MB of RSS an agent without OTLP
-    // does not need
+    // loaded only when pushing: the OpenTelemetry SDK, its exporters and gRPC add 4-6 MB of RSS that an agent without
+    // OTLP does not need
     const { OtlpSink } = await import('./sinks/otlp/otlp-sink.js');
     const exports = new Counter({ name: M.otlpExportsTotal, help: 'OTLP exports by result; a failed export\'s data points are dropped (perfwatch_samples_dropped_total{sink="otlp"}).', labelNames: ['result'], registers: [exposition.registry] });
     exports.inc({ result: 'success' }, 0);
