@@ -15,9 +15,9 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { HostCollector, processCensus } from '../src/collectors/host/host-collector.js';
 import { countTcpStates, parseCpuinfoMhz, parseDiskstats, parseHostStat, parseLoadavg, parseMeminfo, parseMounts, parseNetDev } from '../src/collectors/host/parsers.js';
-import { ProcFiles } from '../src/collectors/proc-files.js';
+import { ProcFiles } from '../src/proc/proc-files.js';
 import { readSystemConstants } from '../src/collectors/system-constants.js';
-import { HOST_SERIES, hostKey } from '../src/sinks/compat/host-series.js';
+import { HOST_SERIES, hostKey } from '../src/model/legacy-names.js';
 import { SeriesStore } from '../src/store/series-store.js';
 import { cpuMsOf, freePort, have, median, paced, pct, rssMbOf, sequential, waitHttp } from './harness.js';
 

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import pidusage from 'pidusage';
 import { stringify } from 'yaml';
 import { PluginCollector } from '../src/collectors/plugin-collector.js';
-import { ProcFiles } from '../src/collectors/proc-files.js';
+import { ProcFiles } from '../src/proc/proc-files.js';
 import { readSystemConstants } from '../src/collectors/system-constants.js';
 import { concurrent, cpuMsOf, freePort, have, median, rssMbOf, sequential, waitHttp } from './harness.js';
 

@@ -2,25 +2,18 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { ApiError } from '../http/api-error.js';
 import { readJson } from '../http/body.js';
+import { successEnvelope } from '../http/envelope.js';
+import { intParam, oneOf } from '../http/params.js';
 import type { Clock } from '../model/clock.js';
-import { intParam, successEnvelope } from '../sinks/compat/performance.js';
 import { ALERT_TYPES, LEVELS, type Level } from './rule.js';
 import type { AlertService } from './service.js';
 
 export interface AlertRoutesDeps {
-  alerts: AlertService;
+  alerts: () => AlertService;
   /** Admin check for writes, or a pass-through when `auth.open_writes` is set. */
   writeAuth: Middleware;
   clock: Clock;
   bodyLimit: number;
-}
-
-function oneOf<T extends string>(raw: unknown, name: string, allowed: readonly T[]): T | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !(allowed as readonly string[]).includes(raw)) {
-    throw new ApiError('INVALID_PARAMETER', `${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)})`, { field: name });
-  }
-  return raw as T;
 }
 
 function optionalText(body: Record<string, unknown>, key: string, max: number): string | null {
@@ -40,30 +33,29 @@ export function createAlertRouter(d: AlertRoutesDeps): Router {
     const type = oneOf(ctx.query.type, 'type', ALERT_TYPES);
     const resolved = oneOf(ctx.query.resolved, 'resolved', ['true', 'false'] as const);
     const limit = intParam(ctx.query.limit, 'limit', 20, 1, 1000);
-    ctx.body = ok(d.alerts.listAlerts({ level, type, includeResolved: resolved === 'true', limit }));
+    ctx.body = ok(d.alerts().listAlerts({ level, type, includeResolved: resolved === 'true', limit }));
   });
 
   router.get('/alerts/rules', (ctx) => {
-    ctx.body = ok({ rules: d.alerts.listRules() });
+    ctx.body = ok({ rules: d.alerts().listRules() });
   });
 
   router.get('/alerts/rules/:rule_id', (ctx) => {
-    ctx.body = ok({ rule: d.alerts.getRule(ctx.params.rule_id!) });
+    ctx.body = ok({ rule: d.alerts().getRule(ctx.params.rule_id!) });
   });
 
   router.post('/alerts/rules', d.writeAuth, async (ctx) => {
     const body = await readJson(ctx, d.bodyLimit);
-    ctx.status = 201;
-    ctx.body = ok(d.alerts.createRule(body));
+    ctx.body = ok(d.alerts().createRule(body));
   });
 
   router.put('/alerts/rules/:rule_id', d.writeAuth, async (ctx) => {
     const body = await readJson(ctx, d.bodyLimit);
-    ctx.body = ok({ rule: d.alerts.updateRule(ctx.params.rule_id!, body) });
+    ctx.body = ok({ rule: d.alerts().updateRule(ctx.params.rule_id!, body) });
   });
 
   router.delete('/alerts/rules/:rule_id', d.writeAuth, (ctx) => {
-    d.alerts.deleteRule(ctx.params.rule_id!);
+    d.alerts().deleteRule(ctx.params.rule_id!);
     ctx.body = ok({ deleted: true, rule_id: ctx.params.rule_id });
   });
 
@@ -75,7 +67,7 @@ export function createAlertRouter(d: AlertRoutesDeps): Router {
     const body = raw as Record<string, unknown>;
     const resolution = optionalText(body, 'resolution', 1000);
     const by = optionalText(body, 'resolved_by', 100);
-    ctx.body = ok(d.alerts.resolve(ctx.params.alert_id!, by, resolution));
+    ctx.body = ok(d.alerts().resolve(ctx.params.alert_id!, by, resolution));
   });
 
   return router;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { duration } from '../config/schema.js';
 import { NAME_RE, promNameFor } from '../store/custom-metric.js';
-import { M } from '../sinks/prometheus/names.js';
+import { LEGACY_NAMES, METRIC_CATEGORIES, type MetricCategory } from '../model/legacy-names.js';
+import { M } from '../model/metric-names.js';
 import { templateProblem } from './template.js';
 
 /**
@@ -13,8 +14,8 @@ export const LEVELS = ['info', 'warning', 'error', 'critical'] as const;
 export type Level = (typeof LEVELS)[number];
 export const ACTIONS = ['log', 'webhook', 'alertmanager'] as const;
 export type Action = (typeof ACTIONS)[number];
-export const ALERT_TYPES = ['cpu', 'memory', 'disk', 'network', 'load', 'process', 'plugin', 'custom'] as const;
-export type AlertType = (typeof ALERT_TYPES)[number];
+export const ALERT_TYPES = METRIC_CATEGORIES;
+export type AlertType = MetricCategory;
 
 export const OPERATORS = {
   greater_than: '>',
@@ -43,28 +44,13 @@ export interface MetricTarget {
 }
 
 /** Every legacy metric name a rule may use, and the exported series it compiles to (docs/alerting.md lists them). */
-export const LEGACY_METRICS: Readonly<Record<string, MetricTarget>> = {
-  cpu_percent: { series: M.hostCpuUsageRatio, k: 100, matchers: {}, type: 'cpu' },
-  memory_percent: { series: M.hostMemoryUsageRatio, k: 100, matchers: {}, type: 'memory' },
-  disk_percent: { series: M.hostFilesystemUsageRatio, k: 100, matchers: {}, type: 'disk', subject: 'mountpoint' },
-  disk_usage_percent: { series: M.hostFilesystemUsageRatio, k: 100, matchers: {}, type: 'disk', subject: 'mountpoint' },
-  memory_used: { series: M.hostMemoryUsedBytes, k: 1, matchers: {}, type: 'memory' },
-  memory_available: { series: M.hostMemoryAvailableBytes, k: 1, matchers: {}, type: 'memory' },
-  load_average: { series: M.hostLoad1, k: 1, matchers: {}, type: 'load' },
-  load_1m: { series: M.hostLoad1, k: 1, matchers: {}, type: 'load' },
-  connections_established: { series: M.hostTcpConnections, k: 1, matchers: { state: 'established' }, type: 'network' },
-  zombie_processes: { series: M.hostProcesses, k: 1, matchers: { state: 'zombie' }, type: 'process' },
-  plugin_up: { series: M.pluginUp, k: 1, matchers: {}, type: 'plugin', subject: 'plugin_id' },
-  plugin_cpu_percent: { series: M.pluginCpuUsageRatio, k: 100, matchers: {}, type: 'cpu', subject: 'plugin_id' },
-  plugin_memory_percent: { series: M.pluginMemoryUsageRatio, k: 100, matchers: {}, type: 'memory', subject: 'plugin_id' },
-  plugin_memory_mb: { series: M.pluginResidentMemoryBytes, k: 1 / 1048576, matchers: {}, type: 'memory', subject: 'plugin_id' },
-  plugin_threads: { series: M.pluginThreads, k: 1, matchers: {}, type: 'process', subject: 'plugin_id' },
-  plugin_processes: { series: M.pluginProcesses, k: 1, matchers: {}, type: 'process', subject: 'plugin_id' },
-};
+export const LEGACY_METRICS: ReadonlyMap<string, MetricTarget> = new Map(
+  Object.entries(LEGACY_NAMES).flatMap(([name, l]) => (l.exported ? [[name, { ...l.exported, type: l.category }] as const] : [])),
+);
 
 /** Exported gauges a rule may name directly (counters need rate(), which rules do not offer yet). */
 const EXPORTED_GAUGES = new Map<string, MetricTarget>(
-  Object.values(LEGACY_METRICS).map((t) => [t.series, { ...t, k: 1, matchers: {} }]),
+  [...LEGACY_METRICS.values()].map((t) => [t.series, { ...t, k: 1, matchers: {} }]),
 );
 for (const name of [M.hostCpus, M.hostCpuFrequencyHertz, M.hostMemoryTotalBytes, M.hostMemoryCachedBytes, M.hostSwapFreeBytes, M.hostFilesystemAvailBytes, M.hostLoad5, M.hostLoad15, M.pluginLastExitCode, M.ringBufferMemoryBytes, M.customSeries, M.websocketClients]) {
   if (!EXPORTED_GAUGES.has(name)) EXPORTED_GAUGES.set(name, { series: name, k: 1, matchers: {}, type: name.includes('_plugin_') ? 'plugin' : name.includes('memory') || name.includes('swap') ? 'memory' : name.includes('filesystem') ? 'disk' : 'load' });
@@ -77,7 +63,7 @@ for (const name of [M.hostCpus, M.hostCpuFrequencyHertz, M.hostMemoryTotalBytes,
  * `perfwatch_custom_response_time_seconds * 1000`).
  */
 export function resolveMetric(metric: string, unit?: string): MetricTarget | string {
-  const legacy = LEGACY_METRICS[metric];
+  const legacy = LEGACY_METRICS.get(metric);
   if (legacy) return unit === undefined ? legacy : `unit applies only to custom metrics; ${metric} is in its own unit`;
   const exported = EXPORTED_GAUGES.get(metric);
   if (exported) return unit === undefined ? exported : `unit applies only to custom metrics; ${metric} is exported in base units`;

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { ConfigError, issuesToProblems } from '../config/load.js';
 import { ApiError } from '../http/api-error.js';
 import { isoUtc } from '../model/time.js';
-import type { TopProcesses } from '../collectors/host/host-collector.js';
+import type { TopProcesses } from '../model/host.js';
 import { Evaluator, type AlertInstance, type Lookup, type Transition } from './evaluator.js';
 import { AlertmanagerNotifier, WebhookNotifier, type DropReason, type WebhookBody } from './notifiers.js';
 import { ruleInputSchema, rulesFileSchema, snakeCase, toRule, type Level, type Rule } from './rule.js';

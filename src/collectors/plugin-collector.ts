@@ -1,14 +1,7 @@
-import type { PluginSample } from '../model/plugin.js';
-import type { ProcFiles, ProcHandle } from './proc-files.js';
-import { forEachChild, parseProcStatBytes, type StatFields } from './proc-stat.js';
+import type { PluginSample, RunningPlugin } from '../model/plugin.js';
+import type { ProcFiles, ProcHandle } from '../proc/proc-files.js';
+import { forEachChild, parseProcStatBytes, type StatFields } from '../proc/proc-stat.js';
 import type { SystemConstants } from './system-constants.js';
-
-/** A plugin process the supervisor reports as alive, with the time it was spawned. */
-export interface RunningPlugin {
-  id: string;
-  pid: number;
-  startedAtMs: number;
-}
 
 /** One process of a plugin's tree, kept from tick to tick with its open /proc files. */
 interface Member extends StatFields {

@@ -7,6 +7,8 @@
  * output targets a newer schemaVersion than the Grafana 11 the deploy kit ships; the JSON model used here is small.
  */
 
+import { M } from '../model/metric-names.js';
+
 export const SCHEMA_VERSION = 39; // Grafana 10.4 – 11.x read it as is
 const DS = { type: 'prometheus', uid: '${datasource}' };
 export const SEL = 'job=~"$job", instance=~"$instance"';
@@ -162,8 +164,8 @@ function queryVar(name: string, label: string, query: string): Record<string, un
   };
 }
 
-const JOB = queryVar('job', 'job', 'label_values(perfwatch_build_info, job)');
-const INSTANCE = queryVar('instance', 'instance', 'label_values(perfwatch_build_info{job=~"$job"}, instance)');
+const JOB = queryVar('job', 'job', `label_values(${M.buildInfo}, job)`);
+const INSTANCE = queryVar('instance', 'instance', `label_values(${M.buildInfo}{job=~"$job"}, instance)`);
 
 function dashboard(uid: string, title: string, description: string, panels: Panel[], extraVars: Array<Record<string, unknown>> = []): Dashboard {
   return {
@@ -195,23 +197,23 @@ const PCT = [
 function host(): Dashboard {
   const l = new Layout()
     .row('Now')
-    .gauge({ title: 'CPU busy', description: 'Share of all CPUs busy over the last collection interval.', unit: 'percentunit', min: 0, max: 1, thresholds: [{ value: null, color: 'green' }, { value: 0.8, color: 'orange' }, { value: 0.95, color: 'red' }], targets: [{ expr: `avg by (instance) (perfwatch_host_cpu_usage_ratio{${SEL}})`, legendFormat: '{{instance}}' }] })
-    .gauge({ title: 'Memory used', description: 'Used memory (total minus available) over total. The default alert fires above 85 %.', unit: 'percentunit', min: 0, max: 1, thresholds: [{ value: null, color: 'green' }, { value: 0.85, color: 'red' }], targets: [{ expr: `perfwatch_host_memory_usage_ratio{${SEL}}`, legendFormat: '{{instance}}' }] })
-    .gauge({ title: 'Fullest filesystem', description: 'Highest usage among the sampled mount points (df\'s used / (used + avail)). The default alert fires above 90 %.', unit: 'percentunit', min: 0, max: 1, thresholds: PCT, targets: [{ expr: `max by (instance) (perfwatch_host_filesystem_usage_ratio{${SEL}})`, legendFormat: '{{instance}}' }] })
-    .stat({ title: 'Load (1m)', description: 'Load average over one minute, next to the CPU count.', unit: 'short', targets: [{ expr: `perfwatch_host_load1{${SEL}}`, legendFormat: 'load1' }, { expr: `perfwatch_host_cpus{${SEL}}`, legendFormat: 'CPUs' }] })
+    .gauge({ title: 'CPU busy', description: 'Share of all CPUs busy over the last collection interval.', unit: 'percentunit', min: 0, max: 1, thresholds: [{ value: null, color: 'green' }, { value: 0.8, color: 'orange' }, { value: 0.95, color: 'red' }], targets: [{ expr: `avg by (instance) (${M.hostCpuUsageRatio}{${SEL}})`, legendFormat: '{{instance}}' }] })
+    .gauge({ title: 'Memory used', description: 'Used memory (total minus available) over total. The default alert fires above 85 %.', unit: 'percentunit', min: 0, max: 1, thresholds: [{ value: null, color: 'green' }, { value: 0.85, color: 'red' }], targets: [{ expr: `${M.hostMemoryUsageRatio}{${SEL}}`, legendFormat: '{{instance}}' }] })
+    .gauge({ title: 'Fullest filesystem', description: 'Highest usage among the sampled mount points (df\'s used / (used + avail)). The default alert fires above 90 %.', unit: 'percentunit', min: 0, max: 1, thresholds: PCT, targets: [{ expr: `max by (instance) (${M.hostFilesystemUsageRatio}{${SEL}})`, legendFormat: '{{instance}}' }] })
+    .stat({ title: 'Load (1m)', description: 'Load average over one minute, next to the CPU count.', unit: 'short', targets: [{ expr: `${M.hostLoad1}{${SEL}}`, legendFormat: 'load1' }, { expr: `${M.hostCpus}{${SEL}}`, legendFormat: 'CPUs' }] })
     .row('CPU and memory')
-    .timeseries({ title: 'CPU busy', description: 'Share of all CPUs busy, per collection interval.', unit: 'percentunit', min: 0, max: 1, targets: [{ expr: `perfwatch_host_cpu_usage_ratio{${SEL}}`, legendFormat: '{{instance}}' }] })
-    .timeseries({ title: 'CPU by mode', description: 'CPU seconds per second by mode, summed over CPUs (1 = one core).', unit: 'short', stack: true, targets: [{ expr: `sum by (mode) (rate(perfwatch_host_cpu_seconds_total{${SEL}, mode!="idle"}[$__rate_interval]))`, legendFormat: '{{mode}}' }] })
-    .timeseries({ title: 'Memory', description: 'Used, available and cached memory.', unit: 'bytes', targets: [{ expr: `perfwatch_host_memory_used_bytes{${SEL}}`, legendFormat: 'used' }, { expr: `perfwatch_host_memory_available_bytes{${SEL}}`, legendFormat: 'available' }, { expr: `perfwatch_host_memory_cached_bytes{${SEL}}`, legendFormat: 'cached' }] })
-    .timeseries({ title: 'Load average', description: 'Load averages over 1, 5 and 15 minutes.', unit: 'short', targets: [{ expr: `perfwatch_host_load1{${SEL}}`, legendFormat: '1m' }, { expr: `perfwatch_host_load5{${SEL}}`, legendFormat: '5m' }, { expr: `perfwatch_host_load15{${SEL}}`, legendFormat: '15m' }] })
+    .timeseries({ title: 'CPU busy', description: 'Share of all CPUs busy, per collection interval.', unit: 'percentunit', min: 0, max: 1, targets: [{ expr: `${M.hostCpuUsageRatio}{${SEL}}`, legendFormat: '{{instance}}' }] })
+    .timeseries({ title: 'CPU by mode', description: 'CPU seconds per second by mode, summed over CPUs (1 = one core).', unit: 'short', stack: true, targets: [{ expr: `sum by (mode) (rate(${M.hostCpuSecondsTotal}{${SEL}, mode!="idle"}[$__rate_interval]))`, legendFormat: '{{mode}}' }] })
+    .timeseries({ title: 'Memory', description: 'Used, available and cached memory.', unit: 'bytes', targets: [{ expr: `${M.hostMemoryUsedBytes}{${SEL}}`, legendFormat: 'used' }, { expr: `${M.hostMemoryAvailableBytes}{${SEL}}`, legendFormat: 'available' }, { expr: `${M.hostMemoryCachedBytes}{${SEL}}`, legendFormat: 'cached' }] })
+    .timeseries({ title: 'Load average', description: 'Load averages over 1, 5 and 15 minutes.', unit: 'short', targets: [{ expr: `${M.hostLoad1}{${SEL}}`, legendFormat: '1m' }, { expr: `${M.hostLoad5}{${SEL}}`, legendFormat: '5m' }, { expr: `${M.hostLoad15}{${SEL}}`, legendFormat: '15m' }] })
     .row('Disks and network')
-    .timeseries({ title: 'Filesystem usage', description: 'Used share per sampled mount point.', unit: 'percentunit', min: 0, max: 1, targets: [{ expr: `perfwatch_host_filesystem_usage_ratio{${SEL}}`, legendFormat: '{{mountpoint}}' }] })
-    .timeseries({ title: 'Disk I/O', description: 'Bytes read (positive) and written per second, per disk.', unit: 'Bps', targets: [{ expr: `sum by (device) (rate(perfwatch_host_disk_read_bytes_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} read' }, { expr: `sum by (device) (rate(perfwatch_host_disk_written_bytes_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} written' }] })
-    .timeseries({ title: 'Network traffic', description: 'Bytes received and transmitted per second, per interface (loopback excluded).', unit: 'Bps', targets: [{ expr: `sum by (device) (rate(perfwatch_host_network_receive_bytes_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} in' }, { expr: `sum by (device) (rate(perfwatch_host_network_transmit_bytes_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} out' }] })
-    .timeseries({ title: 'Network packets', description: 'Packets received and transmitted per second.', unit: 'pps', targets: [{ expr: `sum by (device) (rate(perfwatch_host_network_receive_packets_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} in' }, { expr: `sum by (device) (rate(perfwatch_host_network_transmit_packets_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} out' }] })
+    .timeseries({ title: 'Filesystem usage', description: 'Used share per sampled mount point.', unit: 'percentunit', min: 0, max: 1, targets: [{ expr: `${M.hostFilesystemUsageRatio}{${SEL}}`, legendFormat: '{{mountpoint}}' }] })
+    .timeseries({ title: 'Disk I/O', description: 'Bytes read (positive) and written per second, per disk.', unit: 'Bps', targets: [{ expr: `sum by (device) (rate(${M.hostDiskReadBytesTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} read' }, { expr: `sum by (device) (rate(${M.hostDiskWrittenBytesTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} written' }] })
+    .timeseries({ title: 'Network traffic', description: 'Bytes received and transmitted per second, per interface (loopback excluded).', unit: 'Bps', targets: [{ expr: `sum by (device) (rate(${M.hostNetworkReceiveBytesTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} in' }, { expr: `sum by (device) (rate(${M.hostNetworkTransmitBytesTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} out' }] })
+    .timeseries({ title: 'Network packets', description: 'Packets received and transmitted per second.', unit: 'pps', targets: [{ expr: `sum by (device) (rate(${M.hostNetworkReceivePacketsTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} in' }, { expr: `sum by (device) (rate(${M.hostNetworkTransmitPacketsTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{device}} out' }] })
     .row('Processes and connections')
-    .timeseries({ title: 'Processes by state', description: 'Processes counted by state at the last census (host.slow_interval).', unit: 'short', targets: [{ expr: `perfwatch_host_processes{${SEL}}`, legendFormat: '{{state}}' }] })
-    .timeseries({ title: 'TCP connections by state', description: 'TCP sockets (IPv4 and IPv6) by state at the last census.', unit: 'short', targets: [{ expr: `perfwatch_host_tcp_connections{${SEL}}`, legendFormat: '{{state}}' }] });
+    .timeseries({ title: 'Processes by state', description: 'Processes counted by state at the last census (host.slow_interval).', unit: 'short', targets: [{ expr: `${M.hostProcesses}{${SEL}}`, legendFormat: '{{state}}' }] })
+    .timeseries({ title: 'TCP connections by state', description: 'TCP sockets (IPv4 and IPv6) by state at the last census.', unit: 'short', targets: [{ expr: `${M.hostTcpConnections}{${SEL}}`, legendFormat: '{{state}}' }] });
   return dashboard('perfwatch-host', 'perfwatch / Host', 'Host CPU, memory, disks, network, processes and connections as perfwatch measures them.', l.panels);
 }
 
@@ -219,34 +221,34 @@ function plugins(): Dashboard {
   const P = `${SEL}, plugin_id=~"$plugin_id"`;
   const l = new Layout()
     .row('Now')
-    .stat({ title: 'Plugins running', description: 'Registered plugins whose state is running.', unit: 'short', thresholds: [{ value: null, color: 'green' }], targets: [{ expr: `sum(perfwatch_plugin_up{${P}})`, legendFormat: 'running' }] })
-    .stat({ title: 'Plugins not running', description: 'Registered plugins that are stopped, starting, crashed or in error (perfwatch_plugin_up == 0).', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }], targets: [{ expr: `sum(1 - perfwatch_plugin_up{${P}})`, legendFormat: 'not running' }] })
-    .stat({ title: 'Restarts', description: 'Restarts done by the restart policy over the selected time range.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'orange' }], targets: [{ expr: `sum(increase(perfwatch_plugin_restarts_total{${P}}[$__range]))`, legendFormat: 'restarts' }] })
-    .stat({ title: 'Plugin memory', description: 'Resident memory of every selected plugin tree together.', unit: 'bytes', targets: [{ expr: `sum(perfwatch_plugin_resident_memory_bytes{${P}})`, legendFormat: 'RSS' }] })
+    .stat({ title: 'Plugins running', description: 'Registered plugins whose state is running.', unit: 'short', thresholds: [{ value: null, color: 'green' }], targets: [{ expr: `sum(${M.pluginUp}{${P}})`, legendFormat: 'running' }] })
+    .stat({ title: 'Plugins not running', description: `Registered plugins that are stopped, starting, crashed or in error (${M.pluginUp} == 0).`, unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }], targets: [{ expr: `sum(1 - ${M.pluginUp}{${P}})`, legendFormat: 'not running' }] })
+    .stat({ title: 'Restarts', description: 'Restarts done by the restart policy over the selected time range.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'orange' }], targets: [{ expr: `sum(increase(${M.pluginRestartsTotal}{${P}}[$__range]))`, legendFormat: 'restarts' }] })
+    .stat({ title: 'Plugin memory', description: 'Resident memory of every selected plugin tree together.', unit: 'bytes', targets: [{ expr: `sum(${M.pluginResidentMemoryBytes}{${P}})`, legendFormat: 'RSS' }] })
     .row('Per plugin')
-    .timeseries({ title: 'CPU', description: 'CPU used by each plugin\'s process tree; 100 % = one core busy.', unit: 'percentunit', targets: [{ expr: `perfwatch_plugin_cpu_usage_ratio{${P}}`, legendFormat: '{{plugin_id}}' }] })
-    .timeseries({ title: 'Memory', description: 'Resident memory of each plugin\'s process tree.', unit: 'bytes', targets: [{ expr: `perfwatch_plugin_resident_memory_bytes{${P}}`, legendFormat: '{{plugin_id}}' }] })
-    .timeseries({ title: 'Threads', description: 'Threads in each plugin\'s process tree.', unit: 'short', targets: [{ expr: `perfwatch_plugin_threads{${P}}`, legendFormat: '{{plugin_id}}' }] })
-    .timeseries({ title: 'Processes', description: 'Processes in each plugin\'s process tree.', unit: 'short', targets: [{ expr: `perfwatch_plugin_processes{${P}}`, legendFormat: '{{plugin_id}}' }] })
-    .timeseries({ title: 'Up', description: '1 while the plugin is running, 0 otherwise.', unit: 'bool', min: 0, max: 1, targets: [{ expr: `perfwatch_plugin_up{${P}}`, legendFormat: '{{plugin_id}}' }] })
-    .timeseries({ title: 'Restarts', description: 'Restarts per plugin within each interval.', unit: 'short', targets: [{ expr: `sum by (plugin_id) (increase(perfwatch_plugin_restarts_total{${P}}[$__rate_interval]))`, legendFormat: '{{plugin_id}}' }] })
+    .timeseries({ title: 'CPU', description: 'CPU used by each plugin\'s process tree; 100 % = one core busy.', unit: 'percentunit', targets: [{ expr: `${M.pluginCpuUsageRatio}{${P}}`, legendFormat: '{{plugin_id}}' }] })
+    .timeseries({ title: 'Memory', description: 'Resident memory of each plugin\'s process tree.', unit: 'bytes', targets: [{ expr: `${M.pluginResidentMemoryBytes}{${P}}`, legendFormat: '{{plugin_id}}' }] })
+    .timeseries({ title: 'Threads', description: 'Threads in each plugin\'s process tree.', unit: 'short', targets: [{ expr: `${M.pluginThreads}{${P}}`, legendFormat: '{{plugin_id}}' }] })
+    .timeseries({ title: 'Processes', description: 'Processes in each plugin\'s process tree.', unit: 'short', targets: [{ expr: `${M.pluginProcesses}{${P}}`, legendFormat: '{{plugin_id}}' }] })
+    .timeseries({ title: 'Up', description: '1 while the plugin is running, 0 otherwise.', unit: 'bool', min: 0, max: 1, targets: [{ expr: `${M.pluginUp}{${P}}`, legendFormat: '{{plugin_id}}' }] })
+    .timeseries({ title: 'Restarts', description: 'Restarts per plugin within each interval.', unit: 'short', targets: [{ expr: `sum by (plugin_id) (increase(${M.pluginRestartsTotal}{${P}}[$__rate_interval]))`, legendFormat: '{{plugin_id}}' }] })
     .row('Top plugins')
-    .table({ title: 'Top CPU', description: 'The ten plugins using the most CPU now.', unit: 'percentunit', targets: [{ expr: `topk(10, perfwatch_plugin_cpu_usage_ratio{${P}})`, legendFormat: '{{plugin_id}}' }] })
-    .table({ title: 'Top memory', description: 'The ten plugins with the most resident memory now.', unit: 'bytes', targets: [{ expr: `topk(10, perfwatch_plugin_resident_memory_bytes{${P}})`, legendFormat: '{{plugin_id}}' }] });
+    .table({ title: 'Top CPU', description: 'The ten plugins using the most CPU now.', unit: 'percentunit', targets: [{ expr: `topk(10, ${M.pluginCpuUsageRatio}{${P}})`, legendFormat: '{{plugin_id}}' }] })
+    .table({ title: 'Top memory', description: 'The ten plugins with the most resident memory now.', unit: 'bytes', targets: [{ expr: `topk(10, ${M.pluginResidentMemoryBytes}{${P}})`, legendFormat: '{{plugin_id}}' }] });
   return dashboard('perfwatch-plugins', 'perfwatch / Plugins', 'Supervised plugins: state, restarts, CPU, memory, threads and processes over each process tree.', l.panels, [
-    queryVar('plugin_id', 'plugin', 'label_values(perfwatch_plugin_up{job=~"$job", instance=~"$instance"}, plugin_id)'),
+    queryVar('plugin_id', 'plugin', `label_values(${M.pluginUp}{job=~"$job", instance=~"$instance"}, plugin_id)`),
   ]);
 }
 
 function alerts(): Dashboard {
   const l = new Layout()
     .row('perfwatch\'s own evaluation')
-    .stat({ title: 'Firing alerts', description: 'Alerts firing in perfwatch\'s in-process evaluator, all levels.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }], targets: [{ expr: `sum(perfwatch_alerts_firing{${SEL}})`, legendFormat: 'firing' }] })
-    .stat({ title: 'Critical', description: 'Critical alerts firing in perfwatch.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }], targets: [{ expr: `sum(perfwatch_alerts_firing{${SEL}, severity="critical"})`, legendFormat: 'critical' }] })
-    .stat({ title: 'Rules loaded', description: 'Enabled alert rules (defaults, rules file and API).', unit: 'short', targets: [{ expr: `sum(perfwatch_alert_rules{${SEL}, enabled="true"})`, legendFormat: 'rules' }] })
-    .stat({ title: 'Evaluation time', description: 'Time the last evaluation of all rules took, store writes included.', unit: 's', targets: [{ expr: `max(perfwatch_alert_evaluation_duration_seconds{${SEL}})`, legendFormat: 'evaluation' }] })
-    .timeseries({ title: 'Firing by severity', description: 'Alerts firing in perfwatch by level.', unit: 'short', targets: [{ expr: `sum by (severity) (perfwatch_alerts_firing{${SEL}})`, legendFormat: '{{severity}}' }] })
-    .timeseries({ title: 'Notifications', description: 'Notifications per second by action and result; failed webhook or Alertmanager deliveries show here.', unit: 'ops', targets: [{ expr: `sum by (action, result) (rate(perfwatch_alert_notifications_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{action}} {{result}}' }] })
+    .stat({ title: 'Firing alerts', description: 'Alerts firing in perfwatch\'s in-process evaluator, all levels.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }], targets: [{ expr: `sum(${M.alertsFiring}{${SEL}})`, legendFormat: 'firing' }] })
+    .stat({ title: 'Critical', description: 'Critical alerts firing in perfwatch.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }], targets: [{ expr: `sum(${M.alertsFiring}{${SEL}, severity="critical"})`, legendFormat: 'critical' }] })
+    .stat({ title: 'Rules loaded', description: 'Enabled alert rules (defaults, rules file and API).', unit: 'short', targets: [{ expr: `sum(${M.alertRules}{${SEL}, enabled="true"})`, legendFormat: 'rules' }] })
+    .stat({ title: 'Evaluation time', description: 'Time the last evaluation of all rules took, store writes included.', unit: 's', targets: [{ expr: `max(${M.alertEvaluationDurationSeconds}{${SEL}})`, legendFormat: 'evaluation' }] })
+    .timeseries({ title: 'Firing by severity', description: 'Alerts firing in perfwatch by level.', unit: 'short', targets: [{ expr: `sum by (severity) (${M.alertsFiring}{${SEL}})`, legendFormat: '{{severity}}' }] })
+    .timeseries({ title: 'Notifications', description: 'Notifications per second by action and result; failed webhook or Alertmanager deliveries show here.', unit: 'ops', targets: [{ expr: `sum by (action, result) (rate(${M.alertNotificationsTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{action}} {{result}}' }] })
     .row('Prometheus rule states (alerts/perfwatch.rules.yml)')
     .table({ title: 'Firing in Prometheus', description: 'Alerts of the compiled perfwatch rules that Prometheus has firing now; empty when all is well.', unit: 'short', targets: [{ expr: `ALERTS{alertstate="firing", perfwatch_rule!="", ${SEL}}`, legendFormat: '{{alertname}}' }] })
     .table({ title: 'Pending in Prometheus', description: 'Alerts whose condition holds but whose `for` has not elapsed yet.', unit: 'short', targets: [{ expr: `ALERTS{alertstate="pending", perfwatch_rule!="", ${SEL}}`, legendFormat: '{{alertname}}' }] });
@@ -256,17 +258,17 @@ function alerts(): Dashboard {
 function self(): Dashboard {
   const l = new Layout()
     .row('Collection')
-    .timeseries({ title: 'Collection cycle (p99)', description: 'Wall time of whole collection cycles, 99th percentile.', unit: 's', targets: [{ expr: `histogram_quantile(0.99, sum by (le, instance) (rate(perfwatch_collection_cycle_duration_seconds_bucket{${SEL}}[$__rate_interval])))`, legendFormat: '{{instance}}' }] })
-    .timeseries({ title: 'Collectors', description: 'Wall time of each collector in the last cycle.', unit: 's', targets: [{ expr: `perfwatch_collector_duration_seconds{${SEL}}`, legendFormat: '{{collector}}' }] })
-    .timeseries({ title: 'Scrape and render', description: 'How long Prometheus\' scrape took, and perfwatch\'s once-per-cycle render of /metrics.', unit: 's', targets: [{ expr: `scrape_duration_seconds{${SEL}}`, legendFormat: 'scrape {{instance}}' }, { expr: `perfwatch_exposition_render_duration_seconds{${SEL}}`, legendFormat: 'render {{instance}}' }] })
-    .timeseries({ title: 'Dropped data', description: 'Data dropped rather than buffered without bound, per second, by sink and reason.', unit: 'short', targets: [{ expr: `sum by (sink, reason) (rate(perfwatch_samples_dropped_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{sink}} {{reason}}' }] })
+    .timeseries({ title: 'Collection cycle (p99)', description: 'Wall time of whole collection cycles, 99th percentile.', unit: 's', targets: [{ expr: `histogram_quantile(0.99, sum by (le, instance) (rate(${M.collectionCycleDurationSeconds}_bucket{${SEL}}[$__rate_interval])))`, legendFormat: '{{instance}}' }] })
+    .timeseries({ title: 'Collectors', description: 'Wall time of each collector in the last cycle.', unit: 's', targets: [{ expr: `${M.collectorDurationSeconds}{${SEL}}`, legendFormat: '{{collector}}' }] })
+    .timeseries({ title: 'Scrape and render', description: 'How long Prometheus\' scrape took, and perfwatch\'s once-per-cycle render of /metrics.', unit: 's', targets: [{ expr: `scrape_duration_seconds{${SEL}}`, legendFormat: 'scrape {{instance}}' }, { expr: `${M.exporterRenderDurationSeconds}{${SEL}}`, legendFormat: 'render {{instance}}' }] })
+    .timeseries({ title: 'Dropped data', description: 'Data dropped rather than buffered without bound, per second, by sink and reason.', unit: 'short', targets: [{ expr: `sum by (sink, reason) (rate(${M.samplesDroppedTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{sink}} {{reason}}' }] })
     .row('Memory and clients')
-    .timeseries({ title: 'History buffer', description: 'Bytes held by the in-memory history (fixed per series).', unit: 'bytes', targets: [{ expr: `perfwatch_ring_buffer_memory_bytes{${SEL}}`, legendFormat: '{{instance}}' }] })
+    .timeseries({ title: 'History buffer', description: 'Bytes held by the in-memory history (fixed per series).', unit: 'bytes', targets: [{ expr: `${M.ringBufferMemoryBytes}{${SEL}}`, legendFormat: '{{instance}}' }] })
     .timeseries({ title: 'perfwatch memory', description: 'Resident memory and heap of the perfwatch process.', unit: 'bytes', targets: [{ expr: `process_resident_memory_bytes{${SEL}}`, legendFormat: 'RSS' }, { expr: `nodejs_heap_size_used_bytes{${SEL}}`, legendFormat: 'heap used' }] })
     .timeseries({ title: 'Event loop lag (p99)', description: 'Event loop delay, 99th percentile: what a request may wait behind other work.', unit: 's', targets: [{ expr: `nodejs_eventloop_lag_p99_seconds{${SEL}}`, legendFormat: '{{instance}}' }] })
-    .timeseries({ title: 'Clients and series', description: 'WebSocket clients and custom series held.', unit: 'short', targets: [{ expr: `perfwatch_websocket_clients{${SEL}}`, legendFormat: 'websocket clients' }, { expr: `perfwatch_custom_series{${SEL}}`, legendFormat: 'custom series' }] })
+    .timeseries({ title: 'Clients and series', description: 'WebSocket clients and custom series held.', unit: 'short', targets: [{ expr: `${M.websocketClients}{${SEL}}`, legendFormat: 'websocket clients' }, { expr: `${M.customSeries}{${SEL}}`, legendFormat: 'custom series' }] })
     .row('OTLP push')
-    .timeseries({ title: 'OTLP exports', description: 'OTLP exports per second by result (present when OTLP push is on); failed exports drop their points.', unit: 'ops', targets: [{ expr: `sum by (result) (rate(perfwatch_otlp_exports_total{${SEL}}[$__rate_interval]))`, legendFormat: '{{result}}' }] });
+    .timeseries({ title: 'OTLP exports', description: 'OTLP exports per second by result (present when OTLP push is on); failed exports drop their points.', unit: 'ops', targets: [{ expr: `sum by (result) (rate(${M.otlpExportsTotal}{${SEL}}[$__rate_interval]))`, legendFormat: '{{result}}' }] });
   return dashboard('perfwatch-self', 'perfwatch / Self', 'perfwatch itself: collection cost, scrape and render time, dropped data, memory, clients, OTLP.', l.panels);
 }
 

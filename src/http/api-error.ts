@@ -1,3 +1,5 @@
+import { DomainError } from '../model/errors.js';
+
 /**
  * Every error code perfwatch answers with, once, with its HTTP status and meaning. docs/errors.md lists the same
  * table; a test fails when the two drift.
@@ -16,6 +18,7 @@ export const ERROR_CODES = {
   RULE_NOT_FOUND: { status: 404, description: 'No alert rule has that id.' },
   ALERT_NOT_FOUND: { status: 404, description: 'No alert has that id (it may have been pruned past `alerting.history_limit`).' },
   METHOD_NOT_ALLOWED: { status: 405, description: 'The route exists but not for this method; `Allow` lists the methods it takes.' },
+  NOT_IMPLEMENTED: { status: 501, description: 'The method is not one perfwatch serves on any route (`TRACE`, `PROPFIND`, …).' },
   PLUGIN_ALREADY_RUNNING: { status: 409, description: 'Start was asked for a plugin that already has a process.' },
   PLUGIN_NOT_RUNNING: { status: 409, description: 'Stop was asked for a plugin that has no process.' },
   PLUGIN_DISABLED: { status: 409, description: 'The plugin is `enabled: false` in its configuration and is never started.' },
@@ -35,16 +38,18 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** The one error type handlers throw; the error middleware formats it in the envelope of the route's family. */
-export class ApiError extends Error {
+export class ApiError extends DomainError<ErrorCode> {
   readonly status: number;
-  readonly code: ErrorCode;
-  readonly field?: string;
 
   constructor(code: ErrorCode, message: string, opts: { field?: string; status?: number } = {}) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
+    super(code, message, opts.field);
     this.status = opts.status ?? ERROR_CODES[code].status;
-    this.field = opts.field;
+  }
+
+  /** The one DomainError → HTTP map: a domain error keeps its code, message and field and gets its code's status. */
+  static from(err: DomainError): ApiError {
+    if (err instanceof ApiError) return err;
+    const code = (Object.hasOwn(ERROR_CODES, err.code) ? err.code : 'INTERNAL_ERROR') as ErrorCode;
+    return new ApiError(code, err.message, err.field === undefined ? {} : { field: err.field });
   }
 }

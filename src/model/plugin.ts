@@ -1,3 +1,5 @@
+import type { HostSample } from './host.js';
+
 /** Lifecycle states of a supervised plugin, as the plugin-management document names them. */
 export const PLUGIN_STATES = ['stopped', 'starting', 'running', 'stopping', 'error'] as const;
 export type PluginState = (typeof PLUGIN_STATES)[number];
@@ -21,11 +23,37 @@ export interface PluginSample {
   processes: number;
 }
 
-/** Everything the collectors measured in one tick. */
+/** A plugin process the supervisor reports as alive, with the time it was spawned. */
+export interface RunningPlugin {
+  id: string;
+  pid: number;
+  startedAtMs: number;
+}
+
+/** What sinks know of each registered plugin besides its samples. */
+export interface PluginStatusView {
+  id: string;
+  name: string;
+  version: string;
+  state: PluginState;
+  restarts: number;
+  startedAtMs: number | null;
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+/**
+ * Everything one collection tick produced: the only thing sinks read. Built by the pipeline (pipeline/pipeline.ts),
+ * frozen before the first sink sees it.
+ */
 export interface Snapshot {
   timestampMs: number;
-  plugins: PluginSample[];
+  /** The latest host sample: this tick's, or an earlier one when this tick's failed (`host.timestampMs` tells); null when the host collector is off or has not succeeded yet. */
+  host: HostSample | null;
+  plugins: readonly PluginSample[];
+  /** Every registered plugin, running or not, at the time of the tick. */
+  statuses: readonly PluginStatusView[];
   /** Wall time each collector took, in seconds, by collector name. */
-  collectorSeconds: Record<string, number>;
+  collectorSeconds: Readonly<Record<string, number>>;
+  /** Collection plus the store's appends, in seconds. */
   cycleSeconds: number;
 }

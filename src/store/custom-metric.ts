@@ -1,3 +1,4 @@
+import { DomainError } from '../model/errors.js';
 /**
  * Validation of ingested samples (`POST /api/v1/performance/metrics[/batch]`) and the mapping of their names, units
  * and tags to Prometheus names that `promtool check metrics` accepts (promlint's rules: base units, no unit
@@ -47,13 +48,10 @@ export interface CustomSample {
   tags: Record<string, string>;
 }
 
-export class SampleError extends Error {
-  readonly code: 'INVALID_METRIC_VALUE' | 'INVALID_METRIC';
-  readonly field: string;
+export class SampleError extends DomainError<'INVALID_METRIC_VALUE' | 'INVALID_METRIC'> {
+  declare readonly field: string;
   constructor(code: 'INVALID_METRIC_VALUE' | 'INVALID_METRIC', field: string, message: string) {
-    super(message);
-    this.code = code;
-    this.field = field;
+    super(code, message, field);
   }
 }
 

@@ -1,3 +1,4 @@
+import { DomainError } from '../model/errors.js';
 import { promLabelFor, promNameFor, SampleError, seriesKey, type CustomSample } from './custom-metric.js';
 import type { SeriesStore, StoredSeries } from './series-store.js';
 import type { TieredSeries } from './tiered-series.js';
@@ -10,8 +11,10 @@ export interface CustomExporter {
   remove(promName: string, labels: Record<string, string>): void;
 }
 
-export class SeriesLimitError extends Error {
-  readonly code = 'SERIES_LIMIT_EXCEEDED';
+export class SeriesLimitError extends DomainError<'SERIES_LIMIT_EXCEEDED'> {
+  constructor(message: string) {
+    super('SERIES_LIMIT_EXCEEDED', message);
+  }
 }
 
 interface Live {

@@ -1,5 +1,5 @@
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { parseProcStat } from '../collectors/proc-stat.js';
+import { parseProcStat } from '../proc/proc-stat.js';
 
 /**
  * `<storage.path>/perfwatch.pids.json`: perfwatch's own pid and every live plugin's process group, each with its

@@ -1,3 +1,5 @@
+import { DomainError } from '../model/errors.js';
+
 /** Why a supervisor operation was refused; the HTTP layer maps each code to a status. */
 export type SupervisorErrorCode =
   | 'PLUGIN_NOT_FOUND'
@@ -8,11 +10,4 @@ export type SupervisorErrorCode =
   | 'PLUGIN_START_FAILED'
   | 'SHUTTING_DOWN';
 
-export class SupervisorError extends Error {
-  readonly code: SupervisorErrorCode;
-  constructor(code: SupervisorErrorCode, message: string) {
-    super(message);
-    this.name = 'SupervisorError';
-    this.code = code;
-  }
-}
+export class SupervisorError extends DomainError<SupervisorErrorCode> {}

@@ -20,7 +20,7 @@ t.test('alerts reach a real Alertmanager as Prometheus sends them, and resolve t
   });
   const api = `${pw.url}/api/v1/performance`;
   const post = (p: string, body: unknown) => fetch(`${api}${p}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  t.equal((await post('/alerts/rules', { name: 'queue_high', metric: 'queue_length', operator: '>', threshold: 10, level: 'critical', description: 'Queue too long', actions: ['alertmanager'] })).status, 201);
+  t.equal((await post('/alerts/rules', { name: 'queue_high', metric: 'queue_length', operator: '>', threshold: 10, level: 'critical', description: 'Queue too long', actions: ['alertmanager'] })).status, 200);
   await post('/metrics', { name: 'queue_length', value: 20, tags: { service: 'api' } });
 
   const amAlerts = async () => (await getJson(`${am.url}/api/v2/alerts`)).body as any[];

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -71,6 +72,40 @@ t.test('unknown routes get 404 and wrong methods 405 with Allow, in the family e
   t.equal(res.status, 405);
   t.match(res.headers.get('allow'), /GET/);
   t.equal(((await res.json()) as { code: string }).code, 'METHOD_NOT_ALLOWED');
+  const perf = await fetch(`${pw.url}/api/v1/performance/stats`, { method: 'DELETE' });
+  t.equal(perf.status, 405);
+  const perfBody = (await perf.json()) as { status: string; error: { code: string; message: string }; timestamp: string };
+  t.match(perfBody, { status: 'error', error: { code: 'METHOD_NOT_ALLOWED', message: /DELETE is not allowed on \/api\/v1\/performance\/stats; allowed: .*GET/ } });
+  t.match(perfBody.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'errors stamped in UTC like the family\'s successes');
+});
+
+t.test('methods no route serves (TRACE, PROPFIND) answer 501 through the same formatter, in the family envelope', async (t) => {
+  const pw = await startApp(t);
+  for (const [p, envelope] of [['/plugins', 'plugin'], ['/api/v1/performance/stats', 'performance'], ['/metrics', 'plain']] as const) {
+    for (const method of ['TRACE', 'PROPFIND']) {
+      // fetch refuses TRACE: a plain http request, as curl -X TRACE sends it
+      const res = await new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
+        const req = request(pw.url + p, { method }, (r) => {
+          let text = '';
+          r.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: r.statusCode!, type: String(r.headers['content-type']), text }));
+        });
+        req.on('error', reject).end();
+      });
+      t.equal(res.status, 501, `${method} ${p}`);
+      t.match(res.type, /json/, 'not a plain-text 501');
+      const body = JSON.parse(res.text) as Record<string, any>;
+      const code = envelope === 'plugin' ? body.code : body.error.code;
+      t.equal(code, 'NOT_IMPLEMENTED', `${method} ${p} in the ${envelope} envelope`);
+      if (envelope === 'plugin') t.type(body.detail, 'string');
+    }
+  }
+});
+
+t.test('plugin_id given twice is refused, not read as "every plugin"', async (t) => {
+  const pw = await startApp(t, { plugins: [nodePlugin('a', 'idle.cjs'), nodePlugin('b', 'idle.cjs')] });
+  const r = await getJson(`${pw.url}/plugin/status?plugin_id=a&plugin_id=b`);
+  t.equal(r.status, 400);
+  t.match(r.body, { code: 'INVALID_PARAMETER', detail: /plugin_id must be given once/ });
 });
 
 t.test('healthz and readyz', async (t) => {

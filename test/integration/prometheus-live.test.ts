@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { buildDashboards, type Panel } from '../../src/dashboards/build.js';
-import { M } from '../../src/sinks/prometheus/names.js';
+import { M } from '../../src/model/metric-names.js';
 import { auth, getJson, nodePlugin, ROOT, startApp, tempDir, waitFor } from '../helpers/index.js';
 import { startPeer } from '../helpers/peers.js';
 

@@ -25,7 +25,7 @@ t.test('perfwatch rules export: file rules and API rules from the store', async 
     headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'high_memory', metric: 'memory_percent', operator: '>', threshold: 80, level: 'warning' }),
   });
-  t.equal(res.status, 201);
+  t.equal(res.status, 200);
   const cli = runCli(['rules', 'export', '--config', pw.configFile]);
   const { code } = await cli.exited;
   t.equal(code, 0, cli.stderr());

@@ -23,6 +23,9 @@ t.test('metric_update within two intervals, system_change on plugin state, subsc
   t.same(change.change, { kind: 'plugin_state', plugin_id: 'p', status: 'starting', previous: 'stopped' });
   const pm = await a.next((x) => x.type === 'metric_update' && x.metric.source === 'plugins');
   t.equal(pm.metric.plugins[0].plugin_id, 'p');
+  for (const k of ['cpu_percent', 'memory_mb', 'memory_percent']) {
+    t.equal(pm.metric.plugins[0][k], Math.round(pm.metric.plugins[0][k] * 100) / 100, `${k} rounded to two decimals like /plugin/metrics`);
+  }
 
   a.ws.send(JSON.stringify({ type: 'subscribe', events: ['system_change'] }));
   await a.next((x) => x.type === 'subscribed');

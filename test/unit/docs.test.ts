@@ -3,7 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { renderConfigDocs } from '../../src/config/docs.js';
 import { ERROR_CODES } from '../../src/http/api-error.js';
-import { M } from '../../src/sinks/prometheus/names.js';
+import { M } from '../../src/model/metric-names.js';
 import { ROOT } from '../helpers/index.js';
 
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');

@@ -1,6 +1,6 @@
 import { readFile, readdir, statfs } from 'node:fs/promises';
-import type { ProcFiles, ProcHandle } from '../proc-files.js';
-import { parseProcStat } from '../proc-stat.js';
+import type { ProcFiles, ProcHandle } from '../../proc/proc-files.js';
+import { parseProcStat } from '../../proc/proc-stat.js';
 import {
   countTcpStates,
   cpuPercentBetween,
@@ -11,49 +11,12 @@ import {
   parseMeminfo,
   parseMounts,
   parseNetDev,
-  type CpuMode,
-  type DiskIo,
-  type LoadAvg,
   type Mount,
-  type NetDev,
 } from './parsers.js';
+import type { CpuMode, FilesystemUsage, HostSample, ProcessCounts, TopProcesses } from '../../model/host.js';
 
-export interface FilesystemUsage {
-  mountpoint: string;
-  device: string;
-  fstype: string;
-  sizeBytes: number;
-  /** Available to unprivileged users, as df shows it. */
-  availBytes: number;
-  usedBytes: number;
-  /** used / (used + avail) × 100, as df and psutil compute it. */
-  percent: number;
-}
 
-export interface ProcessCounts {
-  total: number;
-  running: number;
-  sleeping: number;
-  zombie: number;
-}
 
-/** One host measurement, taken once per tick and read by every sink. */
-export interface HostSample {
-  timestampMs: number;
-  cpu: { percent: number; cores: number; frequencyMhz: number | null; secondsByMode: Record<CpuMode, number> };
-  memory: { total: number; available: number; used: number; percent: number; cached: number; free: number; swapTotal: number; swapFree: number };
-  filesystems: FilesystemUsage[];
-  disks: DiskIo[];
-  diskReadBytes: number;
-  diskWrittenBytes: number;
-  /** Counters over every interface but loopback. */
-  network: { devices: NetDev[]; bytesSent: number; bytesRecv: number; packetsSent: number; packetsRecv: number; sendBytesPerSecond: number; recvBytesPerSecond: number };
-  processes: ProcessCounts;
-  tcp: Record<string, number>;
-  connections: { active: number; listening: number; established: number };
-  load: LoadAvg;
-  bootTimeSeconds: number;
-}
 
 export interface HostCollectorOptions {
   procFiles: ProcFiles;
@@ -275,12 +238,6 @@ export class HostCollector {
   }
 }
 
-/** The busiest processes at the last census: what an alert's `metadata.affected_processes` names. */
-export interface TopProcesses {
-  /** By CPU time used between the last two censuses (the first census has none). */
-  byCpu: Array<{ pid: number; name: string; cpuSeconds: number }>;
-  byMemory: Array<{ pid: number; name: string; rssBytes: number }>;
-}
 
 export interface Census {
   counts: ProcessCounts;

@@ -1,7 +1,6 @@
 /** Parsers for the host's /proc files: one small pure function per file, each tested on fixed text and on this host. */
 
-export const CPU_MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
-export type CpuMode = (typeof CPU_MODES)[number];
+import { CPU_MODES, type CpuMode, type DiskIo, type LoadAvg, type NetDev } from '../../model/host.js';
 
 export interface ProcStatHost {
   /** Aggregate CPU time by mode, in clock ticks (guest time is already inside user and nice). */
@@ -73,11 +72,6 @@ export function parseMeminfo(text: string): MemInfo {
 /** Devices node_exporter's diskstats collector ignores by default: partitions, loop, ram and floppy devices. */
 export const IGNORED_DISKS = /^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$/;
 
-export interface DiskIo {
-  device: string;
-  readBytes: number;
-  writtenBytes: number;
-}
 
 /** /proc/diskstats: bytes read and written per whole disk (sectors are 512 bytes whatever the device's block size). */
 export function parseDiskstats(text: string): DiskIo[] {
@@ -92,13 +86,6 @@ export function parseDiskstats(text: string): DiskIo[] {
   return out;
 }
 
-export interface NetDev {
-  device: string;
-  rxBytes: number;
-  rxPackets: number;
-  txBytes: number;
-  txPackets: number;
-}
 
 /** /proc/net/dev */
 export function parseNetDev(text: string): NetDev[] {
@@ -144,14 +131,6 @@ export function countTcpStates(text: string, into: Record<string, number> = {}):
   return into;
 }
 
-export interface LoadAvg {
-  load1: number;
-  load5: number;
-  load15: number;
-  runnable: number;
-  /** Scheduling entities (threads) on the host. */
-  entities: number;
-}
 
 /** /proc/loadavg */
 export function parseLoadavg(text: string): LoadAvg {

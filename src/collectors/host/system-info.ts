@@ -1,19 +1,7 @@
 import os from 'node:os';
 import si from 'systeminformation';
+import type { SystemInfo } from '../../model/host.js';
 
-/** The static facts of `GET /api/v1/performance/system`, in the document's field names. */
-export interface SystemInfo {
-  hostname: string;
-  platform: string;
-  platform_version: string;
-  architecture: string;
-  /** The document's field names the original's runtime (Python); perfwatch reports its own: the Node.js version. */
-  python_version: string;
-  cpu_info: { model: string; cores: number; threads: number; frequency: number; cache_size: number };
-  memory_info: { total: number; available: number; swap_total: number; swap_available: number };
-  disk_info: Array<{ device: string; mountpoint: string; total: number; free: number; filesystem: string }>;
-  network_info: Array<{ interface: string; ip_address: string; mac_address: string; is_up: boolean }>;
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;

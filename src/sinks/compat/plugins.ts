@@ -1,16 +1,16 @@
 import Router from '@koa/router';
 import type { Clock } from '../../model/clock.js';
 import { formatLocalIso } from '../../model/time.js';
-import type { AdminMiddleware } from '../../http/auth.js';
+import { ApiError } from '../../http/api-error.js';
 import type { ManagedPlugin } from '../../supervisor/managed-plugin.js';
 import type { Supervisor } from '../../supervisor/supervisor.js';
 
 /**
- * Plugin management, as shared/seeds/002 fixes it: `GET /plugins` and `GET /plugin/status` are open; start, stop and
- * reload need the admin token. Field names and messages are the original server's.
+ * Plugin listing and status, as shared/seeds/002 fixes it: `GET /plugins` and `GET /plugin/status`, open to every
+ * client. Field names are the original server's. Start, stop and reload are api/plugin-control.ts.
  */
-export function createPluginsRouter(deps: { supervisor: Supervisor; requireAdmin: AdminMiddleware; clock: Clock }): Router {
-  const { supervisor, requireAdmin, clock } = deps;
+export function createPluginsRouter(deps: { supervisor: Supervisor; clock: Clock }): Router {
+  const { supervisor, clock } = deps;
   const router = new Router();
 
   router.get('/plugins', (ctx) => {
@@ -28,6 +28,7 @@ export function createPluginsRouter(deps: { supervisor: Supervisor; requireAdmin
   router.get('/plugin/status', (ctx) => {
     const now = clock.now();
     const id = ctx.query.plugin_id;
+    if (Array.isArray(id)) throw new ApiError('INVALID_PARAMETER', 'plugin_id must be given once (omit it to list every plugin)', { field: 'plugin_id' });
     if (typeof id === 'string') {
       const p = supervisor.get(id);
       ctx.body = { plugin_id: p.id, ...statusOf(p, now), time: formatLocalIso(now) };
@@ -36,24 +37,6 @@ export function createPluginsRouter(deps: { supervisor: Supervisor; requireAdmin
     const plugins: Record<string, unknown> = {};
     for (const p of supervisor.list()) plugins[p.id] = statusOf(p, now);
     ctx.body = { plugins, time: formatLocalIso(now) };
-  });
-
-  router.post('/plugin/:plugin_id/start', requireAdmin, async (ctx) => {
-    const id = ctx.params.plugin_id!;
-    const r = await supervisor.start(id);
-    ctx.body = { plugin_id: id, status: r.state, message: 'Plugin started successfully', pid: r.pid };
-  });
-
-  router.post('/plugin/:plugin_id/stop', requireAdmin, async (ctx) => {
-    const id = ctx.params.plugin_id!;
-    const r = await supervisor.stop(id);
-    ctx.body = { plugin_id: id, status: r.state, message: 'Plugin stopped successfully' };
-  });
-
-  router.post('/plugin/:plugin_id/reload', requireAdmin, async (ctx) => {
-    const id = ctx.params.plugin_id!;
-    const r = await supervisor.reload(id);
-    ctx.body = { plugin_id: id, status: r.state, message: 'Plugin reloaded successfully', pid: r.pid };
   });
 
   return router;

@@ -6,9 +6,8 @@ import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metr
 import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { HostSample } from '../../collectors/host/host-collector.js';
-import type { PluginSample } from '../../model/plugin.js';
-import type { PluginStatusView } from '../prometheus/exposition.js';
+import type { HostSample } from '../../model/host.js';
+import type { PluginSample, PluginStatusView } from '../../model/plugin.js';
 import type { OtlpSettings } from './otlp-settings.js';
 
 /** One exported custom series: its OTel name, unit, attributes and value in base units. */

@@ -3,20 +3,9 @@ import { gzip as gzipCb } from 'node:zlib';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric, type OpenMetricsContentType } from 'prom-client';
 import { PLUGIN_STATES, type PluginState, type Snapshot } from '../../model/plugin.js';
 import { CounterValues } from './counter-values.js';
-import { M } from './names.js';
+import { M } from '../../model/metric-names.js';
 
 const gzip = promisify(gzipCb);
-
-/** What the exposition needs to know of each registered plugin besides its samples. */
-export interface PluginStatusView {
-  id: string;
-  name: string;
-  version: string;
-  state: PluginState;
-  restarts: number;
-  startedAtMs: number | null;
-  lastExit: { code: number | null; signal: NodeJS.Signals | null } | null;
-}
 
 export interface ExpositionOptions {
   version: string;
@@ -134,7 +123,8 @@ export class Exposition {
   }
 
   /** Applies one tick: samples for the plugins that have one, status for every registered plugin. */
-  update(snapshot: Snapshot, plugins: readonly PluginStatusView[], ringBytes: number): void {
+  update(snapshot: Snapshot, ringBytes: number): void {
+    const plugins = snapshot.statuses;
     const sampled = new Set<string>();
     for (const s of snapshot.plugins) {
       const l = { plugin_id: s.pluginId };

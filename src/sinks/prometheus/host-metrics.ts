@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { HostSample } from '../../collectors/host/host-collector.js';
+import type { HostSample } from '../../model/host.js';
 import { CounterValues } from './counter-values.js';
-import { M } from './names.js';
+import { M } from '../../model/metric-names.js';
 
 /** Host gauges and counters, set once per tick from the host sample (the same one the JSON API and history read). */
 export class HostMetrics {

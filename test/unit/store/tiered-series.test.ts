@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { statsOf, trendOf } from '../../../src/sinks/compat/performance.js';
+import { statsOf, trendOf } from '../../../src/store/history-stats.js';
 import { SeriesStore } from '../../../src/store/series-store.js';
 import { seriesBytes, TieredSeries } from '../../../src/store/tiered-series.js';
 

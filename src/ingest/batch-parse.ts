@@ -1,4 +1,4 @@
-import { SampleError, validateSample, type CustomSample } from '../../store/custom-metric.js';
+import { SampleError, validateSample, type CustomSample } from '../store/custom-metric.js';
 
 /**
  * The CPU-heavy half of `POST /api/v1/performance/metrics/batch` (decode, JSON.parse, validate every sample), written

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { parseProcStat } from '../../../src/collectors/proc-stat.js';
+import { parseProcStat } from '../../../src/proc/proc-stat.js';
 
 t.test('a stat line whose command has spaces and parentheses', async (t) => {
   const line =

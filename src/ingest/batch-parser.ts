@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { CustomSample } from '../../store/custom-metric.js';
-import type { SeriesHandle } from '../../store/custom-series.js';
+import type { CustomSample } from '../store/custom-metric.js';
+import type { SeriesHandle } from '../store/custom-series.js';
 import type { ParsedBatch } from './batch-parse.js';
 
 /** The routes of one worker epoch, on the main thread: each route's description and, once resolved, its series. */

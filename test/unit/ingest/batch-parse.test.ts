@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseBatch, RouteTable, type ParsedBatch } from '../../../../src/sinks/compat/batch-parse.js';
+import { parseBatch, RouteTable, type ParsedBatch } from '../../../src/ingest/batch-parse.js';
 
 const body = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 type Ok = Exclude<ParsedBatch, { fatal: unknown }>;

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
-import { forEachChild, parseProcStat, parseProcStatBytes, type StatFields } from '../../../src/collectors/proc-stat.js';
+import { forEachChild, parseProcStat, parseProcStatBytes, type StatFields } from '../../../src/proc/proc-stat.js';
 
 const blank = (): StatFields => ({ ppid: 0, pgrp: 0, utime: 0, stime: 0, cutime: 0, cstime: 0, numThreads: 0, startTime: 0, rssPages: 0 });
 

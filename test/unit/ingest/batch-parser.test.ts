@@ -1,5 +1,5 @@
 import t from 'tap';
-import { BatchParser, type ParsedOnMain } from '../../../../src/sinks/compat/batch-parser.js';
+import { BatchParser, type ParsedOnMain } from '../../../src/ingest/batch-parser.js';
 
 const body = (metrics: unknown[]) => Buffer.from(JSON.stringify({ metrics }));
 type Ok = Exclude<ParsedOnMain, { fatal: unknown }>;

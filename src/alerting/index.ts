@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Middleware } from 'koa';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../model/clock.js';
+import type { Component } from '../model/component.js';
+import type { TopProcesses } from '../model/host.js';
+import { M } from '../model/metric-names.js';
+import type { Sink } from '../pipeline/pipeline.js';
+import { AlertmanagerNotifier, WebhookNotifier } from './notifiers.js';
+import { registryLookup } from './registry-lookup.js';
+import { createAlertRouter } from './routes.js';
+import { AlertService, loadFileRules } from './service.js';
+import { AlertStore } from './store.js';
+
+export interface AlertingOptions {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  /** The /metrics registry: alert metrics are defined on it, and rules read the values it holds. */
+  registry: Registry;
+  clock: Clock;
+  writeAuth: Middleware;
+  topProcesses: () => TopProcesses;
+  /** perfwatch's own URL, for `generatorURL` (known once the server listens). */
+  url: () => string;
+  broadcast: (event: 'alert_triggered' | 'alert_resolved', payload: Record<string, unknown>) => void;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * Alerting: the rules (defaults, rules file, API rules in SQLite), the evaluator and its sink, the notifiers, the
+ * routes and its metrics. The part opens the SQLite file on start and closes it on stop (after the scheduler, which
+ * stops first, has finished its last evaluation). The sink reads the registry the Prometheus sink filled this tick, so
+ * the in-process evaluation sees exactly what Prometheus scrapes.
+ */
+export async function createAlerting(o: AlertingOptions) {
+  const a = o.config.alerting;
+  const fileRules = a.enabled ? await loadFileRules(a) : [];
+  let secret = o.env.PERFWATCH_WEBHOOK_SECRET;
+  if (!secret && a.webhook?.secret_file) secret = (await readFile(a.webhook.secret_file, 'utf8')).trim();
+  const notifications = new Counter({
+    name: M.alertNotificationsTotal,
+    help: 'Alert notifications by action and result (sent, failed, queue_full, unconfigured).',
+    labelNames: ['action', 'result'],
+    registers: [o.registry],
+  });
+  notifications.inc({ action: 'log', result: 'sent' }, 0);
+  for (const action of ['webhook', 'alertmanager'] as const) {
+    if (a[action]) for (const result of ['sent', 'failed']) notifications.inc({ action, result }, 0);
+  }
+  const webhook = a.webhook
+    ? new WebhookNotifier({
+        url: a.webhook.url,
+        secret,
+        timeoutMs: a.webhook.timeout,
+        retries: a.webhook.retries,
+        backoffMs: a.webhook.backoff,
+        maxQueue: a.webhook.max_queue,
+        onResult: (result) => notifications.inc({ action: 'webhook', result }),
+        onError: (err, attempt) => o.log('warn', 'webhook delivery failed', { err: String(err), attempt }),
+      })
+    : undefined;
+  const alertmanager = a.alertmanager
+    ? new AlertmanagerNotifier({
+        url: a.alertmanager.url,
+        resendDelayMs: a.alertmanager.resend_delay,
+        intervalMs: o.config.collection.interval,
+        timeoutMs: a.alertmanager.timeout,
+        onResult: (result, n) => notifications.inc({ action: 'alertmanager', result }, n),
+        onError: (err) => o.log('warn', 'alertmanager push failed', { err: String(err) }),
+      })
+    : undefined;
+  let service: AlertService | null = null;
+  let closed = false;
+  const live = (): AlertService => {
+    if (!service) throw new Error('alerting is not started');
+    return service;
+  };
+  new Gauge({ name: M.alertsFiring, help: 'Alerts firing now, by severity.', labelNames: ['severity'], registers: [o.registry], collect() {
+    if (service) for (const [severity, n] of Object.entries(service.firingCount())) this.set({ severity }, n);
+  } });
+  new Gauge({ name: M.alertRules, help: 'Alert rules loaded, by source and whether they are enabled.', labelNames: ['source', 'enabled'], registers: [o.registry], collect() {
+    this.reset();
+    for (const r of service?.rules ?? []) this.inc({ source: r.source, enabled: String(r.enabled) });
+  } });
+  new Gauge({ name: M.alertEvaluationDurationSeconds, help: 'Time the last evaluation of every rule took (including its store writes).', registers: [o.registry], collect() {
+    this.set(service?.lastEvaluationSeconds ?? 0);
+  } });
+
+  const component: Component = {
+    name: 'alerting',
+    start() {
+      service = new AlertService({
+        store: new AlertStore(path.join(o.config.storage.path, 'perfwatch.db'), { historyLimit: a.history_limit }),
+        fileRules,
+        intervalMs: o.config.collection.interval,
+        now: () => o.clock.now(),
+        topProcesses: o.topProcesses,
+        webhook,
+        alertmanager,
+        externalLabels: { instance: a.instance ?? os.hostname() },
+        externalUrl: () => a.external_url?.replace(/\/$/, '') ?? o.url(),
+        log: (level, msg, fields) => o.log(level, msg, fields),
+        broadcast: o.broadcast,
+        onNotification: (action, result) => notifications.inc({ action, result }),
+      });
+    },
+    async stop() {
+      if (closed || !service) return;
+      closed = true;
+      await service.close();
+    },
+  };
+  const sink: Sink = {
+    name: 'alerting',
+    after: ['prometheus'],
+    async onTick(s) {
+      if (!a.enabled || !service) return;
+      service.evaluate(s.timestampMs, await registryLookup(o.registry, service.evaluator.rules.map((r) => r.target.series)));
+    },
+  };
+  // the routes resolve the service per request: it exists from start() on, before the server listens
+  const router = createAlertRouter({ alerts: () => live(), writeAuth: o.writeAuth, clock: o.clock, bodyLimit: o.config.server.body_limit });
+  return { component, sink, router, get service(): AlertService {
+    return live();
+  } };
+}

@@ -1,0 +1,53 @@
+import type { Point } from './tiered-series.js';
+
+/** Statistics over history points, shared by the performance API, the alert summaries and reports. Pure functions. */
+
+/** `trend` is `stable` while the least-squares line over the period moves less than this many points (percent). */
+export const TREND_THRESHOLD = 5;
+export type Trend = 'increasing' | 'decreasing' | 'stable';
+
+/** Least-squares slope of avg over time, scaled to the change it predicts over `spanMs`. */
+export function trendOf(points: readonly Point[], spanMs: number): Trend {
+  if (points.length < 2) return 'stable';
+  const n = points.length;
+  const t0 = points[0]!.t;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  for (const p of points) {
+    const x = p.t - t0;
+    sx += x;
+    sy += p.avg;
+    sxx += x * x;
+    sxy += x * p.avg;
+  }
+  const den = n * sxx - sx * sx;
+  if (den === 0) return 'stable';
+  const change = ((n * sxy - sx * sy) / den) * spanMs;
+  return Math.abs(change) < TREND_THRESHOLD ? 'stable' : change > 0 ? 'increasing' : 'decreasing';
+}
+
+/** Mean, max and min over points, weighting each by its sample count. */
+export function statsOf(points: readonly Point[]): { average: number; maximum: number; minimum: number } | null {
+  if (!points.length) return null;
+  let sum = 0;
+  let count = 0;
+  let max = -Infinity;
+  let min = Infinity;
+  for (const p of points) {
+    sum += p.avg * p.count;
+    count += p.count;
+    if (p.max > max) max = p.max;
+    if (p.min < min) min = p.min;
+  }
+  return { average: sum / count, maximum: max, minimum: min };
+}
+
+/** Average rate of a counter over the points (per second, rounded), 0 with fewer than two points or after a reset. */
+export function throughputOf(points: readonly Point[]): number {
+  if (points.length < 2) return 0;
+  const a = points[0]!;
+  const b = points.at(-1)!;
+  return b.last >= a.last && b.t > a.t ? Math.round((b.last - a.last) / ((b.t - a.t) / 1000)) : 0;
+}

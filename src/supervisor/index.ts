@@ -1,0 +1,83 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config/load.js';
+import { reloadPluginDefinition } from '../config/load.js';
+import type { Clock } from '../model/clock.js';
+import type { Component } from '../model/component.js';
+import type { PluginStatusView } from '../model/plugin.js';
+import { findOrphans, isSameProcess, PidFile, readPidFile, reapOrphans } from './pid-file.js';
+import { Supervisor } from './supervisor.js';
+
+/** Thrown when perfwatch cannot start for a reason the operator must fix (the CLI exits 1 with the message). */
+export class StartupError extends Error {}
+
+export interface SupervisionOptions {
+  config: Config;
+  clock: Clock;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Plugin log bytes dropped under backpressure. */
+  onLogDrop: (bytes: number) => void;
+}
+
+/**
+ * Everything about plugin processes: the storage lock and orphan policy (`storage` part: refuse a storage path a live
+ * perfwatch uses, end what a dead one left, own the pid file), the supervisor, and the `plugins` part that starts every
+ * enabled plugin and stops them all (each with its stop_timeout).
+ */
+export function createSupervision(o: SupervisionOptions): { supervisor: Supervisor; statuses: () => PluginStatusView[]; storage: Component; plugins: Component } {
+  const { config } = o;
+  const logsDir = path.join(config.storage.path, 'logs');
+  const pidFile = new PidFile({ file: path.join(config.storage.path, 'perfwatch.pids.json') });
+  const supervisor = new Supervisor({
+    definitions: config.plugins,
+    logsDir,
+    logLimits: { maxBytes: config.plugin_logs.max_bytes, maxFiles: config.plugin_logs.max_files },
+    clock: o.clock,
+    pidFile,
+    loadDefinition: reloadPluginDefinition,
+    onLogDrop: o.onLogDrop,
+    log: o.log,
+  });
+  let ownsPidFile = false;
+  const storage: Component = {
+    name: 'storage',
+    async start() {
+      await mkdir(logsDir, { recursive: true });
+      // A previous perfwatch on this storage path: refuse if it is alive, else end what it left behind.
+      const previous = await readPidFile(pidFile.file);
+      if (previous && previous.perfwatch.pid !== process.pid && (await isSameProcess(previous.perfwatch.pid, previous.perfwatch.start_time))) {
+        throw new StartupError(`storage.path ${config.storage.path} is in use by another perfwatch (pid ${previous.perfwatch.pid})`);
+      }
+      if (previous) {
+        const orphans = await findOrphans(previous);
+        if (orphans.length) {
+          o.log('warn', 'stopping plugin processes left by a previous perfwatch', { pids: orphans });
+          await reapOrphans(orphans, 5000);
+        }
+      }
+      ownsPidFile = true;
+      await pidFile.init();
+      await supervisor.init();
+    },
+    async stop() {
+      if (ownsPidFile) await pidFile.remove();
+      ownsPidFile = false;
+    },
+  };
+  const plugins: Component = {
+    name: 'plugins',
+    start: () => supervisor.startAll(),
+    stop: () => supervisor.stopAll(),
+  };
+  const statuses = (): PluginStatusView[] =>
+    supervisor.list().map((p) => ({
+      id: p.id,
+      name: p.definition.name,
+      version: p.definition.version,
+      state: p.state,
+      restarts: p.restarts,
+      startedAtMs: p.startedAtMs,
+      lastExit: p.lastExit,
+    }));
+  return { supervisor, statuses, storage, plugins };
+}
