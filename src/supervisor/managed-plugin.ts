@@ -53,6 +53,8 @@ export class ManagedPlugin extends EventEmitter {
   #opts: ManagedPluginOptions;
   #child: ChildProcess | null = null;
   #exited: Promise<void> | null = null;
+  /** Resolves once the last spawned process has settled: counted as running after start_grace, or exited. */
+  #settled: Promise<void> = Promise.resolve();
   #stopRequested = false;
   #restartTimer: NodeJS.Timeout | null = null;
   #graceTimer: NodeJS.Timeout | null = null;
@@ -191,10 +193,19 @@ export class ManagedPlugin extends EventEmitter {
     this.#child = child;
     this.pid = child.pid;
     this.startedAtMs = this.#opts.clock.now();
-    this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(this.#onExit(child, code, signal))));
+    let settle!: () => void;
+    this.#settled = new Promise<void>((resolve) => (settle = resolve));
+    this.#exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.#onExit(child, code, signal);
+        settle();
+        resolve();
+      }),
+    );
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = null;
       if (this.#child === child && this.state === 'starting') this.#setState('running');
+      settle();
     }, def.start_grace);
     this.emit('spawn', child.pid);
     this.#opts.log?.('info', 'plugin started', { plugin_id: def.id, pid: child.pid });
@@ -284,17 +295,13 @@ export class ManagedPlugin extends EventEmitter {
     while (groupExists(pgid) && Date.now() < hard) await sleep(25);
   }
 
+  /**
+   * Waits for the process just spawned to count as running or to exit. Not for a state change: a process that exits
+   * within start_grace under a restart policy goes from `starting` to `starting` (awaiting its restart), which emits
+   * nothing, and the restart itself waits for the lock this operation holds.
+   */
   #waitUntilSettled(): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.state !== 'starting' || !this.#child) {
-          this.off('change', check);
-          resolve();
-        }
-      };
-      this.on('change', check);
-      check();
-    });
+    return this.#settled;
   }
 
   #cancelRestart(): void {
