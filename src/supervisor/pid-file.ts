@@ -84,20 +84,35 @@ export async function isSameProcess(pid: number, startTime: number): Promise<boo
 /**
  * Finds processes left over from a previous perfwatch: members of a recorded plugin process group that started no
  * earlier than the group's leader did. One walk of /proc, at start-up only.
+ *
+ * A group is ours only while its id has not been reused. Linux gives no new process a pid that is still some group's
+ * id, so if the recorded leader (pid = pgid) is gone, the members left are the old group's. If a process with that pid
+ * exists, it must be the recorded leader itself (same start time): otherwise the pid was reused (the old group emptied,
+ * and an unrelated process, e.g. a `setsid` daemon, now leads a group of that id) and nothing in it is touched.
  */
 export async function findOrphans(content: PidFileContent): Promise<number[]> {
   const groups = new Map<number, number>();
-  for (const g of Object.values(content.plugins)) groups.set(g.pgid, g.start_time);
+  for (const g of Object.values(content.plugins)) {
+    if (Number.isInteger(g?.pgid) && g.pgid > 1 && Number.isFinite(g.start_time)) groups.set(g.pgid, g.start_time);
+  }
   if (!groups.size) return [];
-  const out: number[] = [];
+  const members: Array<{ pid: number; pgrp: number; startTime: number }> = [];
+  const leaders = new Map<number, number>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const st = await readStat(Number(name));
-    if (!st) continue;
-    const leaderStart = groups.get(st.pgrp);
-    if (leaderStart !== undefined && st.startTime >= leaderStart && st.pid !== process.pid) out.push(st.pid);
+    if (!st || !groups.has(st.pgrp)) continue;
+    members.push(st);
+    if (st.pid === st.pgrp) leaders.set(st.pid, st.startTime);
   }
-  return out;
+  return members
+    .filter((st) => {
+      const recorded = groups.get(st.pgrp)!;
+      const leader = leaders.get(st.pgrp);
+      if (leader !== undefined && leader !== recorded) return false; // the group id now belongs to someone else
+      return st.startTime >= recorded && st.pid !== process.pid;
+    })
+    .map((st) => st.pid);
 }
 
 /** SIGTERM the orphans, wait up to `timeoutMs`, SIGKILL what is left. Returns how many there were. */

@@ -25,3 +25,31 @@ t.test('reload of a plugin that exits within start_grace is answered, and stop a
   await pw.stop();
   t.ok(Date.now() - started < 10_000, 'shutdown finished');
 });
+
+t.test('orphan reaping after pid reuse: a stale pid file naming a group an unrelated process now leads kills nothing', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { tempDir } = await import('../helpers/index.js');
+  // an unrelated session leader (as `setsid sleep` makes one): its pgid is its pid
+  const other = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+  t.teardown(() => other.kill('SIGKILL'));
+  await new Promise((r) => other.once('spawn', r));
+  const dir = tempDir(t);
+  const storage = path.join(dir, 'data');
+  mkdirSync(storage, { recursive: true });
+  // what a perfwatch killed long ago left: its own pid is dead, and its plugin's group id has since been reused
+  writeFileSync(path.join(storage, 'perfwatch.pids.json'), JSON.stringify({ perfwatch: { pid: 2 ** 22 + 7, start_time: 1 }, plugins: { old: { pgid: other.pid, start_time: 1 } } }));
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { startPerfwatch } = await import('../../src/main.js');
+  const { pino } = await import('pino');
+  const { TOKEN } = await import('../helpers/index.js');
+  const configFile = path.join(dir, 'perfwatch.yaml');
+  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage } }));
+  const pw = await startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'silent' }), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  await pw.stop();
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(other.exitCode, null, 'not exited');
+  t.equal(other.signalCode, null, 'not signalled');
+  t.doesNotThrow(() => process.kill(other.pid!, 0), 'the unrelated process is alive after a perfwatch start-up on that storage path');
+});
