@@ -15,6 +15,7 @@ import { createHealthRouter } from './http/health.js';
 import { HttpServer } from './http/server.js';
 import { createIngest } from './ingest/index.js';
 import { systemClock, type Clock } from './model/clock.js';
+import { StartupError } from './model/errors.js';
 import type { Snapshot } from './model/plugin.js';
 import { isoUtc } from './model/time.js';
 import { startAll } from './pipeline/lifecycle.js';
@@ -30,7 +31,7 @@ import { createWebSocket } from './sinks/ws/index.js';
 import { createHistory } from './store/history.js';
 import type { PluginHistory } from './store/plugin-history.js';
 import type { SeriesStore } from './store/series-store.js';
-import { createSupervision, StartupError } from './supervisor/index.js';
+import { createSupervision } from './supervisor/index.js';
 import type { Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
 

@@ -48,7 +48,14 @@ export async function loadFileRules(alerting: { default_rules: boolean; rules_fi
 export function storedRules(store: AlertStore, onInvalid: (id: string, problem: string) => void): Rule[] {
   const out: Rule[] = [];
   for (const s of store.listRules()) {
-    const parsed = ruleInputSchema.safeParse(JSON.parse(s.body));
+    let body: unknown;
+    try {
+      body = JSON.parse(s.body);
+    } catch {
+      onInvalid(s.id, 'its stored body is not valid JSON (damaged on disk)');
+      continue;
+    }
+    const parsed = ruleInputSchema.safeParse(body);
     if (!parsed.success) {
       onInvalid(s.id, issuesToProblems(parsed.error.issues).join('; '));
       continue;

@@ -1,3 +1,4 @@
+import { StartupError } from '../model/errors.js';
 import Database from 'better-sqlite3';
 import type { Level, AlertType } from './rule.js';
 
@@ -80,6 +81,17 @@ create index if not exists alerts_created on alerts(created_at);
 const alertId = (seq: number) => `alert_${String(seq).padStart(3, '0')}`;
 export const ruleIdFor = (seq: number) => `rule_${String(seq).padStart(3, '0')}`;
 
+/** A JSON object column; a row damaged on disk reads as `{}` (labels) or says so (metadata) instead of failing every query. */
+function jsonObject(text: unknown, column: 'labels' | 'metadata'): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(String(text));
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* below */
+  }
+  return column === 'metadata' ? { unreadable: 'this alert\'s stored metadata is damaged' } : {};
+}
+
 function toRecord(r: Row): AlertRecord {
   return {
     seq: r.seq as number,
@@ -93,8 +105,8 @@ function toRecord(r: Row): AlertRecord {
     value: r.value === null ? NaN : (r.value as number),
     threshold: r.threshold as number,
     status: r.status as AlertRecord['status'],
-    labels: JSON.parse(r.labels as string) as Record<string, string>,
-    metadata: JSON.parse(r.metadata as string) as Record<string, unknown>,
+    labels: jsonObject(r.labels, 'labels') as Record<string, string>,
+    metadata: jsonObject(r.metadata, 'metadata'),
     createdAtMs: r.created_at as number,
     updatedAtMs: r.updated_at as number,
     resolvedAtMs: (r.resolved_at as number | null) ?? null,
@@ -127,10 +139,16 @@ export class AlertStore {
 
   constructor(file: string, opts: { historyLimit: number; readonly?: boolean }) {
     this.#db = new Database(file, opts.readonly ? { readonly: true, fileMustExist: true } : {});
-    if (!opts.readonly) {
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = NORMAL');
-      this.#db.exec(SCHEMA);
+    try {
+      if (!opts.readonly) {
+        this.#db.pragma('journal_mode = WAL');
+        this.#db.pragma('synchronous = NORMAL');
+        this.#db.exec(SCHEMA);
+      } else this.#db.pragma('schema_version');
+    } catch (err) {
+      this.#db.close();
+      // refused, not replaced: the file may hold rules and alert history the operator wants back
+      throw new StartupError(`${file} is not a readable perfwatch database (${(err as Error).message}); move it aside to start with a new one, or restore a backup`);
     }
     this.#historyLimit = opts.historyLimit;
     const p = (sql: string) => this.#db.prepare(sql);

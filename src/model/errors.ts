@@ -14,3 +14,11 @@ export class DomainError<C extends string = string> extends Error {
     if (field !== undefined) this.field = field;
   }
 }
+
+/** perfwatch cannot start for a reason the operator must fix; the message names the file or setting and the fix (the CLI exits 1 with it). */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}

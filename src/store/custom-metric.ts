@@ -68,8 +68,8 @@ export function validateSample(raw: unknown, at: string | number = ''): CustomSa
   const o = raw as Record<string, unknown>;
   for (const k in o) if (!KNOWN_FIELDS.has(k)) throw new SampleError('INVALID_METRIC', f(k), `${f(k)}: unknown field (accepted: name, value, unit, category, tags)`);
   const name = o.name;
-  if (typeof name !== 'string' || name.length > LIMITS.name || !NAME_RE.test(name)) {
-    throw new SampleError('INVALID_METRIC', f('name'), `${f('name')}: expected [a-zA-Z_][a-zA-Z0-9_]* of at most ${LIMITS.name} characters`);
+  if (typeof name !== 'string' || name.length > LIMITS.name || !NAME_RE.test(name) || name.startsWith('__')) {
+    throw new SampleError('INVALID_METRIC', f('name'), `${f('name')}: expected [a-zA-Z_][a-zA-Z0-9_]* of at most ${LIMITS.name} characters, not starting with "__" (reserved)`);
   }
   const value = o.value;
   if (typeof value !== 'number' || !Number.isFinite(value)) {

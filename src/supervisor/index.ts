@@ -4,12 +4,11 @@ import type { Config } from '../config/load.js';
 import { reloadPluginDefinition } from '../config/load.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
+import { StartupError } from '../model/errors.js';
 import type { PluginStatusView } from '../model/plugin.js';
 import { findOrphans, isSameProcess, PidFile, readPidFile, reapOrphans } from './pid-file.js';
 import { Supervisor } from './supervisor.js';
 
-/** Thrown when perfwatch cannot start for a reason the operator must fix (the CLI exits 1 with the message). */
-export class StartupError extends Error {}
 
 export interface SupervisionOptions {
   config: Config;

@@ -53,3 +53,61 @@ t.test('orphan reaping after pid reuse: a stale pid file naming a group an unrel
   t.equal(other.signalCode, null, 'not signalled');
   t.doesNotThrow(() => process.kill(other.pid!, 0), 'the unrelated process is alive after a perfwatch start-up on that storage path');
 });
+
+t.test('damaged SQLite rows are skipped, and a file that is not a database is refused naming the file', async (t) => {
+  const path = await import('node:path');
+  const { writeFileSync } = await import('node:fs');
+  const Database = (await import('better-sqlite3')).default;
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { startPerfwatch } = await import('../../src/main.js');
+  const { pino } = await import('pino');
+  const { tempDir, TOKEN } = await import('../helpers/index.js');
+  const dir = tempDir(t);
+  const storage = path.join(dir, 'data');
+  const configFile = path.join(dir, 'perfwatch.yaml');
+  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage }, collection: { interval: '200ms' } }));
+  const start = async () => startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'silent' }), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  let pw = await start();
+  const api = `${pw.url}/api/v1/performance`;
+  const mk = (name: string) => fetch(`${api}/alerts/rules`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name, metric: 'cpu_percent', operator: '>=', threshold: 0, level: 'warning' }) });
+  t.equal((await mk('always_a')).status, 200);
+  t.equal((await mk('always_b')).status, 200);
+  await waitFor(async () => (await getJson(`${api}/alerts`)).body.data.alerts?.length >= 2, { timeoutMs: 10_000, what: 'two alerts firing' });
+  await pw.stop();
+  const dbFile = path.join(storage, 'perfwatch.db');
+  const db = new Database(dbFile);
+  db.prepare("update rules set body = '{not json' where id = 'rule_001'").run();
+  db.prepare("update alerts set labels = 'garbage', metadata = '[' where rule_id = 'rule_002'").run();
+  db.close();
+
+  pw = await start(); // used to exit 1: JSON.parse of the rule body outside the skip path
+  const rules = (await getJson(`${pw.url}/api/v1/performance/alerts/rules`)).body.data.rules as Array<{ id: string }>;
+  t.notOk(rules.some((r) => r.id === 'rule_001'), 'the damaged rule is skipped');
+  t.ok(rules.some((r) => r.id === 'rule_002'), 'the others load');
+  const alerts = await getJson(`${pw.url}/api/v1/performance/alerts?resolved=true&limit=100`);
+  t.equal(alerts.status, 200, 'a damaged alert row does not make every listing a 500');
+  await pw.stop();
+
+  writeFileSync(dbFile, 'this is not an sqlite file, just bytes '.repeat(200));
+  for (const f of ['-wal', '-shm']) writeFileSync(dbFile + f, '');
+  await t.rejects(start(), { name: 'StartupError', message: new RegExp(`${dbFile.replace(/[/.]/g, '\\$&')} is not a readable perfwatch database .*move it aside`) });
+});
+
+t.test('__proto__, constructor and toString are ordinary bad input, not prototype lookups', async (t) => {
+  const pw = await startApp(t, { collection: { interval: '200ms' } });
+  const api = `${pw.url}/api/v1/performance`;
+  for (const p of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    const r = await getJson(`${api}/summary?period=${p}`);
+    t.equal(r.status, 400, `summary?period=${p}`);
+    t.equal(r.body.error.code, 'INVALID_PARAMETER');
+  }
+  const send = (path: string, body: string) => fetch(`${api}${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
+  const before = (await getJson(`${api}/alerts/rules`)).body.data.rules.length;
+  const rule = await send('/alerts/rules', '{"name": "sel", "metric": "plugin_cpu_percent", "operator": ">", "threshold": 50, "level": "warning", "selector": {"__proto__": "x"}}');
+  t.equal(rule.status, 400, 'a selector keyed __proto__ is refused, not stored as {}');
+  t.equal((await getJson(`${api}/alerts/rules`)).body.data.rules.length, before, 'nothing stored');
+  const metric = await send('/metrics', '{"name": "__proto__", "value": 1}');
+  t.equal(metric.status, 400, 'metric name __proto__');
+  t.match(await metric.json(), { error: { code: 'INVALID_METRIC', message: /reserved/ } });
+  t.equal((await getJson(`${api}/history?metrics=__proto__`)).status, 404, 'and no such series was created');
+});
