@@ -111,3 +111,21 @@ t.test('__proto__, constructor and toString are ordinary bad input, not prototyp
   t.match(await metric.json(), { error: { code: 'INVALID_METRIC', message: /reserved/ } });
   t.equal((await getJson(`${api}/history?metrics=__proto__`)).status, 404, 'and no such series was created');
 });
+
+t.test('history: repeated names count once, and an answer past MAX_HISTORY_VALUES is refused before it is built', async (t) => {
+  const { MAX_HISTORY_VALUES } = await import('../../src/sinks/compat/performance.js');
+  const pw = await startApp(t, { collection: { interval: '200ms' }, custom_metrics: { max_series: 1000 } });
+  const api = `${pw.url}/api/v1/performance`;
+  const metrics = Array.from({ length: 150 }, (_, i) => ({ name: 'fan', value: i, tags: { n: String(i) } }));
+  const r = await fetch(`${api}/metrics/batch`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ metrics }) });
+  t.equal(r.status, 200);
+  t.equal(((await r.json()) as { data: { accepted: number } }).data.accepted, 150);
+  const fifty = Array(50).fill('fan').join(',');
+  const ok = await getJson(`${api}/history?minutes=5&interval=60&metrics=${fifty}`);
+  t.equal(ok.status, 200);
+  t.equal(Object.keys(ok.body.data.metrics[0] ?? {}).filter((k) => k.startsWith('fan{')).length, 150, 'fan ×50 answers each of its 150 series once');
+  // 150 series × 3601 one-second buckets is far past the cap: refused with a 400 that says how to narrow it
+  const big = await getJson(`${api}/history?minutes=60&interval=1&metrics=fan`);
+  t.equal(big.status, 400);
+  t.match(big.body.error, { code: 'INVALID_PARAMETER', message: new RegExp(`more than ${MAX_HISTORY_VALUES} values.*fewer metrics`) });
+});
