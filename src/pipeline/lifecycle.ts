@@ -31,8 +31,3 @@ export async function startAll(parts: readonly Component[], log: LifecycleLog): 
   }
   return stop;
 }
-
-/** A component from a name and two functions, for parts whose lifetime is a few lines in their factory. */
-export function component(name: string, start: (() => Promise<void> | void) | undefined, stop: () => Promise<void> | void): Component {
-  return start ? { name, start, stop } : { name, stop };
-}

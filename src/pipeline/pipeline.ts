@@ -48,10 +48,6 @@ export class Pipeline {
     this.#o = opts;
   }
 
-  get sinkNames(): string[] {
-    return this.#o.sinks.map((s) => s.name);
-  }
-
   /** One tick at the clock's now. Never rejects: collector and sink failures go to `onError`. */
   async tick(): Promise<Snapshot> {
     const o = this.#o;
