@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark, peers in the same run; prints markdown tables for bench/README.md.
-// BENCH=plugins, BENCH=host or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
+// BENCH=plugins, BENCH=host, BENCH=checkpoint or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
 // limits the plugin counts.
 import { machine } from './harness.js';
+import { runCheckpointBench } from './checkpoint.bench.js';
 import { runHostBench, runIngestBench } from './host.bench.js';
 import { runPluginsBench } from './plugins.bench.js';
 
-const which = process.env.BENCH ?? 'plugins,host';
+const which = process.env.BENCH ?? 'plugins,host,checkpoint';
 console.log(`# perfwatch bench, ${new Date().toISOString()}\n${machine()}\n`);
 if (which.includes('plugins')) {
   const ns = (process.env.BENCH_N ?? '10,100,500').split(',').map(Number);
@@ -20,4 +21,8 @@ if (which.split(',').includes('ingest')) {
 if (which.includes('host')) {
   console.log('## Host collector, history, ingest\n');
   console.log(await runHostBench((l) => console.error(l)));
+}
+if (which.includes('checkpoint')) {
+  console.log('## History checkpoint (default retention)\n');
+  console.log(await runCheckpointBench((l) => console.error(l)));
 }

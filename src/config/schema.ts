@@ -90,7 +90,7 @@ export const configSchema = z.strictObject({
       plugin_samples: z.int().min(10).max(100_000).prefault(720).describe('Samples kept per plugin in its ring buffer (720 at 5s is one hour); 22 bytes each, allocated up front.'),
       raw: duration('1h', { min: 60_000, max: 86_400_000 }).describe('How long host and custom series keep every raw sample (at `collection.interval`); older data lives in the 1-minute and 5-minute tiers.'),
       metrics_retention_days: z.int().min(1).max(90).prefault(7).describe('Days kept in the 5-minute tier. The 1-minute tier always covers 24 hours.'),
-      checkpoint_interval: duration('5m', { min: 1000 }).describe('How often the host and custom history is written to `<storage.path>/history.ckpt` (also at shutdown); it is reloaded at start.'),
+      checkpoint_interval: duration('1m', { min: 1000 }).describe('How often the host and custom history is written to `<storage.path>/history.ckpt` (also at shutdown); it is reloaded at start. This bounds what a kill -9 or a power loss can lose of that history (docs/operations.md, "What survives what").'),
     })
     .prefault({})
     .describe('In-memory history.'),
@@ -122,7 +122,7 @@ export const configSchema = z.strictObject({
   auth: z
     .strictObject({
       admin_token_file: z.string().optional().describe('File holding the admin token, used when `PERFWATCH_ADMIN_TOKEN` is not set. Without either, a token is generated into `<storage.path>/admin_token` (mode 0600).'),
-      open_writes: z.boolean().prefault(false).describe('Let `/api/v1/performance` writes (custom metrics, alert rules, resolve) through without the token, for legacy clients that cannot send a header. The plugin routes keep their auth.'),
+      open_writes: z.boolean().prefault(false).describe('Let `/api/v1/performance` writes (custom metrics, alert rules, resolve) through without the token, for legacy clients that cannot send a header. Writes a browser sends from a page of another origin (`Origin`, `Sec-Fetch-Site`) are still refused (403 `FORBIDDEN_ORIGIN`). The plugin routes keep their auth.'),
     })
     .prefault({})
     .describe('Admin authentication (Bearer token).'),

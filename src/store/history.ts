@@ -49,7 +49,10 @@ export function createHistory(o: HistoryOptions) {
   const component: Component = {
     name: 'history',
     async start() {
-      o.log('info', 'history checkpoint', await store.restore(o.checkpointFile));
+      const restored = await store.restore(o.checkpointFile);
+      if ('restored' in restored || restored.missing) o.log('info', 'history checkpoint', restored);
+      // refused: the store stays empty and the next checkpoint replaces the file
+      else o.log('warn', `history checkpoint ${o.checkpointFile} refused: ${restored.skipped}; starting with empty history`, { file: o.checkpointFile, reason: restored.skipped });
       timer = setInterval(() => void checkpoint(), o.checkpointIntervalMs);
       timer.unref();
     },
