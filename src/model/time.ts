@@ -43,19 +43,24 @@ export function parseIsoTime(text: string): number | null {
   const fracMs = frac ? Number(`0.${frac}`) * 1000 : 0;
   let ms: number;
   if (tz === undefined) {
-    const local = new Date(year, month - 1, day, hour, minute, second);
-    if (local.getDate() !== day) return null;
+    const local = new Date(2000, month - 1, day, hour, minute, second);
+    local.setFullYear(year, month - 1, day); // the Date constructor reads years 0-99 as 1900-1999
+    if (local.getDate() !== day || local.getFullYear() !== year) return null;
     ms = local.getTime();
   } else {
     let offsetMin = 0;
     if (tz !== 'Z') {
       const sign = tz.startsWith('-') ? -1 : 1;
       const digits = tz.slice(1).replace(':', '');
-      offsetMin = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'));
+      const oh = Number(digits.slice(0, 2));
+      const om = Number(digits.slice(2, 4) || '0');
+      if (oh > 23 || om > 59) return null; // ISO 8601 offsets are ±hh:mm with hh ≤ 23, mm ≤ 59
+      offsetMin = sign * (oh * 60 + om);
     }
-    const utc = Date.UTC(year, month - 1, day, hour, minute, second);
-    if (new Date(utc).getUTCDate() !== day) return null;
-    ms = utc - offsetMin * 60_000;
+    const d = new Date(Date.UTC(2000, month - 1, day, hour, minute, second));
+    d.setUTCFullYear(year, month - 1, day);
+    if (d.getUTCDate() !== day || d.getUTCFullYear() !== year) return null;
+    ms = d.getTime() - offsetMin * 60_000;
   }
   return ms + fracMs;
 }

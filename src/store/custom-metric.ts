@@ -77,6 +77,9 @@ export function validateSample(raw: unknown, at: string | number = ''): CustomSa
   }
   const unit = o.unit ?? '';
   if (typeof unit !== 'string' || unit.length > LIMITS.unit) throw new SampleError('INVALID_METRIC', f('unit'), `${f('unit')}: expected a string of at most ${LIMITS.unit} characters`);
+  if (!Number.isFinite(value * unitConversion(unit).factor)) {
+    throw new SampleError('INVALID_METRIC_VALUE', f('value'), `${f('value')}: ${value} ${unit} is beyond what a 64-bit float holds in base units`);
+  }
   const category = o.category ?? '';
   if (typeof category !== 'string' || category.length > LIMITS.category) {
     throw new SampleError('INVALID_METRIC', f('category'), `${f('category')}: expected a string of at most ${LIMITS.category} characters`);
@@ -95,6 +98,13 @@ export function validateSample(raw: unknown, at: string | number = ''): CustomSa
   return { name, value, unit, category, tags: (o.tags === undefined ? {} : t) as Record<string, string> };
 }
 
+/** The unit's conversion to a base unit (own keys only: `constructor` is a free-text unit, not Object). */
+function unitConversion(unit: string): { factor: number; suffix: string } {
+  if (Object.hasOwn(UNITS, unit)) return UNITS[unit]!;
+  const lower = unit.toLowerCase();
+  return Object.hasOwn(UNITS, lower) ? UNITS[lower]! : { factor: 1, suffix: '' };
+}
+
 /** The identity of a custom series: name plus sorted tags. */
 export function seriesKey(s: { name: string; tags: Record<string, string> }): string {
   const keys = Object.keys(s.tags).sort();
@@ -110,7 +120,7 @@ function snake(s: string): string {
 
 /** Exported name and value factor: `perfwatch_custom_<snake name without banned parts>[_<base unit>]`. */
 export function promNameFor(name: string, unit: string): { name: string; factor: number } {
-  const conv = UNITS[unit] ?? UNITS[unit.toLowerCase()] ?? { factor: 1, suffix: '' };
+  const conv = unitConversion(unit);
   let parts = snake(name)
     .split('_')
     .filter((p) => p && !BANNED_PARTS.has(p));

@@ -20,3 +20,12 @@ t.test('parse', async (t) => {
     t.equal(parseIsoTime(bad), null, bad);
   }
 });
+
+t.test('years 0000-0099 are those years, not 1900-1999; offsets past ±23:59 are refused', async (t) => {
+  t.equal(new Date(parseIsoTime('0050-06-01T00:00:00Z')!).toISOString(), '0050-06-01T00:00:00.000Z');
+  t.equal(new Date(parseIsoTime('0001-01-01T00:00:00Z')!).getUTCFullYear(), 1);
+  t.equal(new Date(parseIsoTime('0099-12-31')!).getFullYear(), 99, 'a local date in year 99');
+  t.equal(parseIsoTime('0000-02-29T00:00:00Z') !== null, true, 'year 0 is a leap year in the proleptic calendar');
+  for (const bad of ['2026-01-01T00:00:00+99:99', '2026-01-01T00:00:00+24:00', '2026-01-01T00:00:00-12:60', '2026-01-01T00:00:00+2500']) t.equal(parseIsoTime(bad), null, bad);
+  t.equal(parseIsoTime('2026-01-01T00:00:00+14:00'), Date.UTC(2025, 11, 31, 10), 'the widest real offset');
+});

@@ -33,6 +33,9 @@ t.test('validation names the field', async (t) => {
     [{ name: 'x', value: 'NaN' }, 'INVALID_METRIC_VALUE', 'value'],
     [{ name: 'x', value: Number.NaN }, 'INVALID_METRIC_VALUE', 'value'],
     [{ name: 'x', value: Number.POSITIVE_INFINITY }, 'INVALID_METRIC_VALUE', 'value'],
+    [{ name: 'x', value: 1e308, unit: 'GB' }, 'INVALID_METRIC_VALUE', 'value'], // would be exported as +Inf bytes
+    [{ name: '__proto__', value: 1 }, 'INVALID_METRIC', 'name'],
+    [{ name: '__x', value: 1 }, 'INVALID_METRIC', 'name'],
     [{ name: 'x' }, 'INVALID_METRIC_VALUE', 'value'],
     [{ name: '1x', value: 1 }, 'INVALID_METRIC', 'name'],
     [{ name: 'a-b', value: 1 }, 'INVALID_METRIC', 'name'],
@@ -64,4 +67,10 @@ t.test('validation names the field', async (t) => {
 t.test('series identity ignores tag order', async (t) => {
   t.equal(seriesKey({ name: 'a', tags: { y: '1', x: '2' } }), seriesKey({ name: 'a', tags: { x: '2', y: '1' } }));
   t.not(seriesKey({ name: 'a', tags: {} }), seriesKey({ name: 'a', tags: { x: '' } }));
+});
+
+t.test('units are looked up as own keys: constructor and __proto__ are free-text units', async (t) => {
+  t.same(promNameFor('q', 'constructor'), { name: 'perfwatch_custom_q', factor: 1 });
+  t.same(promNameFor('q', 'toString'), { name: 'perfwatch_custom_q', factor: 1 });
+  t.equal(validateSample({ name: 'q', value: 1e308, unit: 'constructor' }).value, 1e308);
 });
