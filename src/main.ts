@@ -10,7 +10,7 @@ import { Scheduler } from './collectors/scheduler.js';
 import { readSystemConstants } from './collectors/system-constants.js';
 import type { Config } from './config/load.js';
 import { createHttpApp, type RouteFamily } from './http/app.js';
-import { createAdminAuth, resolveAdminToken, type AdminMiddleware } from './http/auth.js';
+import { createAdminAuth, createSameOriginWrites, resolveAdminToken, type AdminMiddleware } from './http/auth.js';
 import { createHealthRouter } from './http/health.js';
 import { HttpServer } from './http/server.js';
 import { createIngest } from './ingest/index.js';
@@ -77,7 +77,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   const token = await resolveAdminToken({ env, tokenFile: config.auth.admin_token_file, storagePath: config.storage.path });
   logger.info({ source: token.source }, 'admin token loaded');
   const requireAdmin = createAdminAuth(token.token);
-  const writeAuth: Middleware = config.auth.open_writes ? (_ctx, next) => next() : requireAdmin;
+  const writeAuth: Middleware = config.auth.open_writes ? createSameOriginWrites(requireAdmin) : requireAdmin;
   const constants = await readSystemConstants();
 
   const history = createHistory({

@@ -8,7 +8,7 @@ import { isoUtc } from '../model/time.js';
 import type { TopProcesses } from '../model/host.js';
 import { Evaluator, type AlertInstance, type Lookup, type Transition } from './evaluator.js';
 import { AlertmanagerNotifier, WebhookNotifier, type DropReason, type WebhookBody } from './notifiers.js';
-import { ruleInputSchema, rulesFileSchema, snakeCase, toRule, type Level, type Rule } from './rule.js';
+import { pascalCase, ruleInputSchema, rulesFileSchema, snakeCase, toRule, type Level, type Rule } from './rule.js';
 import { AlertStore, type AlertRecord } from './store.js';
 
 export const DEFAULT_RULES_FILE = fileURLToPath(new URL('../../rules/default-rules.yaml', import.meta.url));
@@ -34,11 +34,14 @@ export async function loadFileRules(alerting: { default_rules: boolean; rules_fi
   const problems: string[] = [];
   const ids = new Set<string>();
   const names = new Set<string>();
+  const alertnames = new Map<string, string>();
   for (const r of rules) {
     if (ids.has(r.id)) problems.push(`rule id "${r.id}" is defined twice (default rules and rules_file share ids; set alerting.default_rules: false to replace them)`);
     if (names.has(r.name)) problems.push(`rule name "${r.name}" is defined twice`);
+    else if (alertnames.has(r.alertname)) problems.push(`rule name "${r.name}" and "${alertnames.get(r.alertname)}" are both the Prometheus alert ${r.alertname}`);
     ids.add(r.id);
     names.add(r.name);
+    alertnames.set(r.alertname, r.name);
   }
   if (problems.length) throw new ConfigError(problems);
   return rules;
@@ -227,7 +230,7 @@ export class AlertService {
     const status = tr.kind === 'firing' ? 'firing' : 'resolved';
     for (const action of inst.rule.actions) {
       if (action === 'log') {
-        this.#o.log(tr.kind === 'firing' ? 'warn' : 'info', `alert ${status}: ${inst.annotations.summary}`, { alert_id: alert?.id, rule_id: inst.rule.id, level: inst.rule.level, labels: inst.labels, value: inst.value, manual: tr.manual ?? false });
+        this.#o.log(tr.kind === 'firing' ? 'warn' : 'info', `alert ${status}: ${inst.annotations.summary}`, { alert_id: alert?.id, rule_id: inst.rule.id, severity: inst.rule.level, labels: inst.labels, value: inst.value, manual: tr.manual ?? false });
         this.#o.onNotification('log', 'sent');
       } else if (action === 'webhook') {
         if (!this.#o.webhook) {
@@ -348,6 +351,10 @@ export class AlertService {
   #checkUnique(name: string, exceptId?: string, code: 'RULE_CREATION_FAILED' | 'RULE_UPDATE_FAILED' = 'RULE_CREATION_FAILED'): void {
     const clash = this.rules.find((r) => r.name === name && r.id !== exceptId);
     if (clash) throw new ApiError(code, `name: a rule named ${JSON.stringify(name)} exists (${clash.id})`, { field: 'name' });
+    // two names with one PascalCase form (HighCpuUsage, high_cpu_usage) would be one alert in Prometheus
+    const alertname = pascalCase(name);
+    const same = this.rules.find((r) => r.alertname === alertname && r.id !== exceptId);
+    if (same) throw new ApiError(code, `name: ${JSON.stringify(name)} and rule ${same.id} (${JSON.stringify(same.name)}) would both be the Prometheus alert ${alertname}; choose another name`, { field: 'name' });
   }
 
   createRule(body: unknown): { rule_id: string; created_at: string } {

@@ -1,4 +1,5 @@
 import { StartupError } from '../model/errors.js';
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Level, AlertType } from './rule.js';
 
@@ -141,6 +142,9 @@ export class AlertStore {
     this.#db = new Database(file, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     try {
       if (!opts.readonly) {
+        // rules, alert history and labels are the operator's: not for other users of the host (the WAL and shm
+        // files SQLite creates next to it take the database file's mode)
+        chmodSync(file, 0o600);
         this.#db.pragma('journal_mode = WAL');
         this.#db.pragma('synchronous = NORMAL');
         this.#db.exec(SCHEMA);

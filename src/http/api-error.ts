@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   RULE_CREATION_FAILED: { status: 400, description: 'An alert rule sent to `POST alerts/rules` failed validation; the message names each bad field. Nothing was stored.' },
   RULE_UPDATE_FAILED: { status: 400, description: 'A `PUT alerts/rules/{rule_id}` body failed validation; the rule was left as it was.' },
   UNAUTHORIZED: { status: 401, description: 'The route needs `Authorization: Bearer <admin token>` and it was missing or wrong.' },
+  FORBIDDEN_ORIGIN: { status: 403, description: 'With `auth.open_writes`, a write came from a browser page of another origin (`Origin` or `Sec-Fetch-Site` says so): refused, so no web page can write through a visitor\'s browser. Send the admin token to write from anywhere.' },
   NOT_FOUND: { status: 404, description: 'No such route.' },
   PLUGIN_NOT_FOUND: { status: 404, description: 'No plugin is registered under that id.' },
   RULE_NOT_FOUND: { status: 404, description: 'No alert rule has that id.' },

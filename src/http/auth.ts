@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Middleware } from 'koa';
+import { StartupError } from '../model/errors.js';
 import { ApiError } from './api-error.js';
 
 /** Marks the admin middleware so that tests (and docs) can find every admin route by walking the router. */
@@ -30,6 +31,14 @@ export function createAdminAuth(token: string): AdminMiddleware {
   return mw;
 }
 
+/** Shortest admin token accepted: 16 characters (the generated one is 43). */
+export const MIN_TOKEN_LENGTH = 16;
+
+function checkedToken(token: string, where: string): string {
+  if (token.length < MIN_TOKEN_LENGTH) throw new StartupError(`${where}: the admin token must be at least ${MIN_TOKEN_LENGTH} characters (got ${token.length}); \`openssl rand -base64 32\` makes one`);
+  return token;
+}
+
 export interface AdminToken {
   token: string;
   /** Where it came from, for the start-up log (never the token itself). */
@@ -43,11 +52,14 @@ export interface AdminToken {
  */
 export async function resolveAdminToken(opts: { env: NodeJS.ProcessEnv; tokenFile?: string; storagePath: string }): Promise<AdminToken> {
   const fromEnv = opts.env.PERFWATCH_ADMIN_TOKEN?.trim();
-  if (fromEnv) return { token: fromEnv, source: 'environment variable PERFWATCH_ADMIN_TOKEN' };
+  if (fromEnv) return { token: checkedToken(fromEnv, 'PERFWATCH_ADMIN_TOKEN'), source: 'environment variable PERFWATCH_ADMIN_TOKEN' };
   if (opts.tokenFile) {
     const token = (await readFile(opts.tokenFile, 'utf8')).trim();
-    if (!token) throw new Error(`auth.admin_token_file ${opts.tokenFile} is empty`);
-    return { token, source: opts.tokenFile };
+    if (!token) throw new StartupError(`auth.admin_token_file ${opts.tokenFile} is empty`);
+    const mode = (await stat(opts.tokenFile)).mode & 0o777;
+    // a secret others can read is not a secret: refused like ssh refuses a private key with the same mode
+    if (mode & 0o077) throw new StartupError(`auth.admin_token_file ${opts.tokenFile} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`);
+    return { token: checkedToken(token, `auth.admin_token_file ${opts.tokenFile}`), source: opts.tokenFile };
   }
   const file = path.join(opts.storagePath, 'admin_token');
   try {
@@ -64,4 +76,28 @@ export async function resolveAdminToken(opts: { env: NodeJS.ProcessEnv; tokenFil
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return { token, source: file };
+}
+
+/**
+ * The write check when `auth.open_writes` lets writes through without the token: a browser page of another origin
+ * must not be able to use it (a `text/plain` POST is a "simple" request that needs no CORS preflight). Browsers send
+ * `Origin` on every cross-origin POST and `Sec-Fetch-Site` on every request; clients that are not browsers (curl,
+ * SDKs) send neither and pass. A request with `Authorization` is checked as on any admin route.
+ */
+export function createSameOriginWrites(requireAdmin: AdminMiddleware): Middleware {
+  return async (ctx, next) => {
+    if (ctx.get('authorization')) return requireAdmin(ctx, next); // a token is checked as on any admin route
+    const site = ctx.get('sec-fetch-site');
+    const origin = ctx.get('origin');
+    let crossOrigin = site === 'cross-site' || site === 'same-site';
+    if (!crossOrigin && origin) {
+      try {
+        crossOrigin = new URL(origin).host !== ctx.host;
+      } catch {
+        crossOrigin = true; // "null" (sandboxed frames, file:) or garbage
+      }
+    }
+    if (crossOrigin) throw new ApiError('FORBIDDEN_ORIGIN', `writes without the admin token are taken only from the same origin (Origin ${JSON.stringify(origin.slice(0, 100)) || 'absent'}, Sec-Fetch-Site ${site || 'absent'}); send Authorization: Bearer <admin token>`);
+    await next();
+  };
 }

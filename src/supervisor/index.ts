@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { reloadPluginDefinition } from '../config/load.js';
@@ -41,7 +41,9 @@ export function createSupervision(o: SupervisionOptions): { supervisor: Supervis
   const storage: Component = {
     name: 'storage',
     async start() {
-      await mkdir(logsDir, { recursive: true });
+      // plugin output can hold anything a plugin prints (tokens, user data): the folder is perfwatch's alone
+      await mkdir(logsDir, { recursive: true, mode: 0o700 });
+      await chmod(logsDir, 0o700);
       // A previous perfwatch on this storage path: refuse if it is alive, else end what it left behind.
       const previous = await readPidFile(pidFile.file);
       if (previous && previous.perfwatch.pid !== process.pid && (await isSameProcess(previous.perfwatch.pid, previous.perfwatch.start_time))) {

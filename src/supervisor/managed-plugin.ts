@@ -208,7 +208,7 @@ export class ManagedPlugin extends EventEmitter {
       settle();
     }, def.start_grace);
     this.emit('spawn', child.pid);
-    this.#opts.log?.('info', 'plugin started', { plugin_id: def.id, pid: child.pid });
+    this.#opts.log?.('info', 'plugin started', { plugin_id: def.id, plugin_pid: child.pid });
   }
 
   #failStart(message: string): never {
