@@ -129,3 +129,129 @@ t.test('history: repeated names count once, and an answer past MAX_HISTORY_VALUE
   t.equal(big.status, 400);
   t.match(big.body.error, { code: 'INVALID_PARAMETER', message: new RegExp(`more than ${MAX_HISTORY_VALUES} values.*fewer metrics`) });
 });
+
+t.test('the database and the plugin log folder are not readable by other users', async (t) => {
+  const { statSync } = await import('node:fs');
+  const path = await import('node:path');
+  const pw = await startApp(t, { plugins: [nodePlugin('p', 'idle.cjs')] });
+  const storage = path.join(pw.dir, 'data');
+  t.equal(statSync(path.join(storage, 'perfwatch.db')).mode & 0o777, 0o600, 'perfwatch.db');
+  t.equal(statSync(path.join(storage, 'logs')).mode & 0o777, 0o700, 'logs/');
+});
+
+t.test('an API rule whose Prometheus alertname equals an existing rule\'s is refused', async (t) => {
+  const pw = await startApp(t);
+  const api = `${pw.url}/api/v1/performance`;
+  const rules = (await getJson(`${api}/alerts/rules`)).body.data.rules as Array<{ id: string; name: string }>;
+  t.ok(rules.some((r) => r.name === 'high_cpu_usage'), 'the default rule is there');
+  const r = await fetch(`${api}/alerts/rules`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'HighCpuUsage', metric: 'cpu_percent', operator: '>', threshold: 50, level: 'warning' }) });
+  t.equal(r.status, 400);
+  t.match(await r.json(), { error: { code: 'RULE_CREATION_FAILED', message: /would both be the Prometheus alert HighCpuUsage/ } });
+  t.equal((await getJson(`${api}/alerts/rules`)).body.data.rules.length, rules.length, 'nothing stored');
+});
+
+t.test('open_writes: a cross-origin browser POST (text/plain, no preflight) is refused and changes nothing; curl-like clients pass', async (t) => {
+  const pw = await startApp(t, { auth: { open_writes: true } });
+  const api = `${pw.url}/api/v1/performance`;
+  const body = JSON.stringify({ name: 'csrf_probe', value: 1 });
+  for (const headers of [
+    { 'content-type': 'text/plain', origin: 'https://evil.example' },
+    { 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site' },
+    { 'content-type': 'text/plain', origin: 'null' },
+  ] as Array<Record<string, string>>) {
+    const r = await fetch(`${api}/metrics`, { method: 'POST', headers, body });
+    t.equal(r.status, 403, JSON.stringify(headers));
+    t.match(await r.json(), { error: { code: 'FORBIDDEN_ORIGIN' } });
+  }
+  const rule = await fetch(`${api}/alerts/rules`, { method: 'POST', headers: { 'content-type': 'text/plain', origin: 'https://evil.example' }, body: JSON.stringify({ name: 'csrf_rule', metric: 'cpu_percent', operator: '>', threshold: 1, level: 'info' }) });
+  t.equal(rule.status, 403);
+  t.equal((await getJson(`${api}/history?metrics=csrf_probe`)).status, 404, 'no series was created');
+  t.notOk(((await getJson(`${api}/alerts/rules`)).body.data.rules as Array<{ name: string }>).some((r) => r.name === 'csrf_rule'), 'no rule was created');
+  const same = await fetch(`${api}/metrics`, { method: 'POST', headers: { origin: pw.url, 'sec-fetch-site': 'same-origin' }, body });
+  t.equal(same.status, 200, 'a same-origin page may write');
+  const curl = await fetch(`${api}/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  t.equal(curl.status, 200, 'a client without Origin (curl -d) may write');
+  const withToken = await fetch(`${api}/metrics`, { method: 'POST', headers: { origin: 'https://evil.example', ...auth }, body });
+  t.equal(withToken.status, 200, 'with the admin token, from anywhere');
+  const badToken = await fetch(`${api}/metrics`, { method: 'POST', headers: { Authorization: 'Bearer wrong-token-0123456789' }, body });
+  t.equal(badToken.status, 401, 'a wrong token is refused even though no token is needed');
+});
+
+t.test('a damaged history checkpoint is refused with a warning naming the file, and perfwatch starts with empty history', async (t) => {
+  const path = await import('node:path');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { Writable } = await import('node:stream');
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { startPerfwatch } = await import('../../src/main.js');
+  const { pino } = await import('pino');
+  const { tempDir, TOKEN } = await import('../helpers/index.js');
+  const dir = tempDir(t);
+  const storage = path.join(dir, 'data');
+  mkdirSync(storage, { recursive: true });
+  const ckpt = path.join(storage, 'history.ckpt');
+  writeFileSync(ckpt, Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 2654435761) % 256)));
+  const configFile = path.join(dir, 'perfwatch.yaml');
+  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage }, collection: { interval: '200ms' } }));
+  const lines: Array<{ level: number; msg: string }> = [];
+  const sink = new Writable({ write(chunk, _enc, done) {
+    for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+    done();
+  } });
+  const pw = await startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'info' }, sink), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  t.teardown(() => pw.stop());
+  const warn = lines.find((l) => l.level === 40 && l.msg.includes('history checkpoint'));
+  t.ok(warn, 'logged at warn, not info');
+  t.match(warn?.msg, new RegExp(`${ckpt.replace(/[/.]/g, '\\$&')} refused: .*; starting with empty history`));
+  t.equal(pw.store.count('custom'), 0);
+  await pw.nextTick();
+  t.ok((await getJson(`${pw.url}/api/v1/performance/summary`)).status === 200, 'serving');
+});
+
+/** Top-level keys of one JSON object text, in order, repeats included (JSON.parse keeps only the last of a repeat). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && /^\s*:/.test(text.slice(j + 1, j + 3))) keys.push(text.slice(i + 1, j));
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return keys;
+}
+
+t.test('log lines never repeat a key (pid, level) that pino itself writes', async (t) => {
+  t.same(topLevelKeys('{"a":1,"b":{"a":2},"c":"x\\"y","a":3}'), ['a', 'b', 'c', 'a'], 'the checker sees repeats');
+  const path = await import('node:path');
+  const { writeFileSync } = await import('node:fs');
+  const { Writable } = await import('node:stream');
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { startPerfwatch } = await import('../../src/main.js');
+  const { pino } = await import('pino');
+  const { tempDir, TOKEN } = await import('../helpers/index.js');
+  const dir = tempDir(t);
+  const configFile = path.join(dir, 'perfwatch.yaml');
+  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: path.join(dir, 'data') }, collection: { interval: '200ms' }, plugins: [nodePlugin('p', 'idle.cjs')] }));
+  const raw: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, done) {
+    raw.push(...String(chunk).split('\n').filter(Boolean));
+    done();
+  } });
+  // the CLI's logger: pino with base {pid}
+  const pw = await startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'debug', base: { pid: process.pid } }, sink), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const api = `${pw.url}/api/v1/performance`;
+  await fetch(`${api}/alerts/rules`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'always', metric: 'cpu_percent', operator: '>=', threshold: 0, level: 'warning' }) });
+  await waitFor(() => raw.some((l) => l.includes('alert firing')) && raw.some((l) => l.includes('plugin started')), { timeoutMs: 10_000, what: 'an alert and a plugin start logged' });
+  await pw.stop();
+  t.ok(raw.length > 5, `${raw.length} lines`);
+  for (const line of raw) {
+    const keys = topLevelKeys(line);
+    const repeated = keys.filter((k, i) => keys.indexOf(k) !== i);
+    if (repeated.length) t.fail(`repeated ${repeated.join(', ')} in ${line.slice(0, 200)}`);
+  }
+  t.pass('checked every line');
+});
