@@ -7,6 +7,7 @@ import type { Component } from '../model/component.js';
 import { StartupError } from '../model/errors.js';
 import type { PluginStatusView } from '../model/plugin.js';
 import { findOrphans, isSameProcess, PidFile, readPidFile, reapOrphans } from './pid-file.js';
+import { PluginCgroups } from './plugin-cgroups.js';
 import { Supervisor } from './supervisor.js';
 
 
@@ -38,6 +39,7 @@ export function createSupervision(o: SupervisionOptions): { supervisor: Supervis
     log: o.log,
   });
   let ownsPidFile = false;
+  let cgroups: PluginCgroups | null = null;
   const storage: Component = {
     name: 'storage',
     async start() {
@@ -56,13 +58,25 @@ export function createSupervision(o: SupervisionOptions): { supervisor: Supervis
           await reapOrphans(orphans, 5000);
         }
       }
+      const detected = await PluginCgroups.detect();
+      if ('cgroups' in detected) {
+        cgroups = detected.cgroups;
+        o.log('info', 'plugins run in their own cgroups', { cgroup: cgroups.root });
+        // what left its process group (setsid) is still in the dead perfwatch's plugin cgroups
+        if (typeof previous?.cgroup === 'string') {
+          const left = await cgroups.reapPrevious(previous.cgroup, 5000);
+          if (left.length) o.log('warn', 'stopped processes left in a previous perfwatch\'s plugin cgroups', { pids: left, cgroup: previous.cgroup });
+        }
+      } else o.log('info', `plugin cgroups unavailable (${detected.reason}); plugins are tracked by process group and process tree`);
       ownsPidFile = true;
-      await pidFile.init();
-      await supervisor.init();
+      await pidFile.init(cgroups ? { cgroup: cgroups.root } : {});
+      await supervisor.init({ cgroups });
     },
     async stop() {
       if (ownsPidFile) await pidFile.remove();
       ownsPidFile = false;
+      await cgroups?.remove();
+      cgroups = null;
     },
   };
   const plugins: Component = {

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { access, constants as fsConstants, stat } from 'node:fs/promises';
+import { access, constants as fsConstants, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PluginDefinition } from '../config/load.js';
 import type { Clock } from '../model/clock.js';
 import type { PluginState } from '../model/plugin.js';
+import { parseProcStat } from '../proc/proc-stat.js';
+import { descendantsOf, type PluginCgroups } from './plugin-cgroups.js';
 import { RotatingLog } from './rotating-log.js';
 import { SupervisorError } from './supervisor-error.js';
 
@@ -25,6 +27,8 @@ export interface ManagedPluginOptions {
   loadDefinition: (current: PluginDefinition) => Promise<PluginDefinition>;
   onLogDrop?: (bytes: number) => void;
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Per-plugin cgroups when the host allows them (null: process groups and a tree walk at stop). */
+  cgroups?: PluginCgroups | null;
 }
 
 export interface OpResult {
@@ -207,6 +211,8 @@ export class ManagedPlugin extends EventEmitter {
       if (this.#child === child && this.state === 'starting') this.#setState('running');
       settle();
     }, def.start_grace);
+    // as soon as the exit is watched: what the plugin forks from now on (detached or not) stays in its cgroup
+    await this.#opts.cgroups?.join(def.id, child.pid);
     this.emit('spawn', child.pid);
     this.#opts.log?.('info', 'plugin started', { plugin_id: def.id, plugin_pid: child.pid });
   }
@@ -274,25 +280,49 @@ export class ManagedPlugin extends EventEmitter {
     this.#stopRequested = true;
     this.#setState('stopping');
     const deadline = this.#opts.clock.now() + this.definition.stop_timeout;
+    // processes that left the group (setsid): from the cgroup, or else from the tree while the plugin still holds it
+    const detached = await this.#outsideGroup(pgid, this.#opts.cgroups ? await this.#opts.cgroups.pids(this.id) : await descendantsOf(pgid));
     signalGroup(pgid, 'SIGTERM');
+    for (const pid of detached) signalPid(pid, 'SIGTERM');
     const killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), this.definition.stop_timeout);
     await this.#exited;
     clearTimeout(killTimer);
-    await this.#killGroup(pgid, Math.max(0, deadline - this.#opts.clock.now()), false);
+    await this.#killGroup(pgid, Math.max(0, deadline - this.#opts.clock.now()), false, detached);
     this.#setState('stopped');
     this.#opts.log?.('info', 'plugin stopped', { plugin_id: this.id, code: this.lastExit?.code, signal: this.lastExit?.signal });
   }
 
-  /** Waits for the process group to be empty, sending SIGTERM first (unless already sent) and SIGKILL at the deadline. */
-  async #killGroup(pgid: number, timeoutMs: number, sendTerm = true): Promise<void> {
-    if (!groupExists(pgid)) return;
-    if (sendTerm) signalGroup(pgid, 'SIGTERM');
+  /**
+   * Waits for the process group, and what else belongs to the plugin (its cgroup, or the `detached` pids found at
+   * stop), to be empty: SIGTERM first (unless already sent), SIGKILL at the deadline.
+   */
+  async #killGroup(pgid: number, timeoutMs: number, sendTerm = true, detached: number[] = []): Promise<void> {
+    const cg = this.#opts.cgroups;
+    const others = async () => (cg ? cg.pids(this.id) : detached.filter(isAlive));
+    const left = async () => groupExists(pgid) || (await others()).length > 0;
+    if (!(await left())) return;
+    if (sendTerm) {
+      signalGroup(pgid, 'SIGTERM');
+      for (const pid of await this.#outsideGroup(pgid, await others())) signalPid(pid, 'SIGTERM');
+    }
     const until = Date.now() + timeoutMs;
-    while (groupExists(pgid) && Date.now() < until) await sleep(25);
-    if (!groupExists(pgid)) return;
+    while ((await left()) && Date.now() < until) await sleep(25);
+    if (!(await left())) return;
     signalGroup(pgid, 'SIGKILL');
+    if (cg) await cg.killAll(this.id);
+    else for (const pid of detached) signalPid(pid, 'SIGKILL');
     const hard = Date.now() + 1000;
-    while (groupExists(pgid) && Date.now() < hard) await sleep(25);
+    while ((await left()) && Date.now() < hard) await sleep(25);
+  }
+
+  /** The pids not in process group `pgid` (they get their own signal; the group's members get the group's). */
+  async #outsideGroup(pgid: number, pids: number[]): Promise<number[]> {
+    const out: number[] = [];
+    for (const pid of pids) {
+      const st = await readFile(`/proc/${pid}/stat`, 'latin1').then(parseProcStat, () => null);
+      if (st && st.pgrp !== pgid) out.push(pid);
+    }
+    return out;
   }
 
   /**
@@ -337,6 +367,23 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
     process.kill(-pgid, signal);
   } catch {
     /* ESRCH: the group is already gone */
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* ESRCH: gone */
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -12,12 +12,15 @@ import { parseProcStat } from '../proc/proc-stat.js';
 export interface PidFileContent {
   perfwatch: { pid: number; start_time: number };
   plugins: Record<string, { pgid: number; start_time: number }>;
+  /** This perfwatch's folder of plugin cgroups, when it has one (plugin-cgroups.ts). */
+  cgroup?: string;
 }
 
 export class PidFile {
   readonly file: string;
   #plugins = new Map<string, { pgid: number; start_time: number }>();
   #self: { pid: number; start_time: number } | null = null;
+  #cgroup: string | undefined;
   #writing: Promise<void> = Promise.resolve();
   #dirty = false;
   #closed = false;
@@ -26,7 +29,8 @@ export class PidFile {
     this.file = opts.file;
   }
 
-  async init(): Promise<void> {
+  async init(opts: { cgroup?: string } = {}): Promise<void> {
+    this.#cgroup = opts.cgroup;
     const st = await readStat(process.pid);
     this.#self = { pid: process.pid, start_time: st?.startTime ?? 0 };
     await this.#flush();
@@ -51,7 +55,7 @@ export class PidFile {
 
   async #flush(): Promise<void> {
     this.#dirty = false;
-    const content: PidFileContent = { perfwatch: this.#self!, plugins: Object.fromEntries(this.#plugins) };
+    const content: PidFileContent = { perfwatch: this.#self!, plugins: Object.fromEntries(this.#plugins), ...(this.#cgroup ? { cgroup: this.#cgroup } : {}) };
     const tmp = `${this.file}.tmp`;
     await writeFile(tmp, JSON.stringify(content), { mode: 0o600 });
     await rename(tmp, this.file);

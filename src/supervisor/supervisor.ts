@@ -5,6 +5,7 @@ import type { Clock } from '../model/clock.js';
 import type { PluginState, RunningPlugin } from '../model/plugin.js';
 import { ManagedPlugin, type OpResult } from './managed-plugin.js';
 import type { PidFile } from './pid-file.js';
+import type { PluginCgroups } from './plugin-cgroups.js';
 import { SupervisorError } from './supervisor-error.js';
 
 export interface SupervisorOptions {
@@ -34,8 +35,8 @@ export class Supervisor extends EventEmitter {
     this.#opts = opts;
   }
 
-  /** Creates the plugins (nothing is started). */
-  async init(): Promise<void> {
+  /** Creates the plugins (nothing is started), in their own cgroups when `cgroups` is given. */
+  async init(extra: { cgroups?: PluginCgroups | null } = {}): Promise<void> {
     const setprivPath = this.#opts.useParentDeathSignal === false ? null : await findSetpriv();
     for (const definition of this.#opts.definitions) {
       const p = new ManagedPlugin({
@@ -47,6 +48,7 @@ export class Supervisor extends EventEmitter {
         loadDefinition: this.#opts.loadDefinition,
         onLogDrop: this.#opts.onLogDrop,
         log: this.#opts.log,
+        cgroups: extra.cgroups ?? null,
       });
       p.on('change', (state: PluginState, from: PluginState) => this.emit('change', p.id, state, from));
       p.on('restart', () => this.emit('restart', p.id));

@@ -120,6 +120,7 @@ t.test('systemd unit', async (t) => {
   t.match(unit, /^ExecStart=\/usr\/bin\/node .*bin\/perfwatch\.js serve --config /m);
   t.match(unit, /^User=perfwatch$/m);
   t.match(unit, /^KillSignal=SIGTERM$/m);
+  t.match(unit, /^Delegate=yes$/m, 'perfwatch may create the plugin cgroups below the service');
   t.notMatch(unit, /ExecReload=/, 'perfwatch has no reload signal');
 });
 
