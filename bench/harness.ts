@@ -137,3 +137,8 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** The node flags bin/perfwatch.js's shebang passes (read from it, so benches run the server as users do). */
+export const SERVER_NODE_FLAGS: string[] = (process.env.BENCH_NODE_FLAGS ?? /^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(new URL('../bin/perfwatch.js', import.meta.url), 'utf8'))![1]!)
+  .split(' ')
+  .filter(Boolean);

@@ -19,7 +19,7 @@ import { ProcFiles } from '../src/proc/proc-files.js';
 import { readSystemConstants } from '../src/collectors/system-constants.js';
 import { HOST_SERIES, hostKey } from '../src/model/legacy-names.js';
 import { SeriesStore } from '../src/store/series-store.js';
-import { cpuMsOf, freePort, have, median, paced, pct, rssMbOf, sequential, waitHttp } from './harness.js';
+import { cpuMsOf, freePort, have, median, paced, pct, rssMbOf, sequential, waitHttp, SERVER_NODE_FLAGS } from './harness.js';
 
 const cpuUs = () => {
   const u = process.cpuUsage();
@@ -182,9 +182,9 @@ async function queries(log: (l: string) => void) {
 /** A real `perfwatch serve` (the built one, as bin/perfwatch.js runs it) with `yaml` as its config, in `dir`. */
 function startServer(dir: string, yaml: string, nodeArgs: string[] = []): ChildProcess {
   writeFileSync(path.join(dir, 'c.yaml'), yaml);
-  return spawn(process.execPath, ['--max-semi-space-size=1', ...nodeArgs, 'bin/perfwatch.js', 'serve', '--config', path.join(dir, 'c.yaml')], {
+  return spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, 'bin/perfwatch.js', 'serve', '--config', path.join(dir, 'c.yaml')], {
     stdio: 'ignore',
-    env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench' },
+    env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench-token-0123456789' },
   });
 }
 
@@ -299,7 +299,7 @@ async function ingest(log: (l: string) => void) {
   let peerFirst = 0;
   try {
     await waitHttp(`http://127.0.0.1:${port}/readyz`);
-    const ours = client(`http://127.0.0.1:${port}/api/v1/performance/metrics/batch`, jsonBody, { 'Content-Type': 'application/json', Authorization: 'Bearer bench' }, 'POST', pw.pid!);
+    const ours = client(`http://127.0.0.1:${port}/api/v1/performance/metrics/batch`, jsonBody, { 'Content-Type': 'application/json', Authorization: 'Bearer bench-token-0123456789' }, 'POST', pw.pid!);
     scrapeBefore = await paced(`http://127.0.0.1:${port}/metrics`, 100, 3000);
     rssIdle = rssMbOf(pw.pid!);
     oursFirst = await ours.warm();

@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { PluginCollector } from '../src/collectors/plugin-collector.js';
 import { ProcFiles } from '../src/proc/proc-files.js';
 import { readSystemConstants } from '../src/collectors/system-constants.js';
-import { concurrent, cpuMsOf, freePort, have, median, rssMbOf, sequential, waitHttp } from './harness.js';
+import { concurrent, cpuMsOf, freePort, have, median, rssMbOf, sequential, waitHttp, SERVER_NODE_FLAGS } from './harness.js';
 
 const cpuUs = () => {
   const u = process.cpuUsage();
@@ -71,7 +71,7 @@ async function collectionCycle(pids: number[]) {
 }
 
 /** The flags bin/perfwatch.js's shebang passes to node; BENCH_NODE_FLAGS overrides them for experiments. */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
+const NODE_FLAGS = SERVER_NODE_FLAGS;
 
 function kill(c: ChildProcess | null) {
   if (c && c.exitCode === null) c.kill('SIGTERM');
@@ -90,7 +90,7 @@ export async function runPluginsBench(ns: number[], log: (line: string) => void)
     );
     const server = spawn(process.execPath, [...NODE_FLAGS, path.resolve('bin/perfwatch.js'), 'serve', '--config', path.join(dir, 'perfwatch.yaml')], {
       stdio: 'ignore',
-      env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench' },
+      env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench-token-0123456789' },
     });
     let pe: ChildProcess | null = null;
     try {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { stringify } from 'yaml';
-import { freePort, pct, rssMbOf, waitHttp } from './harness.js';
+import { freePort, pct, rssMbOf, SERVER_NODE_FLAGS, waitHttp } from './harness.js';
 
 const TOKEN = 'bench-token-0123456789';
 
@@ -37,7 +37,8 @@ export async function runSoakBench(log: (line: string) => void): Promise<string>
   const port = await freePort();
   const plugins = Array.from({ length: n }, (_, i) => ({ id: `p${i}`, command: 'sleep', args: ['100000', String(i)], start_grace: '100ms' }));
   writeFileSync(path.join(dir, 'perfwatch.yaml'), stringify({ server: { host: '127.0.0.1', port }, collection: { interval: '5s' }, storage: { path: './data' }, log: { level: 'warn' }, plugins }));
-  const server = spawn(process.execPath, ['--max-semi-space-size=1', path.resolve('bin/perfwatch.js'), 'serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const flags = SERVER_NODE_FLAGS;
+  const server = spawn(process.execPath, [...flags, path.resolve('bin/perfwatch.js'), 'serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitHttp(`${base}/readyz`);
@@ -47,6 +48,19 @@ export async function runSoakBench(log: (line: string) => void): Promise<string>
       await new Promise((r) => setTimeout(r, 200));
     }
     log(`soak: ${n} plugins under perfwatch pid ${server.pid}, ${seconds} s`);
+    const split = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const v = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN) / 1048576;
+      return {
+        rss: rssMbOf(server.pid!),
+        heapUsed: v(/^nodejs_heap_size_used_bytes (\S+)$/m),
+        heapTotal: v(/^nodejs_heap_size_total_bytes (\S+)$/m),
+        external: v(/^nodejs_external_memory_bytes (\S+)$/m),
+        oldSpace: v(/^nodejs_heap_space_size_used_bytes\{space="old"\} (\S+)$/m),
+        codeSpace: v(/^nodejs_heap_space_size_used_bytes\{space="code"\} (\S+)$/m),
+      };
+    };
+    const idle = await split();
     const kinds = new Map<string, Kind>();
     const kind = (name: string) => kinds.get(name) ?? (kinds.set(name, { name, lat: [], errors: 0, statuses: new Map() }), kinds.get(name)!);
     const until = performance.now() + seconds * 1000;
@@ -112,6 +126,10 @@ export async function runSoakBench(log: (line: string) => void): Promise<string>
     clearInterval(sampler);
     rss.push([seconds, rssMbOf(server.pid!)]);
     for (const w of ws) w.close();
+    const loaded = await split();
+    await new Promise((r) => setTimeout(r, 15_000)); // the clients are gone: what stays
+    const after = await split();
+    const fmt = (x: Awaited<ReturnType<typeof split>>) => `RSS ${x.rss.toFixed(1)}, V8 heap used ${x.heapUsed.toFixed(1)} of ${x.heapTotal.toFixed(1)} (old space ${x.oldSpace.toFixed(1)}, code ${x.codeSpace.toFixed(1)}), external ${x.external.toFixed(1)}`;
     const rows = [`| client | requests | req/s | p50 ms | p99 ms | errors |`, '|---|---|---|---|---|---|'];
     for (const k of kinds.values()) {
       const sorted = [...k.lat].sort((a, b) => a - b);
@@ -126,6 +144,7 @@ export async function runSoakBench(log: (line: string) => void): Promise<string>
       '',
       `Total: ${total} requests (${(total / seconds).toFixed(0)} req/s), ${errors} errors.`,
       `Server RSS MB over time (s: MB): ${rss.map(([s, r]) => `${s}: ${r.toFixed(1)}`).join(', ')}.`,
+      `Memory split, MB (process RSS; V8's own figures from prom-client): idle before the load: ${fmt(idle)}; at the end of the load: ${fmt(loaded)}; 15 s after the clients left: ${fmt(after)}.`,
       `Server event-loop lag p99 (its own nodejs_eventloop_lag_p99_seconds, every 15 s), ms: ${lag.map((l) => l.toFixed(1)).join(', ') || 'not read'}.`,
     ].join('\n');
   } finally {

@@ -178,3 +178,12 @@ t.test('dashboards lint', async (t) => {
   }
   t.same(readdirSync(path.join(ROOT, 'dashboards')).sort(), Object.keys(dashboards).sort(), 'dashboards/ holds exactly the generated dashboards');
 });
+
+t.test('every way of starting perfwatch passes node the same flags as bin/perfwatch.js', async (t) => {
+  const flags = /^#!\/usr\/bin\/env -S node (.*)$/m.exec(read('bin/perfwatch.js'))?.[1];
+  t.ok(flags?.includes('--optimize-for-size') && flags.includes('--max-semi-space-size=1'), `shebang: ${flags}`);
+  const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+  t.match(pkg.scripts.start, `node ${flags} bin/perfwatch.js`, 'npm start');
+  t.match(read('deploy/systemd/perfwatch.service'), `ExecStart=/usr/bin/node ${flags} /opt/perfwatch/bin/perfwatch.js`, 'systemd unit');
+  t.match(read('deploy/Dockerfile'), `ENTRYPOINT ["node", ${flags!.split(' ').map((f) => JSON.stringify(f)).join(', ')}, "bin/perfwatch.js"]`, 'Dockerfile');
+});
