@@ -92,8 +92,11 @@ export async function createAlerting(o: AlertingOptions) {
   const component: Component = {
     name: 'alerting',
     start() {
+      const dbFile = path.join(o.config.storage.path, 'perfwatch.db');
+      const store = new AlertStore(dbFile, { historyLimit: a.history_limit });
+      if (store.wasEmpty) o.log('warn', `${dbFile} was empty (0 bytes): API alert rules and alert history it held are gone; a new database was created`, { file: dbFile });
       service = new AlertService({
-        store: new AlertStore(path.join(o.config.storage.path, 'perfwatch.db'), { historyLimit: a.history_limit }),
+        store,
         fileRules,
         intervalMs: o.config.collection.interval,
         now: () => o.clock.now(),

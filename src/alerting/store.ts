@@ -1,5 +1,5 @@
 import { StartupError } from '../model/errors.js';
-import { chmodSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Level, AlertType } from './rule.js';
 
@@ -93,6 +93,14 @@ function jsonObject(text: unknown, column: 'labels' | 'metadata'): Record<string
   return column === 'metadata' ? { unreadable: 'this alert\'s stored metadata is damaged' } : {};
 }
 
+function fileSize(file: string): number | null {
+  try {
+    return statSync(file).size;
+  } catch {
+    return null;
+  }
+}
+
 function toRecord(r: Row): AlertRecord {
   return {
     seq: r.seq as number,
@@ -138,7 +146,16 @@ export class AlertStore {
   #historyLimit: number;
   #stmt: Record<string, Database.Statement>;
 
+  /** The file existed but was empty (0 bytes): whatever it held is gone, and a new database was made in its place. */
+  readonly wasEmpty: boolean;
+
   constructor(file: string, opts: { historyLimit: number; readonly?: boolean }) {
+    const size = fileSize(file);
+    // SQLite treats a 0-byte file as a new database and throws away the WAL beside it, with whatever it still held
+    if (size === 0 && (fileSize(`${file}-wal`) ?? 0) > 0) {
+      throw new StartupError(`${file} is empty but ${file}-wal holds ${fileSize(`${file}-wal`)} bytes that opening it would discard; move both aside (or restore a backup) before starting`);
+    }
+    this.wasEmpty = size === 0;
     this.#db = new Database(file, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     try {
       if (!opts.readonly) {

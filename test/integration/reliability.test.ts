@@ -255,3 +255,70 @@ t.test('log lines never repeat a key (pid, level) that pino itself writes', asyn
   }
   t.pass('checked every line');
 });
+
+t.test('an empty perfwatch.db: refused while its WAL still holds data, a loud warning when nothing is left', async (t) => {
+  const path = await import('node:path');
+  const { mkdirSync, writeFileSync, statSync } = await import('node:fs');
+  const { Writable } = await import('node:stream');
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { startPerfwatch } = await import('../../src/main.js');
+  const { pino } = await import('pino');
+  const { tempDir, TOKEN } = await import('../helpers/index.js');
+  const dir = tempDir(t);
+  const storage = path.join(dir, 'data');
+  mkdirSync(storage, { recursive: true });
+  const db = path.join(storage, 'perfwatch.db');
+  writeFileSync(db, '');
+  writeFileSync(`${db}-wal`, Buffer.alloc(4096, 7));
+  const configFile = path.join(dir, 'perfwatch.yaml');
+  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage } }));
+  const lines: Array<{ level: number; msg: string }> = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(c, _e, done) {
+    for (const l of String(c).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+    done();
+  } }));
+  const start = async () => startPerfwatch({ config: await loadConfig({ file: configFile }), logger, env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  await t.rejects(start(), { name: 'StartupError', message: /perfwatch\.db is empty but .*perfwatch\.db-wal holds 4096 bytes .*move both aside/ });
+  t.equal(statSync(`${db}-wal`).size, 4096, 'the WAL was left as it was');
+  writeFileSync(`${db}-wal`, '');
+  const pw = await start();
+  t.teardown(() => pw.stop());
+  t.ok(lines.some((l) => l.level === 40 && /perfwatch\.db was empty \(0 bytes\): API alert rules and alert history it held are gone/.test(l.msg)), 'warned, not silent');
+});
+
+t.test('validation errors stay short and say what was received', async (t) => {
+  const pw = await startApp(t);
+  const api = `${pw.url}/api/v1/performance`;
+  const post = (body: unknown) => fetch(`${api}/alerts/rules`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const many = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`unknown_key_${i}_${'x'.repeat(200)}`, i]));
+  const r = await post({ name: 'ok_name', metric: 'cpu_percent', operator: '>', threshold: 1, level: 'info', ...many });
+  const text = await r.text();
+  t.equal(r.status, 400);
+  t.ok(text.length < 4096, `a 1000-key body gets a short answer (${text.length} bytes, was 910 KB)`);
+  t.match(JSON.parse(text), { error: { code: 'RULE_CREATION_FAILED', message: /and 990 more/ } });
+  const wrong = await post({ name: 'ok_name', metric: 'cpu_percent', operator: '>', threshold: 'high', level: 'info' });
+  const msg = ((await wrong.json()) as { error: { message: string } }).error.message;
+  t.match(msg, /threshold: expected number, got string/);
+  t.notMatch(msg, /required/, 'a wrong type is not reported as missing');
+});
+
+t.test('plugin history times: year 0050 is not 1950, and an offset of +99:99 is refused', async (t) => {
+  const pw = await startApp(t, { collection: { interval: '200ms' }, plugins: [nodePlugin('p', 'idle.cjs')] });
+  await pw.nextTick();
+  const base = `${pw.url}/plugin/metrics/p/history`;
+  const bad = await getJson(`${base}?start_time=${encodeURIComponent('2026-01-01T00:00:00+99:99')}`, auth);
+  t.equal(bad.status, 400);
+  t.match(bad.body, { code: 'INVALID_PARAMETER', detail: /start_time/ });
+  // read as 1999 (the Date constructor's two-digit rule) the start would be after the end and refused
+  const old = await getJson(`${base}?start_time=0099-01-01T00:00:00Z&end_time=1950-01-01T00:00:00Z`, auth);
+  t.equal(old.status, 200, 'year 99 is before 1950');
+});
+
+t.test('a custom value that overflows in base units (1e308 GB) is refused, not exported as +Inf', async (t) => {
+  const pw = await startApp(t);
+  const r = await fetch(`${pw.url}/api/v1/performance/metrics`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'huge', value: 1e308, unit: 'GB' }) });
+  t.equal(r.status, 400);
+  t.match(await r.json(), { error: { code: 'INVALID_METRIC_VALUE', message: /beyond what a 64-bit float holds/ } });
+  await pw.nextTick();
+  t.notMatch(await (await fetch(`${pw.url}/metrics`)).text(), /perfwatch_custom_huge/, 'nothing exported');
+});
