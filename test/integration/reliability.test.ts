@@ -1,7 +1,36 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
+import { pino, type LoggerOptions } from 'pino';
 import t from 'tap';
-import { auth, getJson, nodePlugin, startApp, waitFor } from '../helpers/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { startPerfwatch } from '../../src/main.js';
+import { MAX_HISTORY_VALUES } from '../../src/sinks/compat/performance.js';
+import { auth, getJson, nodePlugin, startApp, tempDir, TOKEN, waitFor } from '../helpers/index.js';
 
 /** Regression tests for what a hostile or unlucky user broke (issue 11), each through the public surface. */
+
+/**
+ * A perfwatch on a storage folder the test can prepare before `start()` (startApp makes its own), logging into
+ * `raw` (one JSON line each) with the given pino options.
+ */
+function onStorage(t: Parameters<typeof tempDir>[0], config: Record<string, unknown> = {}, logOptions: LoggerOptions = { level: 'info' }) {
+  const dir = tempDir(t);
+  const storage = path.join(dir, 'data');
+  mkdirSync(storage, { recursive: true });
+  const configFile = path.join(dir, 'perfwatch.yaml');
+  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage }, ...config }));
+  const raw: string[] = [];
+  const logger = pino(logOptions, new Writable({ write(chunk, _enc, done) {
+    raw.push(...String(chunk).split('\n').filter(Boolean));
+    done();
+  } }));
+  const start = async () => startPerfwatch({ config: await loadConfig({ file: configFile }), logger, env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const lines = () => raw.map((l) => JSON.parse(l) as { level: number; msg: string });
+  return { storage, start, raw, lines };
+}
 
 const post = (url: string) => fetch(url, { method: 'POST', headers: auth, signal: AbortSignal.timeout(15_000) });
 
@@ -27,26 +56,14 @@ t.test('reload of a plugin that exits within start_grace is answered, and stop a
 });
 
 t.test('orphan reaping after pid reuse: a stale pid file naming a group an unrelated process now leads kills nothing', async (t) => {
-  const { spawn } = await import('node:child_process');
-  const { mkdirSync, writeFileSync } = await import('node:fs');
-  const path = await import('node:path');
-  const { tempDir } = await import('../helpers/index.js');
   // an unrelated session leader (as `setsid sleep` makes one): its pgid is its pid
   const other = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
   t.teardown(() => other.kill('SIGKILL'));
   await new Promise((r) => other.once('spawn', r));
-  const dir = tempDir(t);
-  const storage = path.join(dir, 'data');
-  mkdirSync(storage, { recursive: true });
+  const { storage, start } = onStorage(t);
   // what a perfwatch killed long ago left: its own pid is dead, and its plugin's group id has since been reused
   writeFileSync(path.join(storage, 'perfwatch.pids.json'), JSON.stringify({ perfwatch: { pid: 2 ** 22 + 7, start_time: 1 }, plugins: { old: { pgid: other.pid, start_time: 1 } } }));
-  const { loadConfig } = await import('../../src/config/load.js');
-  const { startPerfwatch } = await import('../../src/main.js');
-  const { pino } = await import('pino');
-  const { TOKEN } = await import('../helpers/index.js');
-  const configFile = path.join(dir, 'perfwatch.yaml');
-  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage } }));
-  const pw = await startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'silent' }), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const pw = await start();
   await pw.stop();
   await new Promise((r) => setTimeout(r, 200));
   t.equal(other.exitCode, null, 'not exited');
@@ -55,18 +72,7 @@ t.test('orphan reaping after pid reuse: a stale pid file naming a group an unrel
 });
 
 t.test('damaged SQLite rows are skipped, and a file that is not a database is refused naming the file', async (t) => {
-  const path = await import('node:path');
-  const { writeFileSync } = await import('node:fs');
-  const Database = (await import('better-sqlite3')).default;
-  const { loadConfig } = await import('../../src/config/load.js');
-  const { startPerfwatch } = await import('../../src/main.js');
-  const { pino } = await import('pino');
-  const { tempDir, TOKEN } = await import('../helpers/index.js');
-  const dir = tempDir(t);
-  const storage = path.join(dir, 'data');
-  const configFile = path.join(dir, 'perfwatch.yaml');
-  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage }, collection: { interval: '200ms' } }));
-  const start = async () => startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'silent' }), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const { storage, start } = onStorage(t, { collection: { interval: '200ms' } });
   let pw = await start();
   const api = `${pw.url}/api/v1/performance`;
   const mk = (name: string) => fetch(`${api}/alerts/rules`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name, metric: 'cpu_percent', operator: '>=', threshold: 0, level: 'warning' }) });
@@ -113,7 +119,6 @@ t.test('__proto__, constructor and toString are ordinary bad input, not prototyp
 });
 
 t.test('history: repeated names count once, and an answer past MAX_HISTORY_VALUES is refused before it is built', async (t) => {
-  const { MAX_HISTORY_VALUES } = await import('../../src/sinks/compat/performance.js');
   const pw = await startApp(t, { collection: { interval: '200ms' }, custom_metrics: { max_series: 1000 } });
   const api = `${pw.url}/api/v1/performance`;
   const metrics = Array.from({ length: 150 }, (_, i) => ({ name: 'fan', value: i, tags: { n: String(i) } }));
@@ -131,8 +136,6 @@ t.test('history: repeated names count once, and an answer past MAX_HISTORY_VALUE
 });
 
 t.test('the database and the plugin log folder are not readable by other users', async (t) => {
-  const { statSync } = await import('node:fs');
-  const path = await import('node:path');
   const pw = await startApp(t, { plugins: [nodePlugin('p', 'idle.cjs')] });
   const storage = path.join(pw.dir, 'data');
   t.equal(statSync(path.join(storage, 'perfwatch.db')).mode & 0o777, 0o600, 'perfwatch.db');
@@ -178,28 +181,12 @@ t.test('open_writes: a cross-origin browser POST (text/plain, no preflight) is r
 });
 
 t.test('a damaged history checkpoint is refused with a warning naming the file, and perfwatch starts with empty history', async (t) => {
-  const path = await import('node:path');
-  const { mkdirSync, writeFileSync } = await import('node:fs');
-  const { Writable } = await import('node:stream');
-  const { loadConfig } = await import('../../src/config/load.js');
-  const { startPerfwatch } = await import('../../src/main.js');
-  const { pino } = await import('pino');
-  const { tempDir, TOKEN } = await import('../helpers/index.js');
-  const dir = tempDir(t);
-  const storage = path.join(dir, 'data');
-  mkdirSync(storage, { recursive: true });
+  const { storage, start, lines } = onStorage(t, { collection: { interval: '200ms' } });
   const ckpt = path.join(storage, 'history.ckpt');
   writeFileSync(ckpt, Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 2654435761) % 256)));
-  const configFile = path.join(dir, 'perfwatch.yaml');
-  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage }, collection: { interval: '200ms' } }));
-  const lines: Array<{ level: number; msg: string }> = [];
-  const sink = new Writable({ write(chunk, _enc, done) {
-    for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-    done();
-  } });
-  const pw = await startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'info' }, sink), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const pw = await start();
   t.teardown(() => pw.stop());
-  const warn = lines.find((l) => l.level === 40 && l.msg.includes('history checkpoint'));
+  const warn = lines().find((l) => l.level === 40 && l.msg.includes('history checkpoint'));
   t.ok(warn, 'logged at warn, not info');
   t.match(warn?.msg, new RegExp(`${ckpt.replace(/[/.]/g, '\\$&')} refused: .*; starting with empty history`));
   t.equal(pw.store.count('custom'), 0);
@@ -226,23 +213,9 @@ function topLevelKeys(text: string): string[] {
 
 t.test('log lines never repeat a key (pid, level) that pino itself writes', async (t) => {
   t.same(topLevelKeys('{"a":1,"b":{"a":2},"c":"x\\"y","a":3}'), ['a', 'b', 'c', 'a'], 'the checker sees repeats');
-  const path = await import('node:path');
-  const { writeFileSync } = await import('node:fs');
-  const { Writable } = await import('node:stream');
-  const { loadConfig } = await import('../../src/config/load.js');
-  const { startPerfwatch } = await import('../../src/main.js');
-  const { pino } = await import('pino');
-  const { tempDir, TOKEN } = await import('../helpers/index.js');
-  const dir = tempDir(t);
-  const configFile = path.join(dir, 'perfwatch.yaml');
-  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: path.join(dir, 'data') }, collection: { interval: '200ms' }, plugins: [nodePlugin('p', 'idle.cjs')] }));
-  const raw: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) {
-    raw.push(...String(chunk).split('\n').filter(Boolean));
-    done();
-  } });
   // the CLI's logger: pino with base {pid}
-  const pw = await startPerfwatch({ config: await loadConfig({ file: configFile }), logger: pino({ level: 'debug', base: { pid: process.pid } }, sink), env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const { start, raw } = onStorage(t, { collection: { interval: '200ms' }, plugins: [nodePlugin('p', 'idle.cjs')] }, { level: 'debug', base: { pid: process.pid } });
+  const pw = await start();
   const api = `${pw.url}/api/v1/performance`;
   await fetch(`${api}/alerts/rules`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'always', metric: 'cpu_percent', operator: '>=', threshold: 0, level: 'warning' }) });
   await waitFor(() => raw.some((l) => l.includes('alert firing')) && raw.some((l) => l.includes('plugin started')), { timeoutMs: 10_000, what: 'an alert and a plugin start logged' });
@@ -257,33 +230,16 @@ t.test('log lines never repeat a key (pid, level) that pino itself writes', asyn
 });
 
 t.test('an empty perfwatch.db: refused while its WAL still holds data, a loud warning when nothing is left', async (t) => {
-  const path = await import('node:path');
-  const { mkdirSync, writeFileSync, statSync } = await import('node:fs');
-  const { Writable } = await import('node:stream');
-  const { loadConfig } = await import('../../src/config/load.js');
-  const { startPerfwatch } = await import('../../src/main.js');
-  const { pino } = await import('pino');
-  const { tempDir, TOKEN } = await import('../helpers/index.js');
-  const dir = tempDir(t);
-  const storage = path.join(dir, 'data');
-  mkdirSync(storage, { recursive: true });
+  const { storage, start, lines } = onStorage(t);
   const db = path.join(storage, 'perfwatch.db');
   writeFileSync(db, '');
   writeFileSync(`${db}-wal`, Buffer.alloc(4096, 7));
-  const configFile = path.join(dir, 'perfwatch.yaml');
-  writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, storage: { path: storage } }));
-  const lines: Array<{ level: number; msg: string }> = [];
-  const logger = pino({ level: 'info' }, new Writable({ write(c, _e, done) {
-    for (const l of String(c).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-    done();
-  } }));
-  const start = async () => startPerfwatch({ config: await loadConfig({ file: configFile }), logger, env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
   await t.rejects(start(), { name: 'StartupError', message: /perfwatch\.db is empty but .*perfwatch\.db-wal holds 4096 bytes .*move both aside/ });
   t.equal(statSync(`${db}-wal`).size, 4096, 'the WAL was left as it was');
   writeFileSync(`${db}-wal`, '');
   const pw = await start();
   t.teardown(() => pw.stop());
-  t.ok(lines.some((l) => l.level === 40 && /perfwatch\.db was empty \(0 bytes\): API alert rules and alert history it held are gone/.test(l.msg)), 'warned, not silent');
+  t.ok(lines().some((l) => l.level === 40 && /perfwatch\.db was empty \(0 bytes\): API alert rules and alert history it held are gone/.test(l.msg)), 'warned, not silent');
 });
 
 t.test('validation errors stay short and say what was received', async (t) => {
