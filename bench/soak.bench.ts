@@ -32,6 +32,8 @@ function request(agent: http.Agent, url: string, opts: { method?: string; header
 
 export async function runSoakBench(log: (line: string) => void): Promise<string> {
   const seconds = Number(process.env.SOAK_SECONDS ?? 180);
+  // SOAK_PACE_MS: each client starts a request every PACE ms (open loop, a sustainable rate) instead of back to back
+  const paceMs = Number(process.env.SOAK_PACE_MS ?? 0);
   const n = Number(process.env.SOAK_PLUGINS ?? 500);
   const dir = mkdtempSync(path.join(tmpdir(), 'perfwatch-soak-'));
   const port = await freePort();
@@ -47,7 +49,7 @@ export async function runSoakBench(log: (line: string) => void): Promise<string>
       if (Object.values(st.plugins).filter((p) => p.status === 'running').length === n) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    log(`soak: ${n} plugins under perfwatch pid ${server.pid}, ${seconds} s`);
+    log(`soak: ${n} plugins under perfwatch pid ${server.pid}, ${seconds} s${paceMs ? `, one request per client every ${paceMs} ms` : ', closed loop'}`);
     const split = async () => {
       const text = await (await fetch(`${base}/metrics`)).text();
       const v = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN) / 1048576;
@@ -76,7 +78,13 @@ export async function runSoakBench(log: (line: string) => void): Promise<string>
       { name: 'POST performance/metrics (token)', url: '/api/v1/performance/metrics', method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: (i: number) => JSON.stringify({ name: 'soak_latency', value: i % 500, unit: 'ms', tags: { client: String(i % 20) } }) },
     ];
     const loop = async (name: string, agent: http.Agent, next: (i: number) => { url: string; method?: string; headers?: Record<string, string>; body?: string; kind: string }) => {
+      const first = performance.now() + Math.random() * paceMs; // spread the clients over one period
       for (let i = 0; performance.now() < until; i++) {
+        if (paceMs) {
+          const at = first + i * paceMs;
+          if (at > until) break;
+          if (at > performance.now()) await new Promise((r) => setTimeout(r, at - performance.now()));
+        }
         const r = next(i);
         const k = kind(r.kind);
         const t0 = performance.now();
