@@ -6,6 +6,7 @@ import type { PluginDefinition } from '../config/load.js';
 import type { Clock } from '../model/clock.js';
 import type { PluginState } from '../model/plugin.js';
 import { parseProcStat } from '../proc/proc-stat.js';
+import { groupExists, isAlive, signalGroup, signalPid } from '../proc/signals.js';
 import { descendantsOf, type PluginCgroups } from './plugin-cgroups.js';
 import { RotatingLog } from './rotating-log.js';
 import { SupervisorError } from './supervisor-error.js';
@@ -359,40 +360,6 @@ export class ManagedPlugin extends EventEmitter {
     const logs = this.#logs;
     this.#logs = null;
     await Promise.all([logs?.out.close(), logs?.err.close()]);
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    /* ESRCH: the group is already gone */
-  }
-}
-
-function signalPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    /* ESRCH: gone */
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function groupExists(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

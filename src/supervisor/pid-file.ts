@@ -1,5 +1,6 @@
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { parseProcStat } from '../proc/proc-stat.js';
+import { isAlive, signalPid } from '../proc/signals.js';
 
 /**
  * `<storage.path>/perfwatch.pids.json`: perfwatch's own pid and every live plugin's process group, each with its
@@ -121,29 +122,9 @@ export async function findOrphans(content: PidFileContent): Promise<number[]> {
 
 /** SIGTERM the orphans, wait up to `timeoutMs`, SIGKILL what is left. Returns how many there were. */
 export async function reapOrphans(pids: number[], timeoutMs: number): Promise<number> {
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  }
+  for (const pid of pids) signalPid(pid, 'SIGTERM');
   const until = Date.now() + timeoutMs;
-  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  for (const pid of pids.filter(alive)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  while (pids.some(isAlive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of pids.filter(isAlive)) signalPid(pid, 'SIGKILL');
   return pids.length;
 }

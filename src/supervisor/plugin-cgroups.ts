@@ -1,6 +1,8 @@
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { signalPid } from '../proc/signals.js';
+import { reapOrphans } from './pid-file.js';
 
 /**
  * One cgroup v2 per plugin, under `<perfwatch's own cgroup>/perfwatch-<pid>/<plugin id>`, so that every process a
@@ -99,11 +101,10 @@ export class PluginCgroups {
     const dirs = await readdir(root, { withFileTypes: true }).catch(() => []);
     const found: number[] = [];
     for (const d of dirs) if (d.isDirectory()) found.push(...(await readPids(path.join(root, d.name))));
-    for (const pid of found) signal(pid, 'SIGTERM');
-    const until = Date.now() + graceMs;
-    const left = async () => (await Promise.all(dirs.filter((d) => d.isDirectory()).map((d) => readPids(path.join(root, d.name))))).flat();
-    while ((await left()).length && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    await reapOrphans(found, graceMs);
+    // and whatever they forked meanwhile, still in the cgroups
     for (const d of dirs) if (d.isDirectory()) await killCgroup(path.join(root, d.name), true);
+    const left = async () => (await Promise.all(dirs.filter((d) => d.isDirectory()).map((d) => readPids(path.join(root, d.name))))).flat();
     const hard = Date.now() + 1000;
     while ((await left()).length && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
     await removeTree(root);
@@ -118,15 +119,7 @@ async function readPids(dir: string): Promise<number[]> {
 
 async function killCgroup(dir: string, hasKill: boolean): Promise<void> {
   if (hasKill && (await writeFile(path.join(dir, 'cgroup.kill'), '1').then(() => true, () => false))) return;
-  for (const pid of await readPids(dir)) signal(pid, 'SIGKILL');
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone */
-  }
+  for (const pid of await readPids(dir)) signalPid(pid, 'SIGKILL');
 }
 
 async function removeTree(root: string): Promise<void> {

@@ -22,7 +22,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'sinks/otlp': ['model', 'store', 'pipeline'],
   'sinks/ws': ['model', 'pipeline'],
   // the plugin documents (seed 002) are views of the supervisor's plugin list
-  'sinks/compat': ['model', 'store', 'http', 'supervisor'],
+  'sinks/compat': ['model', 'proc', 'store', 'http', 'supervisor'],
   alerting: ['model', 'store', 'http', 'config', 'pipeline'],
   client: [],
   // generators of committed files (alerts/, dashboards/, deploy/): they read the catalogues and the rule model

@@ -4,6 +4,7 @@ import type { Clock } from '../../model/clock.js';
 import { formatLocalIso, parseIsoTime } from '../../model/time.js';
 import { MIB, round } from '../../model/units.js';
 import { ApiError } from '../../http/api-error.js';
+import { isAlive } from '../../proc/signals.js';
 import type { AdminMiddleware } from '../../http/auth.js';
 import type { PluginHistory, StoredPluginSample } from '../../store/plugin-history.js';
 import type { ManagedPlugin } from '../../supervisor/managed-plugin.js';
@@ -38,13 +39,7 @@ export function currentSample(p: ManagedPlugin, history: PluginHistory): StoredP
 }
 
 function processAlive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pid !== null && isAlive(pid);
 }
 
 function parseLimit(raw: unknown): number {
