@@ -72,7 +72,7 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
         opts.logger.error({ err, request_id: requestId, method: ctx.method, path: ctx.path }, 'request failed');
         apiErr = new ApiError('INTERNAL_ERROR', `internal error (request id ${requestId})`);
       } else if (apiErr.status >= 500) {
-        opts.logger.warn({ request_id: requestId, code: apiErr.code, msg: apiErr.message }, 'request failed');
+        opts.logger.warn({ request_id: requestId, code: apiErr.code, reason: apiErr.message }, 'request failed');
       }
       ctx.body = errorBody(envelopeOf(ctx), apiErr.code, apiErr.message, opts.clock.now());
       ctx.status = apiErr.status;
