@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
@@ -29,6 +30,7 @@ import type { Exposition } from './sinks/prometheus/exposition.js';
 import { createPrometheus } from './sinks/prometheus/index.js';
 import { createWebSocket } from './sinks/ws/index.js';
 import { createHistory } from './store/history.js';
+import { createHistoryBackend } from './store/history-backend.js';
 import type { PluginHistory } from './store/plugin-history.js';
 import type { SeriesStore } from './store/series-store.js';
 import { createSupervision } from './supervisor/index.js';
@@ -93,9 +95,22 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   const { registry, exposition } = prometheus;
   const supervision = createSupervision({ config, clock, log, onLogDrop: (bytes) => exposition.dropped.inc({ sink: 'plugin_logs', reason: 'backpressure' }, bytes) });
   const { supervisor } = supervision;
+  let http: HttpServer | null = null;
+  const historyBackend = createHistoryBackend({
+    backend: config.history.backend,
+    prometheus: config.history.prometheus,
+    local: history.reader,
+    retentionDays: config.retention.metrics_retention_days,
+    hostname: hostname(),
+    port: () => (http ? Number(new URL(http.url).port) : config.server.port),
+    collectionIntervalMs: config.collection.interval,
+    mountpoint: config.host.mountpoints[0] ?? '/',
+    registry,
+    env,
+    log,
+  });
   const collectors = createCollectors({ config, constants, clock, log });
   const ingest = createIngest({ config: config.custom_metrics, bodyLimit: config.server.body_limit, store: history.store, exporter: prometheus.customFamilies, registry, clock, writeAuth, log });
-  let http: HttpServer | null = null;
   const ws = createWebSocket({ config: config.websocket, server: () => http!.server, registry, onDrop: (reason) => exposition.dropped.inc({ sink: 'websocket', reason }) });
   const alerting = await createAlerting({ config, env, registry, clock, writeAuth, topProcesses: collectors.topProcesses, url: () => http?.url ?? '', broadcast: ws.broadcast, log });
   const otlp = createOtlp({ config: config.otlp, env, version: VERSION, registry, onDropped: (n) => exposition.dropped.inc({ sink: 'otlp', reason: 'export_failed' }, n), custom: ingest.custom, log });
@@ -121,20 +136,20 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   const scheduler = new Scheduler({ intervalMs: config.collection.interval, clock, task: async () => void (await pipeline.tick()), onError: (err) => logger.error({ err }, 'collection cycle failed') });
 
   const families: RouteFamily[] = [
-    { router: createPerformanceRouter({ history: history.reader, latestHost: () => pipeline.latest?.host ?? null, systemInfo: collectors.systemInfo, alertCounts: (ms) => alerting.service.countsSince(ms), clock, retentionDays: config.retention.metrics_retention_days }), envelope: 'performance', owns: /^\/api\/v1\// },
+    { router: createPerformanceRouter({ history: historyBackend.readers, latestHost: () => pipeline.latest?.host ?? null, systemInfo: collectors.systemInfo, alertCounts: (ms) => alerting.service.countsSince(ms), clock }), envelope: 'performance', owns: /^\/api\/v1\// },
     { router: ingest.router, envelope: 'performance' },
     { router: alerting.router, envelope: 'performance' },
     { router: createHealthRouter({ isReady: () => pipeline.latest !== null }), envelope: 'plain' },
     { router: prometheus.router, envelope: 'plain' },
     { router: createPluginsRouter({ supervisor, clock }), envelope: 'plugin', owns: /^\/plugins?(\/|$)/ },
     { router: createPluginControlRouter({ supervisor, requireAdmin }), envelope: 'plugin' },
-    { router: createPluginMetricsRouter({ supervisor, history: history.plugins, requireAdmin, clock, logger }), envelope: 'plugin' },
+    { router: createPluginMetricsRouter({ supervisor, history: history.plugins, readers: historyBackend.readers, requireAdmin, clock, logger }), envelope: 'plugin' },
   ];
   http = new HttpServer({ app: createHttpApp({ logger, clock, families }), host: config.server.host, port: config.server.port });
 
   // start order; stop is the reverse: the scheduler's last tick ends before anything it writes to is closed
   const stop = await startAll(
-    [supervision.storage, alerting.component, history.component, ingest.component, collectors.component, http, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
+    [supervision.storage, alerting.component, history.component, ingest.component, collectors.component, http, historyBackend.component, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
     log,
   );
   let stopped: Promise<void> | null = null;

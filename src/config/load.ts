@@ -129,6 +129,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       rules_file: cfg.alerting.rules_file ? path.resolve(baseDir, cfg.alerting.rules_file) : undefined,
       webhook: cfg.alerting.webhook && { ...cfg.alerting.webhook, secret_file: cfg.alerting.webhook.secret_file ? path.resolve(baseDir, cfg.alerting.webhook.secret_file) : undefined },
     },
+    history: { ...cfg.history, prometheus: cfg.history.prometheus && resolveBackendFiles(cfg.history.prometheus, baseDir) },
     plugin_dirs: pluginDirs,
     plugins,
   });
@@ -167,6 +168,17 @@ export async function readPluginToml(file: string): Promise<PluginDefinition> {
   const parsed = pluginSchema.safeParse(withId);
   if (!parsed.success) throw new ConfigError(issuesToProblems(parsed.error.issues, `${file}: plugin.`));
   return toDefinition(parsed.data, dir, { kind: 'toml', file });
+}
+
+/** The history backend's files, relative to the config file like every path in it. */
+function resolveBackendFiles(p: NonNullable<ParsedConfig['history']['prometheus']>, baseDir: string) {
+  const abs = (f: string | undefined) => (f === undefined ? undefined : path.resolve(baseDir, f));
+  return {
+    ...p,
+    basic_auth: p.basic_auth && { ...p.basic_auth, password_file: abs(p.basic_auth.password_file)! },
+    bearer_token_file: abs(p.bearer_token_file),
+    tls: { ...p.tls, ca_file: abs(p.tls.ca_file), cert_file: abs(p.tls.cert_file), key_file: abs(p.tls.key_file) },
+  };
 }
 
 function toDefinition(p: PluginConfig, baseDir: string, source: PluginSource): PluginDefinition {

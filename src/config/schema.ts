@@ -94,6 +94,42 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('In-memory history.'),
+  history: z
+    .strictObject({
+      backend: z.enum(['local', 'prometheus']).prefault('local').describe('Where `GET /api/v1/performance/history`, `summary` and `/plugin/metrics/{id}/history` read from: `local` = this process\' ring buffers; `prometheus` = a Prometheus-compatible query API (Prometheus, VictoriaMetrics, Thanos, Mimir) that scrapes this agent, with the local ring as the fallback (docs/fleet.md).'),
+      prometheus: z
+        .strictObject({
+          url: z.url().describe('Base URL of the query API: `/api/v1/query` and `/api/v1/query_range` are appended (Prometheus `http://prometheus:9090`, VictoriaMetrics `http://vm:8428`, Mimir `http://mimir/prometheus`).'),
+          timeout: duration('5s', { min: 100, max: 120_000 }).describe('Longest wait for one answer (also sent as the query\'s `timeout`); past it the request falls back to the local ring.'),
+          headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { error: 'expected an HTTP header name' }), z.string().max(4096)).prefault({}).describe('Extra request headers, e.g. `X-Scope-OrgID` for Mimir or Cortex tenants.'),
+          basic_auth: z
+            .strictObject({
+              username: z.string().min(1).max(256).describe('User name.'),
+              password_file: z.string().describe('File holding the password (relative to the config file); `PERFWATCH_HISTORY_PASSWORD` wins.'),
+            })
+            .optional()
+            .describe('HTTP basic authentication.'),
+          bearer_token_file: z.string().optional().describe('File holding a bearer token (relative to the config file); `PERFWATCH_HISTORY_BEARER_TOKEN` wins. Not together with `basic_auth`.'),
+          tls: z
+            .strictObject({
+              ca_file: z.string().optional().describe('CA bundle (PEM) that signs the server\'s certificate, instead of the system store.'),
+              cert_file: z.string().optional().describe('Client certificate (PEM), for mutual TLS; needs `key_file`.'),
+              key_file: z.string().optional().describe('Client key (PEM).'),
+              server_name: z.string().max(253).optional().describe('Name to check the certificate against, when it differs from the URL\'s host.'),
+              insecure_skip_verify: z.boolean().prefault(false).describe('Accept any certificate. For tests only.'),
+            })
+            .prefault({})
+            .describe('TLS for an `https://` URL.'),
+          job: z.string().min(1).max(256).prefault('perfwatch').describe('`job` label of this agent\'s series, as the scrape configuration names it.'),
+          instance: z.string().min(1).max(256).optional().describe('`instance` label of this agent\'s series; defaults to `<hostname>:<server.port>`, what a static scrape target usually reads.'),
+          scrape_interval: durationValue({ min: 100, max: 3_600_000 }).optional().describe('How often the backend scrapes this agent (default `collection.interval`): the window of rate fields (4 × this at least) and of the plugin history look-back.'),
+          max_points: z.int().min(100).max(1_000_000).prefault(11_000).describe('Most points per series one `query_range` may ask for (Prometheus refuses over 11 000, VictoriaMetrics over 30 000 by default); longer answers are refused with 400 naming `interval`.'),
+        })
+        .optional()
+        .describe('The backend of `history.backend: prometheus`.'),
+    })
+    .prefault({})
+    .describe('Where the history of the JSON API is read from (docs/fleet.md).'),
   host: z
     .strictObject({
       enabled: z.boolean().prefault(true).describe('Sample the host (CPU, memory, disks, network, processes, TCP connections, load).'),
@@ -181,6 +217,11 @@ export const configSchema = z.strictObject({
     .describe('Plugin stdout/stderr files under `<storage.path>/logs/`.'),
   plugin_dirs: z.array(z.string()).prefault([]).describe('Folders whose `*/plugin.toml` files each register a plugin.'),
   plugins: z.array(pluginSchema).prefault([]).describe('Inline plugins.'),
+}).superRefine((c, ctx) => {
+  const p = c.history.prometheus;
+  if (c.history.backend === 'prometheus' && !p) ctx.addIssue({ code: 'custom', path: ['history', 'prometheus', 'url'], message: 'history.backend: prometheus needs history.prometheus.url' });
+  if (p?.basic_auth && p.bearer_token_file) ctx.addIssue({ code: 'custom', path: ['history', 'prometheus', 'bearer_token_file'], message: 'use basic_auth or bearer_token_file, not both' });
+  if (p && !!p.tls.cert_file !== !!p.tls.key_file) ctx.addIssue({ code: 'custom', path: ['history', 'prometheus', 'tls', p.tls.cert_file ? 'key_file' : 'cert_file'], message: 'cert_file and key_file go together' });
 });
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

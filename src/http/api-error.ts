@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   SERIES_LIMIT_EXCEEDED: { status: 422, description: 'A new custom series would pass `custom_metrics.max_series` and none is past its TTL; existing series keep updating.' },
   INTERNAL_ERROR: { status: 500, description: 'Unexpected failure; the log has the cause under the response\'s `X-Request-Id`.' },
   PLUGIN_START_FAILED: { status: 500, description: 'The plugin\'s process could not be spawned (command or cwd missing) or exited during start.' },
+  HISTORY_BACKEND_UNAVAILABLE: { status: 503, description: 'With `history.backend: prometheus`, the backend failed or did not answer within its timeout while another agent\'s history (`host=`) was asked for; this agent\'s own history falls back to the local ring instead (docs/fleet.md).' },
   SYSTEM_INFO_UNAVAILABLE: { status: 503, description: 'The static system facts could not be read (yet); the message says why.' },
   NOT_READY: { status: 503, description: '`/readyz`: the collectors have not produced a first sample yet.' },
   SHUTTING_DOWN: { status: 503, description: 'perfwatch is stopping and takes no new plugin operations.' },

@@ -36,3 +36,11 @@ export function oneOf<T extends string>(raw: unknown, name: string, allowed: rea
   }
   return s as T;
 }
+
+/** A free-text parameter given at most once, of 1 to `maxLength` characters; undefined when absent. */
+export function textParam(raw: unknown, name: string, maxLength: number): string | undefined {
+  const s = once(raw, name);
+  if (s === undefined) return undefined;
+  if (!s.length || s.length > maxLength) throw new ApiError('INVALID_PARAMETER', `${name} must be 1 to ${maxLength} characters`, { field: name });
+  return s;
+}

@@ -14,8 +14,11 @@ export type MetricCategory = (typeof METRIC_CATEGORIES)[number];
 
 export interface LegacyName {
   category: MetricCategory;
-  /** Kept in the host history under this name: its unit as the seed writes it; counters are re-bucketed by last value. */
-  history?: { unit: string; counter?: boolean; read: (h: HostSample) => number | undefined };
+  /**
+   * Kept in the host history under this name: its unit as the seed writes it; counters are re-bucketed by last value.
+   * `scraped` says how a Prometheus-compatible backend that scrapes /metrics holds the same values (history.backend).
+   */
+  history?: { unit: string; counter?: boolean; read: (h: HostSample) => number | undefined; scraped: Scraped };
   /**
    * The gauge on /metrics it reads: the value in the legacy unit is `series × k` (`cpu_percent` is
    * `perfwatch_host_cpu_usage_ratio × 100`), over the series with these fixed labels; `subject` names the label that
@@ -24,28 +27,46 @@ export interface LegacyName {
   exported?: { series: string; k: number; matchers: Readonly<Record<string, string>>; subject?: string };
 }
 
+/**
+ * A history series as the backend holds it: `series` (with `matchers`, without `lo` for network devices) times `k`,
+ * summed over its label sets when `sum`; `rate` for a per-second rate the collector derives from a counter (the backend
+ * gets it back with `rate()`); `mountpoint` when it is read on the first configured mountpoint.
+ */
+export interface Scraped {
+  series: string;
+  k: number;
+  matchers?: Readonly<Record<string, string>>;
+  excludeLoopback?: boolean;
+  sum?: boolean;
+  rate?: boolean;
+  mountpoint?: boolean;
+}
+
+const scraped = (series: string, k = 1, more: Omit<Scraped, 'series' | 'k'> = {}): Scraped => ({ series, k, ...more });
+const devices = { sum: true, excludeLoopback: true } as const;
+
 const pct = (series: string, subject?: string) => ({ series, k: 100, matchers: {}, ...(subject ? { subject } : {}) });
 const one = (series: string, matchers: Record<string, string> = {}, subject?: string) => ({ series, k: 1, matchers, ...(subject ? { subject } : {}) });
 
 export const LEGACY_NAMES: Readonly<Record<string, LegacyName>> = {
-  cpu_percent: { category: 'cpu', history: { unit: '%', read: (h) => h.cpu.percent }, exported: pct(M.hostCpuUsageRatio) },
-  memory_percent: { category: 'memory', history: { unit: '%', read: (h) => h.memory.percent }, exported: pct(M.hostMemoryUsageRatio) },
+  cpu_percent: { category: 'cpu', history: { unit: '%', read: (h) => h.cpu.percent, scraped: scraped(M.hostCpuUsageRatio, 100) }, exported: pct(M.hostCpuUsageRatio) },
+  memory_percent: { category: 'memory', history: { unit: '%', read: (h) => h.memory.percent, scraped: scraped(M.hostMemoryUsageRatio, 100) }, exported: pct(M.hostMemoryUsageRatio) },
   disk_percent: { category: 'disk', exported: pct(M.hostFilesystemUsageRatio, 'mountpoint') },
-  disk_usage_percent: { category: 'disk', history: { unit: '%', read: (h) => h.filesystems[0]?.percent }, exported: pct(M.hostFilesystemUsageRatio, 'mountpoint') },
-  network_bytes_sent: { category: 'network', history: { unit: 'bytes', counter: true, read: (h) => h.network.bytesSent } },
-  network_bytes_recv: { category: 'network', history: { unit: 'bytes', counter: true, read: (h) => h.network.bytesRecv } },
-  network_packets_sent: { category: 'network', history: { unit: 'count', counter: true, read: (h) => h.network.packetsSent } },
-  network_packets_recv: { category: 'network', history: { unit: 'count', counter: true, read: (h) => h.network.packetsRecv } },
-  network_upload_rate: { category: 'network', history: { unit: 'bytes/s', read: (h) => h.network.sendBytesPerSecond } },
-  network_download_rate: { category: 'network', history: { unit: 'bytes/s', read: (h) => h.network.recvBytesPerSecond } },
-  disk_read_bytes: { category: 'disk', history: { unit: 'bytes', counter: true, read: (h) => h.diskReadBytes } },
-  disk_write_bytes: { category: 'disk', history: { unit: 'bytes', counter: true, read: (h) => h.diskWrittenBytes } },
-  memory_used: { category: 'memory', history: { unit: 'bytes', read: (h) => h.memory.used }, exported: one(M.hostMemoryUsedBytes) },
-  memory_available: { category: 'memory', history: { unit: 'bytes', read: (h) => h.memory.available }, exported: one(M.hostMemoryAvailableBytes) },
+  disk_usage_percent: { category: 'disk', history: { unit: '%', read: (h) => h.filesystems[0]?.percent, scraped: scraped(M.hostFilesystemUsageRatio, 100, { mountpoint: true }) }, exported: pct(M.hostFilesystemUsageRatio, 'mountpoint') },
+  network_bytes_sent: { category: 'network', history: { unit: 'bytes', counter: true, read: (h) => h.network.bytesSent, scraped: scraped(M.hostNetworkTransmitBytesTotal, 1, devices) } },
+  network_bytes_recv: { category: 'network', history: { unit: 'bytes', counter: true, read: (h) => h.network.bytesRecv, scraped: scraped(M.hostNetworkReceiveBytesTotal, 1, devices) } },
+  network_packets_sent: { category: 'network', history: { unit: 'count', counter: true, read: (h) => h.network.packetsSent, scraped: scraped(M.hostNetworkTransmitPacketsTotal, 1, devices) } },
+  network_packets_recv: { category: 'network', history: { unit: 'count', counter: true, read: (h) => h.network.packetsRecv, scraped: scraped(M.hostNetworkReceivePacketsTotal, 1, devices) } },
+  network_upload_rate: { category: 'network', history: { unit: 'bytes/s', read: (h) => h.network.sendBytesPerSecond, scraped: scraped(M.hostNetworkTransmitBytesTotal, 1, { ...devices, rate: true }) } },
+  network_download_rate: { category: 'network', history: { unit: 'bytes/s', read: (h) => h.network.recvBytesPerSecond, scraped: scraped(M.hostNetworkReceiveBytesTotal, 1, { ...devices, rate: true }) } },
+  disk_read_bytes: { category: 'disk', history: { unit: 'bytes', counter: true, read: (h) => h.diskReadBytes, scraped: scraped(M.hostDiskReadBytesTotal, 1, { sum: true }) } },
+  disk_write_bytes: { category: 'disk', history: { unit: 'bytes', counter: true, read: (h) => h.diskWrittenBytes, scraped: scraped(M.hostDiskWrittenBytesTotal, 1, { sum: true }) } },
+  memory_used: { category: 'memory', history: { unit: 'bytes', read: (h) => h.memory.used, scraped: scraped(M.hostMemoryUsedBytes) }, exported: one(M.hostMemoryUsedBytes) },
+  memory_available: { category: 'memory', history: { unit: 'bytes', read: (h) => h.memory.available, scraped: scraped(M.hostMemoryAvailableBytes) }, exported: one(M.hostMemoryAvailableBytes) },
   load_average: { category: 'load', exported: one(M.hostLoad1) },
-  load_1m: { category: 'load', history: { unit: '', read: (h) => h.load.load1 }, exported: one(M.hostLoad1) },
-  processes_total: { category: 'process', history: { unit: 'count', read: (h) => h.processes.total } },
-  connections_established: { category: 'network', history: { unit: 'count', read: (h) => h.connections.established }, exported: one(M.hostTcpConnections, { state: 'established' }) },
+  load_1m: { category: 'load', history: { unit: '', read: (h) => h.load.load1, scraped: scraped(M.hostLoad1) }, exported: one(M.hostLoad1) },
+  processes_total: { category: 'process', history: { unit: 'count', read: (h) => h.processes.total, scraped: scraped(M.hostProcesses, 1, { sum: true }) } },
+  connections_established: { category: 'network', history: { unit: 'count', read: (h) => h.connections.established, scraped: scraped(M.hostTcpConnections, 1, { matchers: { state: 'established' } }) }, exported: one(M.hostTcpConnections, { state: 'established' }) },
   zombie_processes: { category: 'process', exported: one(M.hostProcesses, { state: 'zombie' }) },
   plugin_up: { category: 'plugin', exported: one(M.pluginUp, {}, 'plugin_id') },
   plugin_cpu_percent: { category: 'cpu', exported: pct(M.pluginCpuUsageRatio, 'plugin_id') },
@@ -61,6 +82,7 @@ export interface HostSeries {
   unit: string;
   counter?: boolean;
   read: (h: HostSample) => number | undefined;
+  scraped: Scraped;
 }
 
 /** The host series `history?metrics=` accepts, in catalogue order. */

@@ -28,6 +28,8 @@ export const M = {
   alertEvaluationDurationSeconds: 'perfwatch_alert_evaluation_duration_seconds',
   alertNotificationsTotal: 'perfwatch_alert_notifications_total',
   otlpExportsTotal: 'perfwatch_otlp_exports_total',
+  historyBackendRequestsTotal: 'perfwatch_history_backend_requests_total',
+  historyBackendFallbacksTotal: 'perfwatch_history_backend_fallbacks_total',
   hostCpuUsageRatio: 'perfwatch_host_cpu_usage_ratio',
   hostCpuSecondsTotal: 'perfwatch_host_cpu_seconds_total',
   hostCpus: 'perfwatch_host_cpus',

@@ -31,7 +31,7 @@ export function createHistory(o: HistoryOptions) {
     ],
   });
   const plugins = new PluginHistory({ capacity: o.pluginSamples, memTotalBytes: o.memTotalBytes });
-  const reader = new LocalHistoryReader({ store });
+  const reader = new LocalHistoryReader({ store, plugins });
   let timer: NodeJS.Timeout | null = null;
   const checkpoint = () => store.checkpoint(o.checkpointFile).catch((err) => o.log('error', 'history checkpoint failed', { err: String(err) }));
 

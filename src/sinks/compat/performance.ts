@@ -1,27 +1,35 @@
 import Router from '@koa/router';
 import { ApiError } from '../../http/api-error.js';
 import { successEnvelope } from '../../http/envelope.js';
-import { intParam, listParam, oneOf } from '../../http/params.js';
+import { intParam, listParam, oneOf, textParam } from '../../http/params.js';
 import type { Clock } from '../../model/clock.js';
 import type { HostSample, SystemInfo } from '../../model/host.js';
 import { HOST_SERIES_BY_NAME } from '../../model/legacy-names.js';
 import { isoUtc } from '../../model/time.js';
 import { round } from '../../model/units.js';
-import type { HistoryReader } from '../../store/history-reader.js';
+import type { CounterSummary, HistoryReader, HistoryReaders } from '../../store/history-reader.js';
 import { historyJson, type HistoryColumn } from './history-json.js';
 
 export interface PerformanceDeps {
-  history: HistoryReader;
+  history: HistoryReaders;
   latestHost: () => HostSample | null;
   systemInfo: () => Promise<SystemInfo>;
   /** Alerts raised within the period, for `summary`: total and per level. */
   alertCounts: (periodMs: number) => { total: number; critical: number; warning: number };
   clock: Clock;
-  retentionDays: number;
 }
 
 const DEFAULT_HISTORY = ['cpu_percent', 'memory_percent', 'disk_usage_percent', 'network_bytes_sent', 'network_bytes_recv'];
-const PERIODS: ReadonlyMap<string, number> = new Map([['1h', 3_600_000], ['6h', 21_600_000], ['24h', 86_400_000], ['7d', 604_800_000]]);
+const DAY = 86_400_000;
+/** Summary periods; those longer than the local rings hold need history.backend: prometheus. */
+const PERIODS: ReadonlyMap<string, number> = new Map([['1h', 3_600_000], ['6h', 21_600_000], ['24h', DAY], ['7d', 7 * DAY], ['30d', 30 * DAY], ['90d', 90 * DAY]]);
+/** Response header naming who answered a history read: local, prometheus or local-fallback (docs/fleet.md). */
+export const SOURCE_HEADER = 'X-Perfwatch-History-Source';
+
+/** The reader of one request: `host=` asks for another agent's history (through the backend). */
+export function readerFor(history: HistoryReaders, query: Record<string, unknown>): HistoryReader {
+  return history.forRequest(textParam(query.host, 'host', 256));
+}
 const SUMMARY_METRICS = ['cpu', 'memory', 'disk', 'network'] as const;
 /** Placeholder for pre-serialized history rows inside an envelope (summary holds only numbers: it cannot occur). */
 const ROWS_SLOT = '@@perfwatch-rows@@';
@@ -77,25 +85,31 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
   });
 
   router.get('/history', async (ctx) => {
-    const minutes = intParam(ctx.query.minutes, 'minutes', 60, 1, d.retentionDays * 1440);
+    const reader = readerFor(d.history, ctx.query);
+    const minutes = intParam(ctx.query.minutes, 'minutes', 60, 1, Math.floor(d.history.maxRangeMs / 60_000));
     const interval = intParam(ctx.query.interval, 'interval', 60, 1, 86_400);
     const names = listParam(ctx.query.metrics, 'metrics') ?? DEFAULT_HISTORY;
     const now = d.clock.now();
     const start = now - minutes * 60_000;
     const stepMs = interval * 1000;
     const buckets = Math.ceil((minutes * 60) / interval) + 1;
+    const tooMany = (series: number) =>
+      new ApiError('INVALID_PARAMETER', `the answer would hold more than ${MAX_HISTORY_VALUES} values (${series}+ series × ${buckets} buckets): ask for fewer metrics, fewer minutes or a longer interval`, { field: 'metrics' });
+    if (names.length * buckets > MAX_HISTORY_VALUES) throw tooMany(names.length);
+    const [found, stats] = await Promise.all([
+      reader.range(names, start, now, stepMs),
+      reader.summarize({ gauges: ['cpu_percent', 'memory_percent'], counters: [], trend: false }, start, now, stepMs),
+    ]);
     // one column per series, one row per time bucket; the JSON is written as bytes (history-json.ts): point objects
     // per bucket, row objects and strings per value were most of the request
     const columns: HistoryColumn[] = [];
-    for (const name of names) {
-      const series = await d.history.range(name, start, now, stepMs);
-      if (!series.length && !d.history.has(name)) throw new ApiError('METRIC_NOT_FOUND', `no metric named "${name.slice(0, 200)}" (host metrics: ${[...HOST_SERIES_BY_NAME.keys()].join(', ')}; or a custom metric's name)`, { field: 'metrics' });
+    names.forEach((name, i) => {
+      const series = found[i]!;
+      if (!series.length && !reader.has(name)) throw new ApiError('METRIC_NOT_FOUND', `no metric named "${name.slice(0, 200)}" (host metrics: ${[...HOST_SERIES_BY_NAME.keys()].join(', ')}; or a custom metric's name)`, { field: 'metrics' });
       for (const s of series) columns.push({ field: JSON.stringify(s.name), times: s.times, hundredths: s.hundredths });
-      if (columns.length * buckets > MAX_HISTORY_VALUES) {
-        throw new ApiError('INVALID_PARAMETER', `the answer would hold more than ${MAX_HISTORY_VALUES} values (${columns.length}+ series × ${buckets} buckets): ask for fewer metrics, fewer minutes or a longer interval`, { field: 'metrics' });
-      }
-    }
-    const [cpu, mem] = await Promise.all([d.history.summary('cpu_percent', start, now, stepMs), d.history.summary('memory_percent', start, now, stepMs)]);
+    });
+    if (columns.length * buckets > MAX_HISTORY_VALUES) throw tooMany(columns.length);
+    const [cpu, mem] = stats.gauges;
     const summary = {
       avg_cpu: round(cpu?.average ?? 0, 1),
       max_cpu: round(cpu?.maximum ?? 0, 1),
@@ -106,12 +120,18 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     };
     // the envelope comes from `ok` like every answer's; the rows are written where its placeholder string stands
     const [head, tail] = JSON.stringify(ok({ metrics: ROWS_SLOT, summary })).split(`"${ROWS_SLOT}"`) as [string, string];
+    ctx.set(SOURCE_HEADER, reader.source);
     ctx.type = 'application/json';
     ctx.body = historyJson(head, tail, columns);
   });
 
   router.get('/summary', async (ctx) => {
-    const period = oneOf(ctx.query.period, 'period', [...PERIODS.keys()]) ?? '1h';
+    const reader = readerFor(d.history, ctx.query);
+    const periods = [...PERIODS].filter(([, ms]) => ms <= d.history.maxRangeMs).map(([p]) => p);
+    if (typeof ctx.query.period === 'string' && PERIODS.has(ctx.query.period) && !periods.includes(ctx.query.period)) {
+      throw new ApiError('INVALID_PARAMETER', `period ${ctx.query.period} is longer than this perfwatch keeps (${periods.join(', ')}); longer periods need history.backend: prometheus`, { field: 'period' });
+    }
+    const period = oneOf(ctx.query.period, 'period', periods) ?? '1h';
     const wanted = listParam(ctx.query.metrics, 'metrics') ?? SUMMARY_METRICS;
     for (const w of wanted) {
       if (!(SUMMARY_METRICS as readonly string[]).includes(w)) throw new ApiError('INVALID_PARAMETER', `metrics: "${w.slice(0, 40)}" is not one of ${SUMMARY_METRICS.join(', ')}`, { field: 'metrics' });
@@ -121,30 +141,26 @@ export function createPerformanceRouter(d: PerformanceDeps): Router {
     const start = now - spanMs;
     // ~360 points per period: fine enough for the trend, and the query picks the tier that covers the span
     const step = Math.max(1000, Math.floor(spanMs / 360));
+    const gaugeNames = ([['cpu', 'cpu_percent'], ['memory', 'memory_percent'], ['disk', 'disk_usage_percent']] as const).filter(([m]) => wanted.includes(m));
+    const network = wanted.includes('network');
+    const { gauges, counters } = await reader.summarize({ gauges: gaugeNames.map(([, n]) => n), counters: network ? ['network_bytes_sent', 'network_bytes_recv'] : [], trend: true }, start, now, step);
     const data: Record<string, unknown> = { period };
-    const gauge = async (name: string) => {
-      const g = await d.history.summary(name, start, now, step);
-      return {
+    gaugeNames.forEach(([m], i) => {
+      const g = gauges[i];
+      data[m] = {
         current: round(g?.current ?? 0, 1),
         average: round(g?.average ?? 0, 1),
         maximum: round(g?.maximum ?? 0, 1),
         minimum: round(g?.minimum ?? 0, 1),
         trend: g?.trend ?? 'stable',
       };
-    };
-    if (wanted.includes('cpu')) data.cpu = await gauge('cpu_percent');
-    if (wanted.includes('memory')) data.memory = await gauge('memory_percent');
-    if (wanted.includes('disk')) data.disk = await gauge('disk_usage_percent');
-    if (wanted.includes('network')) {
-      const h = d.latestHost();
-      data.network = {
-        throughput_upload: await d.history.throughput('network_bytes_sent', start, now, step),
-        throughput_download: await d.history.throughput('network_bytes_recv', start, now, step),
-        total_upload: h?.network.bytesSent ?? 0,
-        total_download: h?.network.bytesRecv ?? 0,
-      };
+    });
+    if (network) {
+      const [up, down] = counters as [CounterSummary, CounterSummary];
+      data.network = { throughput_upload: up.throughput, throughput_download: down.throughput, total_upload: up.total, total_download: down.total };
     }
     data.alerts = d.alertCounts(spanMs);
+    ctx.set(SOURCE_HEADER, reader.source);
     ctx.body = ok(data);
   });
 

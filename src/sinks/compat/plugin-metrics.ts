@@ -6,13 +6,17 @@ import { MIB, round } from '../../model/units.js';
 import { ApiError } from '../../http/api-error.js';
 import { isAlive } from '../../proc/signals.js';
 import type { AdminMiddleware } from '../../http/auth.js';
+import type { HistoryReaders, PluginPoint } from '../../store/history-reader.js';
 import type { PluginHistory, StoredPluginSample } from '../../store/plugin-history.js';
+import { readerFor, SOURCE_HEADER } from './performance.js';
 import type { ManagedPlugin } from '../../supervisor/managed-plugin.js';
 import type { Supervisor } from '../../supervisor/supervisor.js';
 
 export interface PluginMetricsDeps {
   supervisor: Supervisor;
   history: PluginHistory;
+  /** What `/plugin/metrics/{id}/history` reads: the local ring, or the history backend. */
+  readers: HistoryReaders;
   requireAdmin: AdminMiddleware;
   clock: Clock;
   logger: Logger;
@@ -21,7 +25,7 @@ export interface PluginMetricsDeps {
 const NO_METRICS_YET = 'Plugin is running but no metrics available yet (may be collecting, check collector status)';
 
 /** Legacy field set of one sample; values rounded to two decimals as the original did. */
-function fields(s: StoredPluginSample) {
+function fields(s: PluginPoint) {
   return {
     cpu_percent: round(s.cpuPercent),
     memory_mb: round(s.rssBytes / MIB),
@@ -134,16 +138,20 @@ export function createPluginMetricsRouter(deps: PluginMetricsDeps): Router {
     };
   });
 
-  router.get('/plugin/metrics/:plugin_id/history', requireAdmin, (ctx) => {
-    const p = supervisor.get(ctx.params.plugin_id!);
+  router.get('/plugin/metrics/:plugin_id/history', requireAdmin, async (ctx) => {
+    const reader = readerFor(deps.readers, ctx.query);
+    // another agent's plugins are not registered here: the backend alone knows them
+    const id = reader.own ? supervisor.get(ctx.params.plugin_id!).id : ctx.params.plugin_id!;
+    if (id.length > 64) throw new ApiError('INVALID_PARAMETER', 'plugin_id must be at most 64 characters', { field: 'plugin_id' });
     const limit = parseLimit(ctx.query.limit);
     const startMs = parseTime('start_time', ctx.query.start_time);
     const endMs = parseTime('end_time', ctx.query.end_time);
     if (startMs !== undefined && endMs !== undefined && startMs > endMs) {
       throw new ApiError('INVALID_PARAMETER', 'start_time must not be after end_time', { field: 'start_time' });
     }
-    const items = history.query(p.id, { limit, startMs, endMs }).map(fields);
-    ctx.body = { plugin_id: p.id, history: items, count: items.length, time: formatLocalIso(clock.now()) };
+    const items = (await reader.plugin(id, { limit, ...(startMs === undefined ? {} : { startMs }), ...(endMs === undefined ? {} : { endMs }) })).map(fields);
+    ctx.set(SOURCE_HEADER, reader.source);
+    ctx.body = { plugin_id: id, history: items, count: items.length, time: formatLocalIso(clock.now()) };
   });
 
   return router;

@@ -96,7 +96,14 @@ export class HostMetrics {
     }
     for (const d of this.#devices) if (!devices.has(d)) for (const c of Object.values(this.#net)) c.remove({ device: d });
     this.#devices = devices;
-    for (const [state, n] of Object.entries(h.processes)) if (state !== 'total') g[M.hostProcesses]!.set({ state }, n);
+    // `other` (stopped, traced, dead…) makes the states sum to the census total, which history's processes_total is
+    const { total, ...states } = h.processes;
+    let counted = 0;
+    for (const [state, n] of Object.entries(states)) {
+      g[M.hostProcesses]!.set({ state }, n);
+      counted += n;
+    }
+    g[M.hostProcesses]!.set({ state: 'other' }, Math.max(0, total - counted));
     for (const state of ['established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait', 'last_ack', 'listen', 'closing']) {
       g[M.hostTcpConnections]!.set({ state }, h.tcp[state] ?? 0);
     }

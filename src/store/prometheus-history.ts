@@ -1,0 +1,320 @@
+import { DomainError } from '../model/errors.js';
+import { HOST_SERIES_BY_NAME, type Scraped } from '../model/legacy-names.js';
+import { M } from '../model/metric-names.js';
+import { promLabelFor, promNameFor } from './custom-metric.js';
+import type { Point } from './tiered-series.js';
+import { throughputOf, trendOf } from './history-stats.js';
+import { displayName, type CounterSummary, type GaugeSummary, type HistoryReader, type HistoryReaders, type HistorySeries, type HistorySource, type LocalHistoryReader, type PluginPoint } from './history-reader.js';
+import type { HistoryQuery } from './plugin-history.js';
+import { BackendError, type PromSeries } from './prometheus-api.js';
+
+/**
+ * The history of the JSON API answered from a Prometheus-compatible query API that scrapes perfwatch (docs/fleet.md).
+ * Each legacy name maps to PromQL through the one catalogue (`LEGACY_NAMES[…].history.scraped`), and every call is one
+ * query: the columns of an answer are joined with `or`, each tagged by `label_replace` with its index.
+ *
+ * Buckets are those of the local path: bucket `b` (a multiple of the step since the epoch) holds the samples in
+ * [b, b + step). The query is evaluated at `b + step` over a `[step − 1ms]` window, gauges by `avg_over_time`,
+ * counters by `last_over_time`, so a bucket without samples has no point, no window overlaps the next (Prometheus 2
+ * includes both ends of a window, VictoriaMetrics and Prometheus 3 only the right one), and start and end are
+ * multiples of the step: VictoriaMetrics would otherwise shift an unaligned start, and Mimir and Thanos cache only
+ * aligned queries. A sample at exactly `b` counts in bucket `b − step` here and in `b` locally: a millisecond in a step.
+ */
+
+export interface QueryApi {
+  query(expr: string, timeMs: number): Promise<PromSeries[]>;
+  queryRange(expr: string, startMs: number, endMs: number, stepMs: number): Promise<PromSeries[]>;
+}
+
+export interface BackendOptions {
+  api: QueryApi;
+  job: string;
+  /** This agent's `instance` label. */
+  instance: string;
+  /** This host's name: `host=<it>` means this agent too. */
+  hostname: string;
+  scrapeIntervalMs: number;
+  maxPoints: number;
+  /** The first configured mountpoint: the one `disk_usage_percent` reads. */
+  mountpoint: string;
+  local: LocalHistoryReader;
+  /** Called once per backend query, with how it ended and how long it took. */
+  onQuery: (outcome: 'ok' | BackendError['reason'], seconds: number) => void;
+  /** Called when a request about this agent is answered from the local ring because the backend failed. */
+  onFallback: (reason: BackendError['reason'], err: BackendError) => void;
+}
+
+/** Label a column's result carries: its index in the query. */
+const COLUMN = 'pw_column';
+const HOST_RE = /^[A-Za-z0-9_.:[\]-]{1,256}$/;
+const PLUGIN_SERIES = [M.pluginCpuUsageRatio, M.pluginResidentMemoryBytes, M.pluginMemoryUsageRatio, M.pluginThreads] as const;
+/** Plugin history looks back at most this far for `limit` samples when no start_time is given. */
+const PLUGIN_LOOKBACK_MS = 7 * 86_400_000;
+
+const q = (v: string) => JSON.stringify(v);
+const escapeRegex = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** One column of a query: its PromQL, and how its series are named in the answer. */
+interface Column {
+  expr: string;
+  /** The column's fixed name, or the base name to which each series' own labels are added. */
+  name: string;
+  fixed: boolean;
+  /** Index of the requested name this column answers. */
+  of: number;
+}
+
+export class PrometheusHistoryReader implements HistoryReader {
+  #o: BackendOptions;
+  /** Label matchers that select the target agent's series. */
+  #target: string;
+  /** True when the target is this agent: a failing backend then falls back to the local ring. */
+  #own: boolean;
+  #source: HistorySource = 'prometheus';
+
+  constructor(o: BackendOptions, host?: string) {
+    this.#o = o;
+    const own = host === undefined || host === o.instance || host === o.hostname;
+    this.#own = own;
+    if (host !== undefined && !HOST_RE.test(host)) throw new DomainError('INVALID_PARAMETER', 'host must be an instance label value (host:port) or a host name: 1 to 256 characters from A-Z a-z 0-9 _ . : [ ] -', 'host');
+    const instance = own ? `instance=${q(o.instance)}` : host!.includes(':') ? `instance=${q(host!)}` : `instance=~${q(`${escapeRegex(host!)}(:[0-9]+)?`)}`;
+    this.#target = `job=${q(o.job)},${instance}`;
+  }
+
+  get own(): boolean {
+    return this.#own;
+  }
+
+  get source(): HistorySource {
+    return this.#source;
+  }
+
+  has(name: string): boolean {
+    return this.#o.local.has(name);
+  }
+
+  async range(names: readonly string[], startMs: number, endMs: number, stepMs: number): Promise<HistorySeries[][]> {
+    const columns: Column[] = [];
+    names.forEach((name, of) => {
+      for (const c of this.#columns(name, stepMs)) columns.push({ ...c, of });
+    });
+    return this.#fallible(
+      async () => {
+        const out: HistorySeries[][] = names.map(() => []);
+        if (!columns.length) return out;
+        const { first, last } = this.#buckets(startMs, endMs, stepMs);
+        const result = await this.#queryRange(columns.map((c) => c.expr), first + stepMs, last + stepMs, stepMs);
+        for (const s of result) {
+          const c = columns[Number(s.metric[COLUMN])];
+          if (!c) continue;
+          out[c.of]!.push({
+            name: c.fixed ? c.name : displayName(c.name, ownLabels(s.metric)),
+            times: s.values.map(([t]) => t - stepMs),
+            hundredths: s.values.map(([, v]) => Math.round(v * 100)),
+          });
+        }
+        for (const list of out) list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        return out;
+      },
+      () => this.#o.local.range(names, startMs, endMs, stepMs),
+    );
+  }
+
+  async summarize(want: { gauges: readonly string[]; counters: readonly string[]; trend: boolean }, startMs: number, endMs: number, stepMs: number) {
+    return this.#fallible(
+      async () => {
+        const rangeMs = Math.max(1, Math.round(endMs - startMs));
+        const stats: string[] = [];
+        want.gauges.forEach((name, i) => {
+          const sc = this.#scraped(name);
+          for (const [fn, tag] of [['avg_over_time', 'avg'], ['max_over_time', 'max'], ['min_over_time', 'min'], ['last_over_time', 'last']] as const) {
+            stats.push(tagged(`sum by (instance) (${fn}(${this.#selector(sc)}[${rangeMs}ms]))${scale(sc.k)}`, `g${i}${tag}`));
+          }
+        });
+        const W = `${stepMs - 1}ms`;
+        const buckets: string[] = [];
+        if (want.trend) want.gauges.forEach((name, i) => buckets.push(tagged(`sum by (instance) (avg_over_time(${this.#selector(this.#scraped(name))}[${W}]))${scale(this.#scraped(name).k)}`, `g${i}`)));
+        want.counters.forEach((name, i) => buckets.push(tagged(`sum by (instance) (last_over_time(${this.#selector(this.#scraped(name))}[${W}]))`, `c${i}`)));
+        const { first, last } = this.#buckets(startMs, endMs, stepMs);
+        const [instant, series] = await Promise.all([
+          stats.length ? this.#query(stats.join(' or '), endMs) : Promise.resolve([]),
+          buckets.length ? this.#queryRangeRaw(buckets.join(' or '), first + stepMs, last + stepMs, stepMs) : Promise.resolve([]),
+        ]);
+        const value = new Map(instant.map((s) => [s.metric[COLUMN]!, s.values[0]?.[1] ?? 0]));
+        const points = new Map(series.map((s) => [s.metric[COLUMN]!, s.values.map(([t, v]): Point => ({ t: t - stepMs, avg: v, min: v, max: v, last: v, count: 1 }))]));
+        const gauges = want.gauges.map((_, i): GaugeSummary | null =>
+          value.has(`g${i}avg`)
+            ? {
+                current: value.get(`g${i}last`) ?? 0,
+                average: value.get(`g${i}avg`)!,
+                maximum: value.get(`g${i}max`) ?? 0,
+                minimum: value.get(`g${i}min`) ?? 0,
+                trend: want.trend ? trendOf(points.get(`g${i}`) ?? [], endMs - startMs) : 'stable',
+              }
+            : null,
+        );
+        const counters = want.counters.map((_, i): CounterSummary => {
+          const p = points.get(`c${i}`) ?? [];
+          return { throughput: throughputOf(p), total: p.at(-1)?.last ?? 0 };
+        });
+        return { gauges, counters };
+      },
+      () => this.#o.local.summarize(want, startMs, endMs, stepMs),
+    );
+  }
+
+  async plugin(pluginId: string, h: HistoryQuery): Promise<PluginPoint[]> {
+    return this.#fallible(
+      async () => {
+        const endMs = h.endMs ?? Date.now();
+        const floor = h.startMs ?? endMs - PLUGIN_LOOKBACK_MS;
+        const selector = `{__name__=~${q(PLUGIN_SERIES.join('|'))},${this.#target},plugin_id=${q(pluginId)}}`;
+        // newest `limit` samples: look back twice their span first, then further while too few came back
+        let span = Math.min(endMs - floor, (h.limit + 1) * this.#o.scrapeIntervalMs * 2);
+        for (;;) {
+          const points = joinPluginSamples(await this.#query(`${selector}[${Math.max(1, Math.round(span))}ms]`, endMs), floor);
+          if (points.length >= h.limit || span >= endMs - floor) return points.slice(0, h.limit);
+          span = Math.min(endMs - floor, span * 8);
+        }
+      },
+      () => this.#o.local.plugin(pluginId, h),
+    );
+  }
+
+  /** The columns a requested name expands to. */
+  #columns(name: string, stepMs: number): Array<Omit<Column, 'of'>> {
+    const host = HOST_SERIES_BY_NAME.get(name);
+    const W = `${stepMs - 1}ms`;
+    if (host) {
+      const sc = host.scraped;
+      const inner = sc.rate
+        ? `rate(${this.#selector(sc)}[${Math.max(stepMs, 4 * this.#o.scrapeIntervalMs)}ms])`
+        : `${host.counter ? 'last_over_time' : 'avg_over_time'}(${this.#selector(sc)}[${W}])`;
+      return [{ expr: `sum by (instance) (${inner})${scale(sc.k)}`, name, fixed: true }];
+    }
+    // a custom metric this agent holds: each of its tag sets, by its exported name and labels, back in the posted unit
+    const held = this.#o.local.customSeries(name);
+    if (held.length) {
+      return held.map((c) => {
+        const { name: family, factor } = promNameFor(name, c.unit);
+        const labels = Object.entries(c.tags).map(([k, v]) => `,${promLabelFor(k)}=${q(v)}`).join('');
+        return { expr: `sum by (instance) (avg_over_time(${family}{${this.#target}${labels}}[${W}]))${factor === 1 ? '' : ` / ${factor}`}`, name: c.display, fixed: true };
+      });
+    }
+    // one this agent does not hold (another agent's): its unitless family, each label set a series
+    return [{ expr: `avg_over_time(${promNameFor(name, '').name}{${this.#target}}[${W}])`, name, fixed: false }];
+  }
+
+  #scraped(name: string): Scraped {
+    const host = HOST_SERIES_BY_NAME.get(name);
+    if (!host) throw new DomainError('INVALID_PARAMETER', `"${name.slice(0, 60)}" is not a host series`, 'metrics');
+    return host.scraped;
+  }
+
+  #selector(sc: Scraped): string {
+    let m = this.#target;
+    for (const [k, v] of Object.entries(sc.matchers ?? {})) m += `,${k}=${q(v)}`;
+    if (sc.excludeLoopback) m += ',device!="lo"';
+    if (sc.mountpoint) m += `,mountpoint=${q(this.#o.mountpoint)}`;
+    return `${sc.series}{${m}}`;
+  }
+
+  #buckets(startMs: number, endMs: number, stepMs: number): { first: number; last: number } {
+    const first = Math.floor(startMs / stepMs) * stepMs;
+    const last = Math.floor(endMs / stepMs) * stepMs;
+    const points = (last - first) / stepMs + 1;
+    if (points > this.#o.maxPoints) {
+      throw new DomainError('INVALID_PARAMETER', `the history backend answers at most ${this.#o.maxPoints} points per series and this range holds ${points}: ask for a longer interval or fewer minutes`, 'interval');
+    }
+    return { first, last };
+  }
+
+  async #queryRange(exprs: string[], startMs: number, endMs: number, stepMs: number): Promise<PromSeries[]> {
+    return this.#queryRangeRaw(exprs.map((e, i) => tagged(e, String(i))).join(' or '), startMs, endMs, stepMs);
+  }
+
+  async #queryRangeRaw(expr: string, startMs: number, endMs: number, stepMs: number): Promise<PromSeries[]> {
+    return this.#measured(() => this.#o.api.queryRange(expr, startMs, endMs, stepMs));
+  }
+
+  async #query(expr: string, timeMs: number): Promise<PromSeries[]> {
+    return this.#measured(() => this.#o.api.query(expr, timeMs));
+  }
+
+  async #measured(run: () => Promise<PromSeries[]>): Promise<PromSeries[]> {
+    const t0 = performance.now();
+    let result: PromSeries[];
+    try {
+      result = await run();
+    } catch (err) {
+      this.#o.onQuery(err instanceof BackendError ? err.reason : 'unavailable', (performance.now() - t0) / 1000);
+      throw err;
+    }
+    this.#o.onQuery('ok', (performance.now() - t0) / 1000);
+    const instances = new Set(result.map((s) => s.metric.instance).filter((i) => i !== undefined));
+    if (instances.size > 1) {
+      throw new DomainError('INVALID_PARAMETER', `host matches ${instances.size} agents (${[...instances].slice(0, 5).join(', ')}): name one as host:port`, 'host');
+    }
+    return result;
+  }
+
+  /** Runs the backend query; about this agent, a backend failure is answered from the local ring instead. */
+  async #fallible<T>(remote: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+    try {
+      return await remote();
+    } catch (err) {
+      if (!(err instanceof BackendError)) throw err;
+      if (!this.#own) throw new DomainError('HISTORY_BACKEND_UNAVAILABLE', `the history backend failed (${err.reason}: ${err.message}); another agent's history has no local copy to fall back to`);
+      // counted once per request, however many of its queries failed
+      if (this.#source !== 'local-fallback') this.#o.onFallback(err.reason, err);
+      this.#source = 'local-fallback';
+      return local();
+    }
+  }
+}
+
+function tagged(expr: string, column: string): string {
+  return `label_replace(${expr}, "${COLUMN}", "${column}", "", "")`;
+}
+
+function scale(k: number): string {
+  return k === 1 ? '' : ` * ${k}`;
+}
+
+/** A series' own labels: without the name, the target and the column tag. */
+function ownLabels(metric: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metric)) if (k !== '__name__' && k !== 'job' && k !== 'instance' && k !== COLUMN) out[k] = v;
+  return out;
+}
+
+/** Raw plugin samples of the four series joined by scrape time, newest first, from `floorMs` on. */
+export function joinPluginSamples(series: PromSeries[], floorMs: number): PluginPoint[] {
+  const byTime = new Map<number, Partial<Record<string, number>>>();
+  for (const s of series) {
+    const name = s.metric.__name__;
+    if (!name) continue;
+    for (const [t, v] of s.values) {
+      if (t < floorMs) continue;
+      let row = byTime.get(t);
+      if (!row) byTime.set(t, (row = {}));
+      row[name] = v;
+    }
+  }
+  const out: PluginPoint[] = [];
+  for (const [t, row] of byTime) {
+    const cpu = row[M.pluginCpuUsageRatio];
+    const rss = row[M.pluginResidentMemoryBytes];
+    if (cpu === undefined || rss === undefined) continue;
+    out.push({ timestampMs: t, cpuPercent: cpu * 100, rssBytes: rss, memoryPercent: (row[M.pluginMemoryUsageRatio] ?? 0) * 100, threads: row[M.pluginThreads] ?? 0 });
+  }
+  return out.sort((a, b) => b.timestampMs - a.timestampMs);
+}
+
+/** Longest range asked of the backend (its own retention decides what comes back). */
+export const BACKEND_MAX_RANGE_MS = 400 * 86_400_000;
+
+/** history.backend: prometheus. */
+export function prometheusReaders(o: BackendOptions): HistoryReaders {
+  return { backend: 'prometheus', maxRangeMs: BACKEND_MAX_RANGE_MS, forRequest: (host) => new PrometheusHistoryReader(o, host) };
+}
