@@ -7,6 +7,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { toRuleGroups } from '../../src/alerting/promql.js';
 import { loadFileRules } from '../../src/alerting/service.js';
 import { buildDashboards, type Panel } from '../../src/dashboards/build.js';
+import { loadConfig } from '../../src/config/load.js';
 import { generatedFiles, SHIPPED_INTERVAL_MS } from '../../src/deploy/generated.js';
 import { ROOT } from '../helpers/index.js';
 
@@ -58,6 +59,33 @@ t.test('docker compose file validates (docker-compose config -q, no engine neede
     }
   }
   t.match(doc.services.prometheus.volumes, ['../prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro', '../../alerts:/alerts:ro', String]);
+});
+
+t.test('fleet compose example: validates, both backends scrape both agents, each agent reads its own series', async (t) => {
+  const res = await tool('docker-compose', ['-f', 'deploy/compose/fleet/docker-compose.yml', 'config', '-q']);
+  t.equal(res.code, 0, res.out);
+  const check = await tool('promtool', ['check', 'config', 'deploy/compose/fleet/scrape.yml']);
+  t.equal(check.code, 0, check.out);
+  const doc = parse(read('deploy/compose/fleet/docker-compose.yml'), { merge: true }) as any;
+  t.same(Object.keys(doc.services).sort(), ['agent-a', 'agent-b', 'prometheus', 'victoriametrics']);
+  for (const [name, svc] of Object.entries<any>(doc.services)) {
+    for (const v of svc.volumes ?? []) {
+      const src = String(v).split(':')[0]!;
+      if (src.startsWith('.')) t.ok(existsSync(path.join(ROOT, 'deploy/compose/fleet', src)), `${name}: ${src} exists`);
+    }
+  }
+  const scrape = parse(read('deploy/compose/fleet/scrape.yml')) as any;
+  const job = scrape.scrape_configs[0];
+  t.match(doc.services.victoriametrics.command, [/^-promscrape.config=/, String, String, String], 'VictoriaMetrics scrapes with the same file');
+  const backends: Record<string, string> = { 'agent-a': 'http://prometheus:9090', 'agent-b': 'http://victoriametrics:8428' };
+  for (const [agent, url] of Object.entries(backends)) {
+    const c = await loadConfig({ file: path.join(ROOT, `deploy/compose/fleet/${agent}.yaml`), env: {} });
+    t.equal(c.history.backend, 'prometheus', `${agent}: reads history from a backend`);
+    t.equal(c.history.prometheus?.url, url, `${agent}: from ${url}`);
+    t.equal(c.history.prometheus?.job, job.job_name, `${agent}: the scrape job`);
+    t.ok(job.static_configs[0].targets.includes(c.history.prometheus?.instance), `${agent}: its instance is a scrape target`);
+    t.equal(`${doc.services[agent].hostname}:${c.server.port}`, c.history.prometheus?.instance, `${agent}: instance = hostname:port, the default too`);
+  }
 });
 
 t.test('Dockerfile: multi-stage, non-root, healthcheck, only the project\'s files and reachable registries', async (t) => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { renderConfigDocs } from '../../src/config/docs.js';
 import { ERROR_CODES } from '../../src/http/api-error.js';
+import { HOST_SERIES } from '../../src/model/legacy-names.js';
 import { M } from '../../src/model/metric-names.js';
 import { ROOT } from '../helpers/index.js';
 
@@ -27,4 +28,14 @@ t.test('README opens with the two commands', async (t) => {
   const first = readme.indexOf('npm ci && npm start');
   t.ok(first >= 0 && first < 300, 'npm ci && npm start first');
   t.ok(readme.indexOf('npm test') > first, 'then npm test');
+});
+
+t.test('docs/fleet.md maps every history name to the series and function the backend reader uses', async (t) => {
+  const rows = new Map([...read('docs/fleet.md').matchAll(/^\| `([a-z0-9_]+)` \| ([^|]*) \| (.*) \|$/gm)].map((m) => [m[1]!, { unit: m[2]!.trim(), expr: m[3]! }]));
+  t.same([...rows.keys()], HOST_SERIES.map((s) => s.name), 'one row per history name, in catalogue order');
+  for (const s of HOST_SERIES) {
+    const row = rows.get(s.name);
+    const fn = s.scraped.rate ? 'rate(' : s.counter ? 'last_over_time(' : 'avg_over_time(';
+    t.ok(row && row.expr.includes(`${fn}${s.scraped.series}`) && row.unit === (s.unit || '—') && row.expr.includes('× 100') === (s.scraped.k === 100), `${s.name}: ${row?.expr}`);
+  }
 });
