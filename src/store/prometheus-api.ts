@@ -17,10 +17,11 @@ export interface PrometheusApiOptions {
   tls: { ca?: string; cert?: string; key?: string; serverName?: string; insecureSkipVerify: boolean };
 }
 
-/** One series of an answer: its labels and its points, [epoch ms, value]. */
+/** One series of an answer: its labels and its points, as two columns: epoch ms and values. */
 export interface PromSeries {
   metric: Record<string, string>;
-  values: Array<[number, number]>;
+  times: Float64Array;
+  values: Float64Array;
 }
 
 /** Why a query failed: the backend is unreachable or late (`unavailable`, `timeout`) or refused it (`bad_response`). */
@@ -95,11 +96,12 @@ export class PrometheusApi {
   /** POST (form-encoded, so long queries fit) with the configured timeout, sent to the backend too. */
   #post(path: string, params: Record<string, string>): Promise<PromSeries[]> {
     const timeoutMs = this.#o.timeoutMs;
-    const body = new URLSearchParams({ ...params, timeout: `${timeoutMs}ms` }).toString();
+    // a Buffer: written as it is, where a string is encoded again inside the socket write
+    const body = Buffer.from(new URLSearchParams({ ...params, timeout: `${timeoutMs}ms` }).toString(), 'latin1');
     const target = new URL(path, this.url);
     const lib = target.protocol === 'https:' ? https : http;
     return new Promise<PromSeries[]>((resolve, reject) => {
-      const req = lib.request(target, { method: 'POST', agent: this.#agent, headers: { ...this.#headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = lib.request(target, { method: 'POST', agent: this.#agent, headers: { ...this.#headers, 'content-length': body.length } }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -153,7 +155,15 @@ export function parseAnswer(status: number, text: string): PromSeries[] {
   const out: PromSeries[] = [];
   for (const r of result as Array<{ metric?: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }>) {
     const pts = type === 'vector' ? (r.value ? [r.value] : []) : (r.values ?? []);
-    out.push({ metric: r.metric ?? {}, values: pts.map(([t, v]) => [Math.round(t * 1000), Number(v)]) });
+    // columns of doubles: no tuple and no boxed number per point (a history answer holds ~1500 points)
+    const times = new Float64Array(pts.length);
+    const values = new Float64Array(pts.length);
+    for (let i = 0; i < pts.length; i++) {
+      const pt = pts[i]!;
+      times[i] = Math.round(pt[0] * 1000);
+      values[i] = Number(pt[1]);
+    }
+    out.push({ metric: r.metric ?? {}, times, values });
   }
   return out;
 }

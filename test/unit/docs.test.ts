@@ -36,6 +36,6 @@ t.test('docs/fleet.md maps every history name to the series and function the bac
   for (const s of HOST_SERIES) {
     const row = rows.get(s.name);
     const fn = s.scraped.rate ? 'rate(' : s.counter ? 'last_over_time(' : 'avg_over_time(';
-    t.ok(row && row.expr.includes(`${fn}${s.scraped.series}`) && row.unit === (s.unit || '—') && row.expr.includes('× 100') === (s.scraped.k === 100), `${s.name}: ${row?.expr}`);
+    t.ok(row && row.expr.includes(`${fn}${s.scraped.series}`) && row.unit === (s.unit || '—') && row.expr.includes('× 100') === (s.scraped.k === 100) && row.expr.includes('sum by (instance)') === !!s.scraped.sum, `${s.name}: ${row?.expr}`);
   }
 });

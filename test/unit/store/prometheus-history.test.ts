@@ -61,8 +61,8 @@ t.test('history: one query_range, PromQL from the catalogue, buckets aligned to 
       data: {
         resultType: 'matrix',
         result: [
-          { metric: { instance: 'h:1', pw_column: '0' }, values: [[1_700_000_040, '0.25'], [1_700_000_100, '0.125']] },
-          { metric: { instance: 'h:1', pw_column: '1' }, values: [[1_700_000_100, '1234567']] },
+          { metric: { instance: 'h:1', pw_column: '0.0' }, values: [[1_700_000_040, '0.25'], [1_700_000_100, '0.125']] },
+          { metric: { instance: 'h:1', pw_column: '0.1' }, values: [[1_700_000_100, '1234567']] },
         ],
       },
     },
@@ -85,8 +85,8 @@ t.test('history: one query_range, PromQL from the catalogue, buckets aligned to 
   const query = params.get('query')!;
   const sel = 'job="perfwatch",instance="h:1"';
   for (const part of [
-    `label_replace(sum by (instance) (avg_over_time(perfwatch_host_cpu_usage_ratio{${sel}}[59999ms])) * 100, "pw_column", "0", "", "")`,
-    `label_replace(sum by (instance) (last_over_time(perfwatch_host_network_transmit_bytes_total{${sel},device!="lo"}[59999ms])), "pw_column", "1", "", "")`,
+    `label_replace(avg_over_time(perfwatch_host_cpu_usage_ratio{${sel}}[59999ms]) * 100, "pw_column", "0.0", "", "")`,
+    `label_replace(sum by (instance) (last_over_time(perfwatch_host_network_transmit_bytes_total{${sel},device!="lo"}[59999ms])), "pw_column", "0.1", "", "")`,
     `rate(perfwatch_host_network_transmit_bytes_total{${sel},device!="lo"}[60000ms])`,
     `avg_over_time(perfwatch_host_processes{${sel}}[59999ms])`,
     `perfwatch_host_filesystem_usage_ratio{${sel},mountpoint="/"}`,
@@ -94,6 +94,7 @@ t.test('history: one query_range, PromQL from the catalogue, buckets aligned to 
     t.ok(query.includes(part), part);
   }
   t.equal(query.split(' or ').length, 5, 'one query for five columns');
+  t.match(query, /^\(\(label_replace\(.*\) or label_replace\(.*\)\) or \(label_replace\(.*\) or \(label_replace\(.*\) or label_replace\(.*\)\)\)\)$/, 'joined as a balanced tree');
 });
 
 t.test('host=: another agent by instance or by host name; names that are not label values are refused', async (t) => {
@@ -170,37 +171,60 @@ t.test('refusals and garbage: bad_response or unavailable, this agent falls back
   t.equal(caught(() => parseAnswer(200, 'not json')).reason, 'bad_response');
 });
 
-t.test('summary: statistics from one instant query, trend and counters from one range query', async (t) => {
-  const s = await standIn(t, (params) =>
-    params.get('start')
-      ? { body: { status: 'success', data: { resultType: 'matrix', result: [
-          { metric: { pw_column: 'g0' }, values: [[100, '10'], [200, '20'], [300, '30']] },
-          { metric: { pw_column: 'c0' }, values: [[100, '1000'], [300, '3000']] },
-        ] } } }
-      : { body: { status: 'success', data: { resultType: 'vector', result: [
-          { metric: { pw_column: 'g0avg' }, value: [300, '20'] },
-          { metric: { pw_column: 'g0max' }, value: [300, '30'] },
-          { metric: { pw_column: 'g0min' }, value: [300, '10'] },
-          { metric: { pw_column: 'g0last' }, value: [300, '30'] },
-        ] } } },
-  );
+t.test('summary: statistics pinned to the end of the range, trend and counters by bucket, in one range query', async (t) => {
+  const col = (tag: string, values: Array<[number, string]>) => ({ metric: { pw_column: `0.${tag}` }, values });
+  const s = await standIn(t, () => ({
+    body: {
+      status: 'success',
+      data: {
+        resultType: 'matrix',
+        result: [
+          col('g0avg', [[100, '22.5']]),
+          col('g0max', [[100, '40']]),
+          col('g0min', [[100, '5']]),
+          col('g0last', [[100, '31']]),
+          col('g0', [[200, '10'], [300, '20'], [400, '30']]),
+          col('c0', [[200, '1000'], [400, '3000']]),
+        ],
+      },
+    },
+  }));
   const a = api(s.url);
   t.teardown(() => a.close());
   const r = await new PrometheusHistoryReader(options(a)).summarize({ gauges: ['cpu_percent', 'memory_percent'], counters: ['network_bytes_recv'], trend: true }, 0, 300_000, 100_000);
-  t.same(r.gauges, [{ current: 30, average: 20, maximum: 30, minimum: 10, trend: 'increasing' }, null], 'a gauge without data is null, as locally');
+  t.same(r.gauges, [{ current: 31, average: 22.5, maximum: 40, minimum: 5, trend: 'increasing' }, null], 'a gauge without data is null, as locally');
   t.same(r.counters, [{ throughput: 10, total: 3000 }], '(3000 − 1000) bytes over 200 s');
-  const instant = s.seen.find((x) => x.path === '/api/v1/query')!;
-  t.equal(instant.params.get('time'), '300.000');
-  t.match(instant.params.get('query'), /max_over_time\(perfwatch_host_cpu_usage_ratio\{job="perfwatch",instance="h:1"\}\[300000ms\]\)/);
+  t.equal(s.seen.length, 1, 'one request');
+  t.equal(s.seen[0]!.path, '/api/v1/query_range');
+  const query = s.seen[0]!.params.get('query')!;
+  t.ok(query.includes('max_over_time(perfwatch_host_cpu_usage_ratio{job="perfwatch",instance="h:1"}[300000ms] @ 300.000) * 100'), 'statistics over the whole range');
+  t.ok(query.includes(') and on() (vector(time()) < 150.000)'), 'kept at the first step only, by one filter');
+  t.equal(query.split('and on()').length, 2);
+  t.ok(query.includes('avg_over_time(perfwatch_host_cpu_usage_ratio{job="perfwatch",instance="h:1"}[99999ms]) * 100'), 'trend buckets');
 });
+
+t.test('a history answer and its summary block leave as one request', async (t) => {
+  const s = await standIn(t, () => ({ body: empty }));
+  const a = api(s.url);
+  t.teardown(() => a.close());
+  const reader = new PrometheusHistoryReader(options(a));
+  await Promise.all([reader.range(['cpu_percent', 'load_1m'], 0, 120_000, 60_000), reader.summarize({ gauges: ['cpu_percent', 'memory_percent'], counters: [], trend: false }, 0, 120_000, 60_000)]);
+  t.equal(s.seen.length, 1);
+  t.equal(s.seen[0]!.params.get('query')!.split(' or ').length, 2 + 2 * 4, 'two columns and four statistics of two gauges');
+  t.equal(s.seen[0]!.params.get('query')!.split('@').length, 1 + 2 * 4, 'the statistics pinned to the end');
+  await reader.range(['cpu_percent'], 0, 180_000, 60_000);
+  t.equal(s.seen.length, 2, 'a later call is its own request');
+});
+
+const series = (name: string, points: Array<[number, number]>) => ({ metric: { __name__: name }, times: Float64Array.from(points, (p) => p[0]), values: Float64Array.from(points, (p) => p[1]) });
 
 t.test('plugin samples: the four series joined by scrape time, newest first, a partial row left out', async (t) => {
   const rows = joinPluginSamples(
     [
-      { metric: { __name__: 'perfwatch_plugin_cpu_usage_ratio' }, values: [[1000, 0.5], [2000, 0.25], [3000, 0.1]] },
-      { metric: { __name__: 'perfwatch_plugin_resident_memory_bytes' }, values: [[1000, 1048576], [2000, 2097152]] },
-      { metric: { __name__: 'perfwatch_plugin_memory_usage_ratio' }, values: [[1000, 0.01], [2000, 0.02]] },
-      { metric: { __name__: 'perfwatch_plugin_threads' }, values: [[2000, 7]] },
+      series('perfwatch_plugin_cpu_usage_ratio', [[1000, 0.5], [2000, 0.25], [3000, 0.1]]),
+      series('perfwatch_plugin_resident_memory_bytes', [[1000, 1048576], [2000, 2097152]]),
+      series('perfwatch_plugin_memory_usage_ratio', [[1000, 0.01], [2000, 0.02]]),
+      series('perfwatch_plugin_threads', [[2000, 7]]),
     ],
     1500,
   );

@@ -1,0 +1,151 @@
+/**
+ * Fleet history (issue 17): what `history.backend: prometheus` adds on top of the backend's own query time.
+ *
+ * Debian's Prometheus 2.42 scrapes a real `perfwatch serve` (built, in its own process) every 1 s; that perfwatch reads
+ * its history from the Prometheus. Once Prometheus holds 65 s, two requests are timed through perfwatch and, in
+ * alternating rounds, the very queries perfwatch sends (captured from its reader, see `capture`) are sent to
+ * Prometheus directly by the same kind of client (node:http, one kept-alive connection per query, the two queries
+ * of a request in parallel, as perfwatch sends them):
+ *  - GET history?minutes=1&interval=1 with the 16 host series (one query_range of 16 columns + one instant query for
+ *    its summary block);
+ *  - GET summary?period=7d (one instant query of 12 statistics + one query_range of trend and throughput buckets).
+ * The difference of the p50s is what perfwatch adds: parsing, mapping, JSON. Goal: under 1 ms.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { HOST_SERIES } from '../src/model/legacy-names.js';
+import { LocalHistoryReader } from '../src/store/history-reader.js';
+import { PluginHistory } from '../src/store/plugin-history.js';
+import { PrometheusHistoryReader, type QueryApi } from '../src/store/prometheus-history.js';
+import { SeriesStore } from '../src/store/series-store.js';
+import { freePort, have, median, pct, sequential, waitHttp, SERVER_NODE_FLAGS } from './harness.js';
+
+const ROUNDS = Number(process.env.BENCH_HISTORY_ROUNDS ?? 6);
+const PER_ROUND = 100;
+const DAY = 86_400_000;
+
+interface Captured {
+  path: 'query' | 'query_range';
+  expr: string;
+  /** Parameters for a request made at `now` ms. */
+  params: (now: number) => Record<string, string>;
+}
+
+/** The queries perfwatch's reader sends for one request, captured through a recording API (no network). */
+async function capture(instance: string, request: (r: PrometheusHistoryReader, now: number) => Promise<unknown>): Promise<Captured[]> {
+  const out: Captured[] = [];
+  const recordedNow = Date.now();
+  const record: QueryApi = {
+    async query(expr) {
+      out.push({ path: 'query', expr, params: (now) => ({ query: expr, time: (now / 1000).toFixed(3), timeout: '5000ms' }) });
+      return [];
+    },
+    async queryRange(expr, startMs, endMs, stepMs) {
+      // replayed relative to the request's own `now`: the direct client slides its window as perfwatch does
+      out.push({
+        path: 'query_range',
+        expr,
+        params: (now) => {
+          const shift = (Math.floor(now / stepMs) - Math.floor(recordedNow / stepMs)) * stepMs;
+          return { query: expr, start: ((startMs + shift) / 1000).toFixed(3), end: ((endMs + shift) / 1000).toFixed(3), step: (stepMs / 1000).toFixed(3), timeout: '5000ms' };
+        },
+      });
+      return [];
+    },
+  };
+  const local = new LocalHistoryReader({ store: new SeriesStore({ rawCapacity: 10, tiers: [{ bucketMs: 60_000, capacity: 10 }] }), plugins: new PluginHistory({ capacity: 10, memTotalBytes: 1 }) });
+  const reader = new PrometheusHistoryReader({ api: record, job: 'perfwatch', instance, hostname: 'bench', scrapeIntervalMs: 1000, maxPoints: 11_000, mountpoint: '/', local, onQuery: () => {}, onFallback: () => {} });
+  await request(reader, recordedNow);
+  return out;
+}
+
+function post(agent: http.Agent, base: string, c: Captured, now: number): Promise<void> {
+  const body = new URLSearchParams(c.params(now)).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}/api/v1/${c.path}`, { method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${c.path} answered ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `count` requests one after another, each the captured queries in parallel (one kept-alive connection each). */
+async function direct(base: string, queries: Captured[], count: number): Promise<number[]> {
+  const agents = queries.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const once = () => Promise.all(queries.map((q, i) => post(agents[i]!, base, q, Date.now())));
+  for (let i = 0; i < 5; i++) await once();
+  const lat: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await once();
+    lat.push(performance.now() - t0);
+  }
+  for (const a of agents) a.destroy();
+  return lat;
+}
+
+export async function runFleetBench(log: (l: string) => void): Promise<string> {
+  if (!have('prometheus')) return 'Prometheus not installed (apt-get install prometheus).\n';
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-fleet-'));
+  const promPort = await freePort();
+  const pwPort = await freePort();
+  const instance = `127.0.0.1:${pwPort}`;
+  const procs: ChildProcess[] = [];
+  try {
+    writeFileSync(path.join(dir, 'p.yml'), `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: perfwatch\n    static_configs: [{ targets: ['${instance}'] }]\n`);
+    writeFileSync(
+      path.join(dir, 'c.yaml'),
+      `server: { host: 127.0.0.1, port: ${pwPort} }\nstorage: { path: ${path.join(dir, 'data')} }\ncollection: { interval: 1s }\nlog: { level: warn }\n` +
+        `history: { backend: prometheus, prometheus: { url: "http://127.0.0.1:${promPort}", instance: "${instance}", timeout: 5s } }\n`,
+    );
+    procs.push(spawn(process.execPath, [...SERVER_NODE_FLAGS, 'bin/perfwatch.js', 'serve', '--config', path.join(dir, 'c.yaml')], { stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench-token-0123456789' } }));
+    procs.push(spawn('prometheus', [`--config.file=${path.join(dir, 'p.yml')}`, `--storage.tsdb.path=${path.join(dir, 'prom')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' }));
+    const pw = `http://127.0.0.1:${pwPort}`;
+    const prom = `http://127.0.0.1:${promPort}`;
+    await waitHttp(`${pw}/readyz`);
+    await waitHttp(`${prom}/-/ready`);
+    log('fleet: waiting 65 s for Prometheus to hold a minute of perfwatch');
+    await new Promise((r) => setTimeout(r, 65_000));
+
+    const sixteen = HOST_SERIES.map((s) => s.name);
+    const historyUrl = `${pw}/api/v1/performance/history?minutes=1&interval=1&metrics=${sixteen.join(',')}`;
+    const summaryUrl = `${pw}/api/v1/performance/summary?period=7d`;
+    const check = await fetch(historyUrl);
+    const body = (await check.json()) as { data: { metrics: Array<Record<string, unknown>> } };
+    if (check.headers.get('x-perfwatch-history-source') !== 'prometheus' || body.data.metrics.length < 55) {
+      throw new Error(`history through the backend: ${check.headers.get('x-perfwatch-history-source')}, ${body.data.metrics.length} rows`);
+    }
+    const columns = new Set(body.data.metrics.flatMap((r) => Object.keys(r)));
+    const historyQueries = await capture(instance, (r, now) => Promise.all([r.range(sixteen, now - 60_000, now, 1000), r.summarize({ gauges: ['cpu_percent', 'memory_percent'], counters: [], trend: false }, now - 60_000, now, 1000)]));
+    const summaryQueries = await capture(instance, (r, now) => r.summarize({ gauges: ['cpu_percent', 'memory_percent', 'disk_usage_percent'], counters: ['network_bytes_sent', 'network_bytes_recv'], trend: true }, now - 7 * DAY, now, Math.floor((7 * DAY) / 360)));
+
+    const rows: string[] = [];
+    for (const [what, url, queries] of [
+      [`GET history 60 s × 1 s, 16 series (${columns.size - 1} columns answered)`, historyUrl, historyQueries],
+      ['GET summary?period=7d', summaryUrl, summaryQueries],
+    ] as const) {
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      const hop: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        ours.push(...(await sequential(url, PER_ROUND, 60_000)).lat);
+        theirs.push(...(await direct(prom, [...queries], PER_ROUND)));
+        hop.push(...(await sequential(`${pw}/healthz`, PER_ROUND, 60_000)).lat);
+      }
+      const added = median(ours) - median(theirs);
+      log(`  ${what}: perfwatch p50 ${median(ours).toFixed(2)} ms, direct p50 ${median(theirs).toFixed(2)} ms, /healthz p50 ${median(hop).toFixed(2)} ms`);
+      rows.push(
+        `| ${what}, p50 / p99 ms (${ROUNDS} alternating rounds of ${PER_ROUND}) | ${median(ours).toFixed(2)} / ${pct(ours, 99).toFixed(2)} | the same ${queries.length === 1 ? 'query' : `${queries.length} queries`} (${queries.map((q) => q.path).join(' + ')}, ${queries.map((q) => q.expr.split(' or ').length).join(' + ')} columns) sent to Prometheus 2.42 directly: ${median(theirs).toFixed(2)} / ${pct(theirs, 99).toFixed(2)} | perfwatch adds ${added.toFixed(2)} ms at p50 (goal < 1 ms: ${added < 1 ? 'met' : 'missed'}), of which ${median(hop).toFixed(2)} is the round trip to any perfwatch route (GET /healthz, same rounds) |`,
+      );
+    }
+    return ['| figure | through perfwatch | peer (same run) | added / goal |', '|---|---|---|---|', ...rows, ''].join('\n');
+  } finally {
+    for (const p of procs) p.kill();
+    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 2000).unref();
+  }
+}
