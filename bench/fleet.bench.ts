@@ -3,14 +3,13 @@
  *
  * Debian's Prometheus 2.42 scrapes a real `perfwatch serve` (built, in its own process) every 1 s; that perfwatch reads
  * its history from the Prometheus. Once Prometheus holds 65 s, two requests are timed through perfwatch and, in
- * alternating rounds, the very queries perfwatch sends (captured from its reader, see `capture`) are sent to
- * Prometheus directly by the same kind of client (node:http, one kept-alive connection per query, the two queries
- * of a request in parallel, as perfwatch sends them):
- *  - GET history?minutes=1&interval=1 with the 16 host series (one query_range of 16 columns + one instant query for
- *    its summary block);
- *  - GET summary?period=7d (one instant query of 12 statistics + one query_range of trend and throughput buckets).
- * The difference of the p50s is what perfwatch adds: parsing, mapping, JSON. Goal: under 1 ms.
- */
+ * alternating rounds, the very query perfwatch sends (captured from its reader, see `capture`) sent to Prometheus
+ * directly by the same kind of client (node:http, one kept-alive connection), and GET /healthz on perfwatch (the round
+ * trip any route costs):
+ *  - GET history?minutes=1&interval=1 with the 16 host series (one query_range: 16 columns and the summary block's
+ *    statistics);
+ *  - GET summary?period=7d (one query_range: statistics, trend and throughput buckets).
+ * The difference of the p50s is what perfwatch adds: the hop, the client, parsing, mapping, JSON. Goal: under 1 ms. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -74,7 +73,7 @@ function post(agent: http.Agent, base: string, c: Captured, now: number): Promis
   });
 }
 
-/** `count` requests one after another, each the captured queries in parallel (one kept-alive connection each). */
+/** `count` requests one after another, each the captured queries (in parallel if more than one; one connection each). */
 async function direct(base: string, queries: Captured[], count: number): Promise<number[]> {
   const agents = queries.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
   const once = () => Promise.all(queries.map((q, i) => post(agents[i]!, base, q, Date.now())));
