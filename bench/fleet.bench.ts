@@ -56,7 +56,7 @@ async function capture(instance: string, request: (r: PrometheusHistoryReader, n
     },
   };
   const local = new LocalHistoryReader({ store: new SeriesStore({ rawCapacity: 10, tiers: [{ bucketMs: 60_000, capacity: 10 }] }), plugins: new PluginHistory({ capacity: 10, memTotalBytes: 1 }) });
-  const reader = new PrometheusHistoryReader({ api: record, job: 'perfwatch', instance, hostname: 'bench', scrapeIntervalMs: 1000, maxPoints: 11_000, mountpoint: '/', local, onQuery: () => {}, onFallback: () => {} });
+  const reader = new PrometheusHistoryReader({ api: record, job: 'perfwatch', instance, hostname: 'bench', scrapeIntervalMs: 1000, maxPoints: 11_000, mountpoint: '/', local, onQuery: () => {}, onFallback: () => {}, retryAfterMs: 0, health: { downUntilMs: 0, lastError: null } });
   await request(reader, recordedNow);
   return out;
 }

@@ -120,6 +120,7 @@ export const configSchema = z.strictObject({
             })
             .prefault({})
             .describe('TLS for an `https://` URL.'),
+          retry_after: duration('10s', { max: 3_600_000 }).describe('After a timeout or an unreachable backend, this agent\'s history is read from the local ring for this long without asking the backend again (and another agent\'s answers 503 at once), so a dead backend does not cost every request its timeout. 0 asks every time.'),
           job: z.string().min(1).max(256).prefault('perfwatch').describe('`job` label of this agent\'s series, as the scrape configuration names it.'),
           instance: z.string().min(1).max(256).optional().describe('`instance` label of this agent\'s series; defaults to `<hostname>:<server.port>`, what a static scrape target usually reads.'),
           scrape_interval: durationValue({ min: 100, max: 3_600_000 }).optional().describe('How often the backend scrapes this agent (default `collection.interval`): the window of rate fields (4 × this at least) and of the plugin history look-back.'),

@@ -18,6 +18,7 @@ export interface BackendConfig {
   instance?: string | undefined;
   scrape_interval?: number | undefined;
   max_points: number;
+  retry_after: number;
 }
 
 export interface HistoryBackendOptions {
@@ -44,9 +45,9 @@ const OUTCOMES = ['ok', 'timeout', 'unavailable', 'bad_response'] as const;
 export function createHistoryBackend(o: HistoryBackendOptions): { readers: HistoryReaders; component: Component } {
   const registers = [o.registry];
   const requests = new Counter({ name: M.historyBackendRequestsTotal, help: 'Queries sent to the history backend (history.backend: prometheus), by outcome: ok, timeout, unavailable, bad_response.', labelNames: ['outcome'], registers });
-  const fallbacks = new Counter({ name: M.historyBackendFallbacksTotal, help: 'History requests about this agent answered from the local ring because the backend failed, by reason.', labelNames: ['reason'], registers });
+  const fallbacks = new Counter({ name: M.historyBackendFallbacksTotal, help: 'History requests about this agent answered from the local ring because the backend failed (timeout, unavailable, bad_response) or was resting after a failure (backend_down, history.prometheus.retry_after).', labelNames: ['reason'], registers });
   for (const outcome of OUTCOMES) requests.inc({ outcome }, 0);
-  for (const reason of OUTCOMES.slice(1)) fallbacks.inc({ reason }, 0);
+  for (const reason of [...OUTCOMES.slice(1), 'backend_down']) fallbacks.inc({ reason }, 0);
 
   const p = o.prometheus;
   if (o.backend === 'local' || !p) {
@@ -69,6 +70,8 @@ export function createHistoryBackend(o: HistoryBackendOptions): { readers: Histo
     maxPoints: p.max_points,
     mountpoint: o.mountpoint,
     local: o.local,
+    retryAfterMs: p.retry_after,
+    health: { downUntilMs: 0, lastError: null },
     onQuery: (outcome) => requests.inc({ outcome }),
     onFallback: (reason: BackendError['reason'], err: BackendError) => {
       fallbacks.inc({ reason });

@@ -24,9 +24,12 @@ export interface PromSeries {
   values: Float64Array;
 }
 
-/** Why a query failed: the backend is unreachable or late (`unavailable`, `timeout`) or refused it (`bad_response`). */
+/**
+ * Why a query failed: the backend is unreachable or late (`unavailable`, `timeout`), refused it (`bad_response`), or
+ * was not asked because it failed moments ago (`backend_down`, history.prometheus.retry_after).
+ */
 export class BackendError extends Error {
-  readonly reason: 'timeout' | 'unavailable' | 'bad_response';
+  readonly reason: 'timeout' | 'unavailable' | 'bad_response' | 'backend_down';
   constructor(reason: BackendError['reason'], message: string) {
     super(message);
     this.name = 'BackendError';

@@ -8,6 +8,9 @@ import { displayName, type CounterSummary, type GaugeSummary, type HistoryReader
 import type { HistoryQuery } from './plugin-history.js';
 import { BackendError, type PromSeries } from './prometheus-api.js';
 
+/** Why a request fell back to the local ring: the backend's failure, or `backend_down` while it rests after one. */
+export type FallbackReason = BackendError['reason'];
+
 /**
  * The history of the JSON API answered from a Prometheus-compatible query API that scrapes perfwatch (docs/fleet.md).
  * Each legacy name maps to PromQL through the one catalogue (`LEGACY_NAMES[…].history.scraped`), and every call is one
@@ -40,8 +43,12 @@ export interface BackendOptions {
   local: LocalHistoryReader;
   /** Called once per backend query, with how it ended and how long it took. */
   onQuery: (outcome: 'ok' | BackendError['reason'], seconds: number) => void;
-  /** Called when a request about this agent is answered from the local ring because the backend failed. */
-  onFallback: (reason: BackendError['reason'], err: BackendError) => void;
+  /** Called when a request about this agent is answered from the local ring because the backend failed or is resting. */
+  onFallback: (reason: FallbackReason, err: BackendError) => void;
+  /** After a timeout or an unreachable backend, how long to answer without asking it (0: ask every time). */
+  retryAfterMs: number;
+  /** Shared by every request: until when the backend is left alone (epoch ms). */
+  health: { downUntilMs: number; lastError: BackendError | null };
 }
 
 /** Label a column's result carries: its index in the query. */
@@ -312,10 +319,19 @@ export class PrometheusHistoryReader implements HistoryReader {
 
   /** Runs the backend query; about this agent, a backend failure is answered from the local ring instead. */
   async #fallible<T>(remote: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+    const health = this.#o.health;
     try {
-      return await remote();
+      // a backend that just timed out or refused connections is left alone for retry_after: no request waits for it
+      if (health.lastError && Date.now() < health.downUntilMs) throw new BackendError('backend_down', `${health.lastError.reason} ${Math.ceil((Date.now() - (health.downUntilMs - this.#o.retryAfterMs)) / 1000)} s ago (${health.lastError.message}); asked again after ${new Date(health.downUntilMs).toISOString()}`);
+      const value = await remote();
+      health.lastError = null;
+      return value;
     } catch (err) {
       if (!(err instanceof BackendError)) throw err;
+      if ((err.reason === 'timeout' || err.reason === 'unavailable') && this.#o.retryAfterMs > 0) {
+        health.lastError = err;
+        health.downUntilMs = Date.now() + this.#o.retryAfterMs;
+      }
       if (!this.#own) throw new DomainError('HISTORY_BACKEND_UNAVAILABLE', `the history backend failed (${err.reason}: ${err.message}); another agent's history has no local copy to fall back to`);
       // counted once per request, however many of its queries failed
       if (this.#source !== 'local-fallback') this.#o.onFallback(err.reason, err);

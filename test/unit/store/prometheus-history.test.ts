@@ -12,7 +12,7 @@ import { createHistoryBackend } from '../../../src/store/history-backend.js';
 import { LocalHistoryReader } from '../../../src/store/history-reader.js';
 import { PluginHistory } from '../../../src/store/plugin-history.js';
 import { BackendError, parseAnswer, PrometheusApi } from '../../../src/store/prometheus-api.js';
-import { joinPluginSamples, PrometheusHistoryReader, type BackendOptions } from '../../../src/store/prometheus-history.js';
+import { joinPluginSamples, PrometheusHistoryReader, type BackendOptions, type QueryApi } from '../../../src/store/prometheus-history.js';
 import { SeriesStore } from '../../../src/store/series-store.js';
 import { tempDir } from '../../helpers/index.js';
 
@@ -49,7 +49,7 @@ const empty = { status: 'success', data: { resultType: 'matrix', result: [] } };
 function options(api: PrometheusApi, over: Partial<BackendOptions> = {}): BackendOptions & { fallbacks: string[] } {
   const fallbacks: string[] = [];
   const local = new LocalHistoryReader({ store: new SeriesStore({ rawCapacity: 60, tiers: [{ bucketMs: 60_000, capacity: 10 }] }), plugins: new PluginHistory({ capacity: 10, memTotalBytes: 1 << 30 }) });
-  return { api, job: 'perfwatch', instance: 'h:1', hostname: 'h', scrapeIntervalMs: 5000, maxPoints: 11_000, mountpoint: '/', local, onQuery: () => {}, onFallback: (r) => fallbacks.push(r), fallbacks, ...over };
+  return { api, job: 'perfwatch', instance: 'h:1', hostname: 'h', scrapeIntervalMs: 5000, maxPoints: 11_000, mountpoint: '/', local, onQuery: () => {}, onFallback: (r) => fallbacks.push(r), retryAfterMs: 0, health: { downUntilMs: 0, lastError: null }, fallbacks, ...over };
 }
 
 const api = (url: string, extra: Partial<ConstructorParameters<typeof PrometheusApi>[0]> = {}) => new PrometheusApi({ url, timeoutMs: 1000, headers: {}, tls: { insecureSkipVerify: false }, ...extra });
@@ -121,7 +121,7 @@ t.test('auth, headers and TLS reach the backend', async (t) => {
   const local = options(api(s.url)).local;
   const made = createHistoryBackend({
     backend: 'prometheus',
-    prometheus: { url: s.url, timeout: 1000, headers: { 'X-Scope-OrgID': 'tenant-1' }, basic_auth: { username: 'pw', password_file: path.join(dir, 'password') }, tls: { ca_file: path.join(dir, 'cert.pem'), server_name: 'prom.test', insecure_skip_verify: false }, job: 'perfwatch', max_points: 11_000 },
+    prometheus: { url: s.url, timeout: 1000, headers: { 'X-Scope-OrgID': 'tenant-1' }, basic_auth: { username: 'pw', password_file: path.join(dir, 'password') }, tls: { ca_file: path.join(dir, 'cert.pem'), server_name: 'prom.test', insecure_skip_verify: false }, job: 'perfwatch', max_points: 11_000, retry_after: 0 },
     local,
     retentionDays: 7,
     hostname: 'h',
@@ -150,7 +150,7 @@ t.test('auth, headers and TLS reach the backend', async (t) => {
   t.match(await registry.getSingleMetricAsString('perfwatch_history_backend_requests_total'), /outcome="ok"} 1/);
 
   const err = caught(
-    () => createHistoryBackend({ backend: 'prometheus', prometheus: { url: s.url, timeout: 1000, headers: {}, bearer_token_file: path.join(dir, 'missing'), tls: { insecure_skip_verify: false }, job: 'perfwatch', max_points: 11_000 }, local, retentionDays: 7, hostname: 'h', port: () => 1, collectionIntervalMs: 1000, mountpoint: '/', registry: new Registry(), env: {}, log: () => {} }),
+    () => createHistoryBackend({ backend: 'prometheus', prometheus: { url: s.url, timeout: 1000, headers: {}, bearer_token_file: path.join(dir, 'missing'), tls: { insecure_skip_verify: false }, job: 'perfwatch', max_points: 11_000, retry_after: 0 }, local, retentionDays: 7, hostname: 'h', port: () => 1, collectionIntervalMs: 1000, mountpoint: '/', registry: new Registry(), env: {}, log: () => {} }),
   );
   t.ok(err instanceof StartupError && err.message.includes(path.join(dir, 'missing')), 'a missing secret file stops start-up, naming the file');
 });
@@ -169,6 +169,37 @@ t.test('refusals and garbage: bad_response or unavailable, this agent falls back
   await t.rejects(new PrometheusHistoryReader(o, 'web-2:1').plugin('p', { limit: 5 }), { code: 'HISTORY_BACKEND_UNAVAILABLE', message: /unavailable: HTTP 502/ });
   t.throws(() => parseAnswer(200, '{"status":"success","data":{}}'), BackendError);
   t.equal(caught(() => parseAnswer(200, 'not json')).reason, 'bad_response');
+});
+
+t.test('retry_after: after a timeout the backend is left alone, then asked again', async (t) => {
+  let delay = 300;
+  const s = await standIn(t, () => ({ body: empty }));
+  const slow: QueryApi = {
+    query: () => new Promise((_, reject) => setTimeout(() => reject(new BackendError('timeout', 'no answer within 200 ms')), delay)),
+    queryRange: (expr, start, end, step) => (delay ? new Promise((_, reject) => setTimeout(() => reject(new BackendError('timeout', 'no answer within 200 ms')), delay)) : a.queryRange(expr, start, end, step)),
+  };
+  const a = api(s.url);
+  t.teardown(() => a.close());
+  const o = options(a, { api: slow, retryAfterMs: 400 });
+  const timed = async (host?: string) => {
+    const r = new PrometheusHistoryReader(o, host);
+    const t0 = performance.now();
+    const out = await r.range(['cpu_percent'], 0, 60_000, 60_000).then(() => r.source, (err: { code: string }) => err.code);
+    return { out, ms: performance.now() - t0 };
+  };
+  const first = await timed();
+  t.same(first.out, 'local-fallback');
+  t.ok(first.ms >= 250, `the first waited for the backend (${first.ms.toFixed(0)} ms)`);
+  const second = await timed();
+  t.same(second.out, 'local-fallback');
+  t.ok(second.ms < 100, `the next did not (${second.ms.toFixed(1)} ms)`);
+  t.equal((await timed('web-2:1')).out, 'HISTORY_BACKEND_UNAVAILABLE', 'another agent: 503 at once');
+  t.same(o.fallbacks, ['timeout', 'backend_down']);
+  t.equal(s.seen.length, 0);
+  delay = 0;
+  await new Promise((r) => setTimeout(r, 450));
+  t.same((await timed()).out, 'prometheus', 'asked again after retry_after, and it answered');
+  t.equal(s.seen.length, 1);
 });
 
 t.test('summary: statistics pinned to the end of the range, trend and counters by bucket, in one range query', async (t) => {
