@@ -9,6 +9,7 @@ import { renderRuleFile } from './alerting/promql.js';
 import type { Rule } from './alerting/rule.js';
 import { loadFileRules, storedRules } from './alerting/service.js';
 import { AlertStore } from './alerting/store.js';
+import { ExportError, readToken, runExport } from './export-cli.js';
 
 const USAGE = `perfwatch ${VERSION}: plugin supervisor and monitoring agent
 
@@ -20,6 +21,11 @@ Usage:
   perfwatch rules export [--config FILE]
       Print every enabled alert rule (defaults, rules_file, and API rules from <storage.path>/perfwatch.db) as
       Prometheus alerting-rule YAML over the names /metrics exposes (docs/alerting.md).
+  perfwatch export [--format json|csv] [--layout long|per-plugin] [--plugin ID] [--since ISO] [--until ISO | --period 1h|6h|24h|7d]
+                   [--out FILE|DIR] [--bom] [--url URL] [--token-file FILE] [--config FILE]
+      Stream the monitoring data of a running perfwatch (default the one --config describes, on 127.0.0.1) to files
+      named as seed 003 names them: monitoring_data_<time>.json, metrics_<time>.csv, or metrics_<id>_<time>.csv per
+      plugin. Token: PERFWATCH_ADMIN_TOKEN, else --token-file, else <storage.path>/admin_token.
   perfwatch --version | --help
 
 Exit status: 0 on a clean stop (SIGTERM/SIGINT), 1 on a runtime failure, 2 on bad usage or configuration.
@@ -38,6 +44,17 @@ export async function main(argv: string[]): Promise<void> {
         port: { type: 'string', short: 'p' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
+        // export
+        format: { type: 'string' },
+        layout: { type: 'string' },
+        plugin: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        period: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        bom: { type: 'boolean' },
+        url: { type: 'string' },
+        'token-file': { type: 'string' },
       },
     });
   } catch (err) {
@@ -53,6 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     port = Number(values.port);
   }
 
+  if (command === 'export') return exportCommand(values);
   if (command !== 'serve' && command !== 'config check' && command !== 'rules export') {
     return usageError(command ? `unknown command "${command}"` : 'no command given');
   }
@@ -112,6 +130,37 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
   if (stopRequested) stopAndExit();
+}
+
+async function exportCommand(v: Record<string, string | boolean | undefined>): Promise<void> {
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const format = str('format') ?? 'json';
+  if (format !== 'json' && format !== 'csv') return usageError(`--format: expected json or csv, got "${format}"`);
+  const layout = str('layout') ?? (str('plugin') === undefined ? 'long' : 'per-plugin');
+  if (layout !== 'long' && layout !== 'per-plugin') return usageError(`--layout: expected long or per-plugin, got "${layout}"`);
+  let url = str('url');
+  let tokenFile = str('token-file');
+  if (url === undefined || tokenFile === undefined) {
+    try {
+      const config = await loadConfig({ file: str('config') });
+      const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+      url ??= `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`;
+      tokenFile ??= config.auth.admin_token_file ?? path.join(config.storage.path, 'admin_token');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return usageError(`--config: ${err.problems[0]}`);
+    }
+  }
+  const token = readToken(process.env, tokenFile);
+  if (!token) return usageError(`no admin token: set PERFWATCH_ADMIN_TOKEN or --token-file (tried ${tokenFile})`);
+  try {
+    const files = await runExport({ url, token, format, layout, plugin: str('plugin'), since: str('since'), until: str('until'), period: str('period'), bom: v.bom === true, out: str('out') });
+    for (const f of files) process.stdout.write(`${f}\n`);
+  } catch (err) {
+    if (!(err instanceof ExportError)) throw err;
+    process.stderr.write(`perfwatch export: ${err.message}\n`);
+    process.exit(1);
+  }
 }
 
 function usageError(message: string): void {

@@ -21,6 +21,7 @@ import type { Snapshot } from './model/plugin.js';
 import { isoUtc } from './model/time.js';
 import { startAll } from './pipeline/lifecycle.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { createExportRouter } from './sinks/compat/export.js';
 import { createPerformanceRouter } from './sinks/compat/performance.js';
 import { createPluginMetricsRouter } from './sinks/compat/plugin-metrics.js';
 import { createPluginsRouter } from './sinks/compat/plugins.js';
@@ -138,6 +139,21 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   const families: RouteFamily[] = [
     { router: createPerformanceRouter({ history: historyBackend.readers, latestHost: () => pipeline.latest?.host ?? null, systemInfo: collectors.systemInfo, alertCounts: (ms) => alerting.service.countsSince(ms), clock }), envelope: 'performance', owns: /^\/api\/v1\// },
     { router: ingest.router, envelope: 'performance' },
+    {
+      router: createExportRouter({
+        supervisor,
+        history: history.plugins,
+        // every kept alert (alerting.history_limit bounds them) raised within the range
+        alertsBetween: (startMs, endMs) =>
+          alerting.service.listAlerts({ includeResolved: true, limit: config.alerting.history_limit }).alerts.filter((a) => {
+            const t = Date.parse(String(a.created_at));
+            return t >= startMs && t <= endMs;
+          }).reverse(),
+        requireAdmin,
+        clock,
+      }),
+      envelope: 'performance',
+    },
     { router: alerting.router, envelope: 'performance' },
     { router: createHealthRouter({ isReady: () => pipeline.latest !== null }), envelope: 'plain' },
     { router: prometheus.router, envelope: 'plain' },

@@ -142,6 +142,32 @@ export class PluginHistory {
     return out;
   }
 
+  /** Plugins with samples held. */
+  pluginIds(): string[] {
+    return [...this.#rings.keys()];
+  }
+
+  /**
+   * A plugin's samples in [startMs, endMs], oldest first, `batch` at a time: an export walks a week of samples without
+   * holding them all (each batch is a fresh array the caller may keep or drop).
+   */
+  *batches(pluginId: string, startMs: number, endMs: number, batch = 500): Generator<StoredPluginSample[]> {
+    const ring = this.#rings.get(pluginId);
+    if (!ring) return;
+    let out: StoredPluginSample[] = [];
+    for (let k = ring.size - 1; k >= 0; k--) {
+      const t = ring.timestampAt(k);
+      if (t < startMs) continue;
+      if (t > endMs) break;
+      out.push(ring.at(k));
+      if (out.length === batch) {
+        yield out;
+        out = [];
+      }
+    }
+    if (out.length) yield out;
+  }
+
   /** Bytes held by sample arrays (for `perfwatch_ring_buffer_memory_bytes`). */
   get memoryBytes(): number {
     return this.#rings.size * this.capacity * PLUGIN_SAMPLE_BYTES;
