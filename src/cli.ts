@@ -10,6 +10,8 @@ import type { Rule } from './alerting/rule.js';
 import { loadFileRules, storedRules } from './alerting/service.js';
 import { AlertStore } from './alerting/store.js';
 import { ExportError, readToken, runExport } from './export-cli.js';
+import { parseDuration } from './config/duration.js';
+import { renderOnce, runTop } from './top/index.js';
 
 const USAGE = `perfwatch ${VERSION}: plugin supervisor and monitoring agent
 
@@ -26,6 +28,9 @@ Usage:
       Stream the monitoring data of a running perfwatch (default the one --config describes, on 127.0.0.1) to files
       named as seed 003 names them: monitoring_data_<time>.json, metrics_<time>.csv, or metrics_<id>_<time>.csv per
       plugin. Token: PERFWATCH_ADMIN_TOKEN, else --token-file, else <storage.path>/admin_token.
+  perfwatch top [--once] [--interval 1s] [--url URL] [--token-file FILE] [--config FILE]
+      A live terminal view of a running perfwatch (host, plugins, alerts; keys: ? for help). --once prints seed 003's
+      dashboard as plain text and exits. NO_COLOR turns colour off.
   perfwatch --version | --help
 
 Exit status: 0 on a clean stop (SIGTERM/SIGINT), 1 on a runtime failure, 2 on bad usage or configuration.
@@ -55,6 +60,9 @@ export async function main(argv: string[]): Promise<void> {
         bom: { type: 'boolean' },
         url: { type: 'string' },
         'token-file': { type: 'string' },
+        // top
+        once: { type: 'boolean' },
+        interval: { type: 'string' },
       },
     });
   } catch (err) {
@@ -71,6 +79,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   if (command === 'export') return exportCommand(values);
+  if (command === 'top') return topCommand(values);
   if (command !== 'serve' && command !== 'config check' && command !== 'rules export') {
     return usageError(command ? `unknown command "${command}"` : 'no command given');
   }
@@ -132,12 +141,9 @@ export async function main(argv: string[]): Promise<void> {
   if (stopRequested) stopAndExit();
 }
 
-async function exportCommand(v: Record<string, string | boolean | undefined>): Promise<void> {
+/** The perfwatch a client command talks to: --url, else the one --config describes (on 127.0.0.1), and its token file. */
+async function clientTarget(v: Record<string, string | boolean | undefined>): Promise<{ url: string; tokenFile: string | undefined } | null> {
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const format = str('format') ?? 'json';
-  if (format !== 'json' && format !== 'csv') return usageError(`--format: expected json or csv, got "${format}"`);
-  const layout = str('layout') ?? (str('plugin') === undefined ? 'long' : 'per-plugin');
-  if (layout !== 'long' && layout !== 'per-plugin') return usageError(`--layout: expected long or per-plugin, got "${layout}"`);
   let url = str('url');
   let tokenFile = str('token-file');
   if (url === undefined || tokenFile === undefined) {
@@ -148,19 +154,56 @@ async function exportCommand(v: Record<string, string | boolean | undefined>): P
       tokenFile ??= config.auth.admin_token_file ?? path.join(config.storage.path, 'admin_token');
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      return usageError(`--config: ${err.problems[0]}`);
+      usageError(`--config: ${err.problems[0]}`);
+      return null;
     }
   }
-  const token = readToken(process.env, tokenFile);
-  if (!token) return usageError(`no admin token: set PERFWATCH_ADMIN_TOKEN or --token-file (tried ${tokenFile})`);
+  if (!/^https?:\/\//.test(url)) {
+    usageError(`--url: expected http:// or https://, got "${url}"`);
+    return null;
+  }
+  return { url, tokenFile };
+}
+
+async function exportCommand(v: Record<string, string | boolean | undefined>): Promise<void> {
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const format = str('format') ?? 'json';
+  if (format !== 'json' && format !== 'csv') return usageError(`--format: expected json or csv, got "${format}"`);
+  const layout = str('layout') ?? (str('plugin') === undefined ? 'long' : 'per-plugin');
+  if (layout !== 'long' && layout !== 'per-plugin') return usageError(`--layout: expected long or per-plugin, got "${layout}"`);
+  const target = await clientTarget(v);
+  if (!target) return;
+  const token = readToken(process.env, target.tokenFile);
+  if (!token) return usageError(`no admin token: set PERFWATCH_ADMIN_TOKEN or --token-file (tried ${target.tokenFile})`);
   try {
-    const files = await runExport({ url, token, format, layout, plugin: str('plugin'), since: str('since'), until: str('until'), period: str('period'), bom: v.bom === true, out: str('out') });
+    const files = await runExport({ url: target.url, token, format, layout, plugin: str('plugin'), since: str('since'), until: str('until'), period: str('period'), bom: v.bom === true, out: str('out') });
     for (const f of files) process.stdout.write(`${f}\n`);
   } catch (err) {
     if (!(err instanceof ExportError)) throw err;
     process.stderr.write(`perfwatch export: ${err.message}\n`);
     process.exit(1);
   }
+}
+
+async function topCommand(v: Record<string, string | boolean | undefined>): Promise<void> {
+  const target = await clientTarget(v);
+  if (!target) return;
+  const token = readToken(process.env, target.tokenFile);
+  if (v.once === true) {
+    try {
+      process.stdout.write(await renderOnce(target.url, token));
+    } catch (err) {
+      process.stderr.write(`perfwatch top: cannot read ${target.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}\n`);
+      process.exit(1);
+    }
+    return;
+  }
+  if (!process.stdout.isTTY || !process.stdin.isTTY) return usageError('top needs a terminal (use --once for plain text)');
+  const interval = typeof v.interval === 'string' ? parseDuration(v.interval) : 1000;
+  if (interval === null || interval < 100) return usageError(`--interval: expected a duration of at least 100ms, got "${String(v.interval)}"`);
+  // NO_COLOR (no-color.org): any non-empty value turns colour off
+  const color = !process.env.NO_COLOR && process.stdout.hasColors?.() !== false;
+  process.exit(await runTop({ url: target.url, token, intervalMs: interval, input: process.stdin, output: process.stdout, color }));
 }
 
 function usageError(message: string): void {

@@ -158,7 +158,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     { router: createHealthRouter({ isReady: () => pipeline.latest !== null }), envelope: 'plain' },
     { router: prometheus.router, envelope: 'plain' },
     { router: createPluginsRouter({ supervisor, clock }), envelope: 'plugin', owns: /^\/plugins?(\/|$)/ },
-    { router: createPluginControlRouter({ supervisor, requireAdmin }), envelope: 'plugin' },
+    { router: createPluginControlRouter({ supervisor, requireAdmin, logsDir: path.join(config.storage.path, 'logs') }), envelope: 'plugin' },
     { router: createPluginMetricsRouter({ supervisor, history: history.plugins, readers: historyBackend.readers, requireAdmin, clock, logger }), envelope: 'plugin' },
   ];
   http = new HttpServer({ app: createHttpApp({ logger, clock, families }), host: config.server.host, port: config.server.port });

@@ -100,3 +100,32 @@ t.test('export: the seed JSON and CSV, equal to the history API for the same ran
     t.match(noToken.stderr(), /401/);
   });
 });
+
+t.test('a large export streams: the heap holds a batch, not the file', async (t) => {
+  const plugins = Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, command: '/bin/true', enabled: false }));
+  const pw = await startApp(t, { collection: { interval: '60s' }, host: { enabled: false }, retention: { plugin_samples: 8000 }, plugins });
+  const end = Date.now();
+  for (let k = 0; k < 8000; k++) {
+    const ts = end - (8000 - k) * 60_000;
+    pw.history.append(plugins.map((p, i) => ({ pluginId: p.id, pid: 100 + i, timestampMs: ts, cpuPercent: k % 97, cpuUserSeconds: 0, cpuSystemSeconds: 0, rssBytes: 50 * 1048576, memoryPercent: 0.5, threads: 3, processes: 1 })));
+  }
+  // streamed: the first bytes leave long before the last (built in memory, nothing would leave before all of it was
+  // made), in chunks with no Content-Length; bench/README.md ("export") measures the RSS of a week of 500 plugins
+  await (await fetch(`${pw.url}/api/v1/performance/export?format=json&plugin=p0&period=1h`, { headers: auth })).text(); // warm
+  const t0 = performance.now();
+  const res = await fetch(`${pw.url}/api/v1/performance/export?format=json`, { headers: auth });
+  let firstMs = 0;
+  let bytes = 0;
+  let tailText = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    if (!bytes) firstMs = performance.now() - t0;
+    bytes += chunk.length;
+    tailText = (tailText + Buffer.from(chunk).toString('latin1')).slice(-64);
+  }
+  const totalMs = performance.now() - t0;
+  t.ok(bytes > 40 * 1048576, `a ${(bytes / 1048576).toFixed(0)} MiB export of 400 000 samples`);
+  t.match(tailText, /\]\},"alerts":\[.*\]\}\n$/, 'complete to its last byte');
+  t.equal(res.headers.get('content-length'), null);
+  t.equal(res.headers.get('transfer-encoding'), 'chunked');
+  t.ok(firstMs < totalMs / 3, `the first bytes after ${firstMs.toFixed(0)} ms of ${totalMs.toFixed(0)}`);
+});

@@ -6,9 +6,9 @@ import { ApiError } from '../../http/api-error.js';
 import { oneOf, textParam } from '../../http/params.js';
 import type { Clock } from '../../model/clock.js';
 import { formatLocalIso, parseIsoTime } from '../../model/time.js';
-import { MIB, round } from '../../model/units.js';
 import type { PluginHistory, StoredPluginSample } from '../../store/plugin-history.js';
 import type { Supervisor } from '../../supervisor/supervisor.js';
+import { fields } from './plugin-metrics.js';
 
 /**
  * Monitoring-data export, seed 003's `export_to_json` / `export_to_csv`: `GET /api/v1/performance/export` (admin).
@@ -32,14 +32,7 @@ export const LONG_FIELDS = ['cpu_percent', 'memory_mb', 'memory_percent', 'num_t
 
 /** One exported sample: the fields and rounding of `/plugin/metrics/{id}/history`, plus the pid. */
 function row(s: StoredPluginSample) {
-  return {
-    cpu_percent: round(s.cpuPercent),
-    memory_mb: round(s.rssBytes / MIB),
-    memory_percent: round(s.memoryPercent),
-    num_threads: s.threads,
-    pid: s.pid,
-    timestamp: formatLocalIso(s.timestampMs),
-  };
+  return { ...fields(s), pid: s.pid };
 }
 
 /** `YYYYmmdd_HHMMSS` in local time, as the seed's file names. */

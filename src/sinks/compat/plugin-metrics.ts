@@ -24,8 +24,8 @@ export interface PluginMetricsDeps {
 
 const NO_METRICS_YET = 'Plugin is running but no metrics available yet (may be collecting, check collector status)';
 
-/** Legacy field set of one sample; values rounded to two decimals as the original did. */
-function fields(s: PluginPoint) {
+/** Legacy field set of one sample; values rounded to two decimals as the original did (the export's too). */
+export function fields(s: PluginPoint) {
   return {
     cpu_percent: round(s.cpuPercent),
     memory_mb: round(s.rssBytes / MIB),

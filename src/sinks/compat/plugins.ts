@@ -34,8 +34,10 @@ export function createPluginsRouter(deps: { supervisor: Supervisor; clock: Clock
       ctx.body = { plugin_id: p.id, ...statusOf(p, now), time: formatLocalIso(now) };
       return;
     }
+    // details=true (perfwatch's own, for `perfwatch top`): restarts and enabled too; without it the document's fields only
+    const details = ctx.query.details === 'true';
     const plugins: Record<string, unknown> = {};
-    for (const p of supervisor.list()) plugins[p.id] = statusOf(p, now);
+    for (const p of supervisor.list()) plugins[p.id] = details ? { ...statusOf(p, now), restarts: p.restarts, enabled: p.definition.enabled } : statusOf(p, now);
     ctx.body = { plugins, time: formatLocalIso(now) };
   });
 

@@ -44,6 +44,9 @@ function caught(fn: () => unknown): any {
   throw new Error('did not throw');
 }
 
+/** A successful range answer holding `result`. */
+const matrix = (result: unknown[]) => ({ body: { status: 'success', data: { resultType: 'matrix', result } } });
+
 const empty = { status: 'success', data: { resultType: 'matrix', result: [] } };
 
 function options(api: PrometheusApi, over: Partial<BackendOptions> = {}): BackendOptions & { fallbacks: string[] } {
@@ -55,18 +58,12 @@ function options(api: PrometheusApi, over: Partial<BackendOptions> = {}): Backen
 const api = (url: string, extra: Partial<ConstructorParameters<typeof PrometheusApi>[0]> = {}) => new PrometheusApi({ url, timeoutMs: 1000, headers: {}, tls: { insecureSkipVerify: false }, ...extra });
 
 t.test('history: one query_range, PromQL from the catalogue, buckets aligned to the step', async (t) => {
-  const s = await standIn(t, () => ({
-    body: {
-      status: 'success',
-      data: {
-        resultType: 'matrix',
-        result: [
-          { metric: { instance: 'h:1', pw_column: '0.0' }, values: [[1_700_000_040, '0.25'], [1_700_000_100, '0.125']] },
-          { metric: { instance: 'h:1', pw_column: '0.1' }, values: [[1_700_000_100, '1234567']] },
-        ],
-      },
-    },
-  }));
+  const s = await standIn(t, () =>
+    matrix([
+      { metric: { instance: 'h:1', pw_column: '0.0' }, values: [[1_700_000_040, '0.25'], [1_700_000_100, '0.125']] },
+      { metric: { instance: 'h:1', pw_column: '0.1' }, values: [[1_700_000_100, '1234567']] },
+    ]),
+  );
   const a = api(s.url);
   t.teardown(() => a.close());
   const reader = new PrometheusHistoryReader(options(a));
@@ -204,22 +201,16 @@ t.test('retry_after: after a timeout the backend is left alone, then asked again
 
 t.test('summary: statistics pinned to the end of the range, trend and counters by bucket, in one range query', async (t) => {
   const col = (tag: string, values: Array<[number, string]>) => ({ metric: { pw_column: `0.${tag}` }, values });
-  const s = await standIn(t, () => ({
-    body: {
-      status: 'success',
-      data: {
-        resultType: 'matrix',
-        result: [
-          col('g0avg', [[100, '22.5']]),
-          col('g0max', [[100, '40']]),
-          col('g0min', [[100, '5']]),
-          col('g0last', [[100, '31']]),
-          col('g0', [[200, '10'], [300, '20'], [400, '30']]),
-          col('c0', [[200, '1000'], [400, '3000']]),
-        ],
-      },
-    },
-  }));
+  const s = await standIn(t, () =>
+    matrix([
+      col('g0avg', [[100, '22.5']]),
+      col('g0max', [[100, '40']]),
+      col('g0min', [[100, '5']]),
+      col('g0last', [[100, '31']]),
+      col('g0', [[200, '10'], [300, '20'], [400, '30']]),
+      col('c0', [[200, '1000'], [400, '3000']]),
+    ]),
+  );
   const a = api(s.url);
   t.teardown(() => a.close());
   const r = await new PrometheusHistoryReader(options(a)).summarize({ gauges: ['cpu_percent', 'memory_percent'], counters: ['network_bytes_recv'], trend: true }, 0, 300_000, 100_000);
