@@ -19,7 +19,12 @@ export interface ExportArgs {
   out?: string | undefined;
 }
 
-export class ExportError extends Error {}
+export class ExportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportError';
+  }
+}
 
 async function fetchOk(url: string, token: string): Promise<Response> {
   let res: Response;

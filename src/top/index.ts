@@ -129,6 +129,7 @@ export async function runTop(o: TopOptions): Promise<number> {
     ws?.terminate();
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onTerm);
+    process.off('uncaughtException', onCrash);
     out.off('resize', onResize);
     o.input.off('data', onInput);
     restore();
@@ -136,6 +137,7 @@ export async function runTop(o: TopOptions): Promise<number> {
     resolveExit(code);
   };
   const onTerm = () => quit(0);
+  const onCrash = (err: Error) => quit(1, `perfwatch top: ${err.stack ?? err.message}`);
   const onResize = () => draw(true);
 
   const refreshStatus = async () => {
@@ -356,7 +358,7 @@ export async function runTop(o: TopOptions): Promise<number> {
   } catch (err) {
     quit(1, `perfwatch top: ${(err as Error).message}`);
   }
-  process.once('uncaughtException', (err) => quit(1, `perfwatch top: ${err.stack ?? err.message}`));
+  process.once('uncaughtException', onCrash);
   return exited;
 }
 

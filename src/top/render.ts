@@ -279,7 +279,7 @@ export function render(state: TopState, cols: number, rows: number, color: boole
   }
   while (out.length < rows - 1) line('');
   out.length = Math.max(0, rows - 1);
-  const footer = state.message || `q quit  ? help  / filter  c/m/n sort  s/x/r start/stop/reload  Enter details${state.hasToken ? '' : '  (read-only: no admin token)'}`;
+  const footer = state.message || `${state.hasToken ? '' : 'read-only: no admin token  '}q quit  ? help  / filter  c/m/n sort  s/x/r start/stop/reload  Enter details`;
   out.push(p.dim(fit(footer, cols)));
   return out;
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import t from 'tap';
 import { LONG_FIELDS, SAMPLE_FIELDS } from '../../src/sinks/compat/export.js';
-import { auth, getJson, nodePlugin, runCli, startApp, tempDir, waitFor } from '../helpers/index.js';
+import { auth, getJson, nodePlugin, runCli, startApp, tempDir, TOKEN, waitFor } from '../helpers/index.js';
 
 /** Monitoring-data export (seed 003's export_to_json / export_to_csv) from a real server with real plugins. */
 
@@ -79,6 +79,22 @@ t.test('export: the seed JSON and CSV, equal to the history API for the same ran
     t.match(r.body.error.message, new RegExp(field), `${query}: names ${field}`);
   }
   t.equal((await getJson(`${api}/export?plugin=nope`, auth)).status, 404);
+
+  await t.test('runExport in this process: files, names, refusals', async (t) => {
+    const { readToken, runExport } = await import('../../src/export-cli.js');
+    const dir = tempDir(t);
+    const files = await runExport({ url: `${pw.url}/`, token: TOKEN, format: 'csv', layout: 'per-plugin', since, until, bom: false, out: dir });
+    t.equal(files.length, 2, 'one file per plugin');
+    t.ok(files.every((f) => /metrics_(cache|echo)_\d{8}_\d{6}\.csv$/.test(f)));
+    const one = await runExport({ url: pw.url, token: TOKEN, format: 'json', layout: 'long', period: '1h', bom: false, out: path.join(dir, 'x.json') });
+    t.same(one, [path.join(dir, 'x.json')], 'a file named by --out');
+    await t.rejects(runExport({ url: pw.url, token: 'wrong-token-0123456789', format: 'json', layout: 'long', bom: false, out: dir }), { name: 'ExportError', message: /^401 / });
+    await t.rejects(runExport({ url: pw.url, token: TOKEN, format: 'json', layout: 'long', plugin: 'nope', bom: false, out: dir }), /404 .*nope/);
+    await t.rejects(runExport({ url: 'http://127.0.0.1:9', token: TOKEN, format: 'json', layout: 'long', bom: false }), /cannot reach/);
+    t.equal(readToken({ PERFWATCH_ADMIN_TOKEN: 'from-env' }, '/nonexistent'), 'from-env');
+    t.equal(readToken({}, '/nonexistent'), null);
+    t.equal(readToken({}, undefined), null);
+  });
 
   await t.test('perfwatch export: the CLI writes the seed\'s files', async (t) => {
     const dir = tempDir(t);

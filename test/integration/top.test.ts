@@ -145,3 +145,95 @@ t.test('perfwatch top --once prints seed 003\'s dashboard as plain text', async 
   const notTty = runCli(['top', '--url', pw.url]);
   t.equal((await notTty.exited).code, 2, 'interactive top without a terminal is a usage error');
 });
+
+/** The screen a stream of top's frames leaves: each `ESC[row;1H text ESC[K` writes one line; colours are dropped. */
+function virtualScreen() {
+  const lines: string[] = [];
+  let raw = '';
+  return {
+    write(chunk: string) {
+      raw += chunk;
+      // eslint-disable-next-line no-control-regex
+      for (const m of chunk.matchAll(/\x1b\[(\d+);1H(.*?)\x1b\[K/g)) lines[Number(m[1]) - 1] = m[2]!.replace(/\x1b\[[0-9;]*m/g, '');
+    },
+    text: () => lines.join('\n'),
+    raw: () => raw,
+  };
+}
+
+t.test('runTop in this process: keys, actions, details, a lost server, and the escape sequences it leaves', async (t) => {
+  const { PassThrough, Writable } = await import('node:stream');
+  const { runTop } = await import('../../src/top/index.js');
+  const pw = await startApp(t, {
+    collection: { interval: '200ms' },
+    plugins: [nodePlugin('echo', 'idle.cjs', { start_grace: '100ms', stop_timeout: '2s' }), nodePlugin('cache', 'hold-memory.cjs', { env: { MEGABYTES: '8' }, start_grace: '100ms', stop_timeout: '2s' })],
+  });
+  const vs = virtualScreen();
+  const input = Object.assign(new PassThrough(), { isTTY: false, setRawMode: () => input }) as unknown as NodeJS.ReadStream;
+  const output = Object.assign(new Writable({ write: (c, _e, cb) => (vs.write(String(c)), cb()) }), { columns: 120, rows: 30 }) as unknown as NodeJS.WriteStream;
+  const exit = runTop({ url: pw.url, token: TOKEN, intervalMs: 50, input, output, color: true });
+  const key = (k: string) => (input as unknown as NodeJS.WritableStream).write(k);
+  const until = (re: RegExp, what: string) => waitFor(() => re.test(vs.text()), { what: `${what}; screen:\n${vs.text()}` });
+
+  t.match(vs.raw(), /^\x1b\[\?1049h\x1b\[\?25l/, 'alternate screen, cursor hidden');
+  await until(/cache\s+running\s+\d+\s+\S+\s+[\d.]+\s+[\d.]+/, 'live rows');
+  t.match(vs.text(), /CPU 60s/, 'the sparkline column at 120 columns');
+  key('m');
+  await until(/MEM MB↓/, 'sorted by memory');
+  key('m');
+  await until(/MEM MB↑/, 'reversed');
+  key('k');
+  key('\x1b[B');
+  key('\x1b[A');
+  key('/');
+  key('cac\x7fch');
+  await until(/filter: cach_/, 'typing a filter, with a backspace');
+  key('\r');
+  await until(/filter: cach\s/, 'filter kept');
+  key('\r');
+  await until(/cache: running\s+pid \d+[\s\S]*last stdout lines:/, 'details with log lines');
+  key('x');
+  await until(/cache\s+running/, 'any key leaves the details');
+  key('r');
+  await until(/reload cache\? y \/ n/, 'reload asks');
+  key('n');
+  await until(/reload cache: cancelled/, 'n cancels');
+  key('x');
+  key('y');
+  await waitFor(async () => (await getJson(`${pw.url}/plugin/status?plugin_id=cache`)).body.status === 'stopped', { what: 'cache stopped' });
+  await until(/cache\s+stopped/, 'the row says stopped');
+  key('s');
+  key('y');
+  await waitFor(async () => (await getJson(`${pw.url}/plugin/status?plugin_id=cache`)).body.status === 'running', { what: 'cache running again' });
+  key('a');
+  await until(/no active alert/, 'nothing to resolve');
+  key('\x1b');
+  key('?');
+  await until(/sort: CPU, memory/, 'help');
+  key(' ');
+  await until(/PLUGIN/, 'back from help');
+  await pw.stop();
+  await until(/reconnecting/, 'the server is gone');
+  key('q');
+  t.equal(await exit, 0);
+  t.match(vs.raw(), /\x1b\[0m\x1b\[\?25h\x1b\[\?1049l$/, 'normal screen and cursor restored last');
+});
+
+t.test('runTop without a token is read-only, and says so', async (t) => {
+  const { PassThrough, Writable } = await import('node:stream');
+  const { runTop } = await import('../../src/top/index.js');
+  const pw = await startApp(t, { collection: { interval: '200ms' }, plugins: [nodePlugin('echo', 'idle.cjs', { start_grace: '100ms' })] });
+  const vs = virtualScreen();
+  const input = Object.assign(new PassThrough(), { isTTY: false, setRawMode: () => input }) as unknown as NodeJS.ReadStream;
+  const output = Object.assign(new Writable({ write: (c, _e, cb) => (vs.write(String(c)), cb()) }), { columns: 80, rows: 24 }) as unknown as NodeJS.WriteStream;
+  const exit = runTop({ url: pw.url, token: null, intervalMs: 50, input, output, color: false });
+  await waitFor(() => /echo\s+running/.test(vs.text()), { what: 'the row' });
+  t.match(vs.text(), /read-only: no admin token/);
+  (input as unknown as NodeJS.WritableStream).write('x');
+  await waitFor(() => /need the admin token/.test(vs.text()), { what: 'refused without a token' });
+  (input as unknown as NodeJS.WritableStream).write('\r');
+  await waitFor(() => /history needs the admin token/.test(vs.text()), { what: 'details without history' });
+  (input as unknown as NodeJS.WritableStream).write('\x03');
+  t.equal(await exit, 0, 'Ctrl-C quits');
+  t.equal((await getJson(`${pw.url}/plugin/status?plugin_id=echo`)).body.status, 'running', 'nothing was stopped');
+});
