@@ -55,11 +55,11 @@ function alertLine(a: Record<string, unknown>): AlertLine {
   return { id: String(a.id), time: created.slice(11, 19), level: String(a.level), message: String(a.message || a.title || ''), status: String(a.status) };
 }
 
-/** Uptime as last read and when: the screen counts on from it between status reads. */
-const uptimeAt = new Map<string, { base: number | undefined; at: number }>();
+/** Uptime as last read, and when: the screen counts on from it between status reads. */
+type UptimeBase = Map<string, { base: number | undefined; at: number }>;
 
 /** Applies a `/plugin/status?details=true` answer. */
-function applyStatus(state: TopState, doc: StatusDoc): void {
+function applyStatus(state: TopState, doc: StatusDoc, uptimeAt: UptimeBase): void {
   const seen = new Set<string>();
   for (const [id, s] of Object.entries(doc.plugins)) {
     seen.add(id);
@@ -84,6 +84,7 @@ function applyStatus(state: TopState, doc: StatusDoc): void {
 export async function runTop(o: TopOptions): Promise<number> {
   const base = o.url.replace(/\/+$/, '');
   const state = initialState(base, o.token !== null);
+  const uptimeAt: UptimeBase = new Map();
   const out = o.output;
   let ws: WebSocket | null = null;
   let closed = false;
@@ -132,6 +133,7 @@ export async function runTop(o: TopOptions): Promise<number> {
     process.off('uncaughtException', onCrash);
     out.off('resize', onResize);
     o.input.off('data', onInput);
+    o.input.off('data', onKeyDrawn);
     restore();
     if (message) process.stderr.write(`${message}\n`);
     resolveExit(code);
@@ -139,10 +141,11 @@ export async function runTop(o: TopOptions): Promise<number> {
   const onTerm = () => quit(0);
   const onCrash = (err: Error) => quit(1, `perfwatch top: ${err.stack ?? err.message}`);
   const onResize = () => draw(true);
+  const onKeyDrawn = () => setImmediate(() => !closed && draw());
 
   const refreshStatus = async () => {
     try {
-      applyStatus(state, await getJson<StatusDoc>(`${base}/plugin/status?details=true`, null));
+      applyStatus(state, await getJson<StatusDoc>(`${base}/plugin/status?details=true`, null), uptimeAt);
       dirty = true;
     } catch {
       /* the WebSocket's state says whether the server is there */
@@ -353,7 +356,7 @@ export async function runTop(o: TopOptions): Promise<number> {
       frameTimer = setTimeout(tick, o.intervalMs);
     };
     // keys answer at once; data changes show at most once per interval
-    o.input.on('data', () => setImmediate(() => !closed && draw()));
+    o.input.on('data', onKeyDrawn);
     tick();
   } catch (err) {
     quit(1, `perfwatch top: ${(err as Error).message}`);
