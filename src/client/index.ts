@@ -235,6 +235,19 @@ export class PerfwatchClient {
     return this.#call('GET', `/plugin/status${pluginId ? `?plugin_id=${encodeURIComponent(pluginId)}` : ''}`);
   }
 
+  /** Every plugin's status with perfwatch's `details=true`: restarts and enabled besides the document's fields. */
+  pluginStatusDetails(): Promise<{ plugins: Record<string, { status: string; pid?: number; uptime?: number; restarts: number; enabled: boolean }>; time: string }> {
+    return this.#call('GET', '/plugin/status?details=true');
+  }
+
+  /** The last lines of a plugin's stdout or stderr log (admin). */
+  pluginLogs(id: string, q: { stream?: 'stdout' | 'stderr'; lines?: number } = {}): Promise<{ plugin_id: string; stream: string; lines: string[] }> {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+    const qs = p.toString();
+    return this.#call('GET', `/plugin/${encodeURIComponent(id)}/logs${qs ? `?${qs}` : ''}`);
+  }
+
   startPlugin(id: string): Promise<{ plugin_id: string; status: string; message: string; pid: number }> {
     return this.#call('POST', `/plugin/${encodeURIComponent(id)}/start`);
   }

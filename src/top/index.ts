@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { PerfwatchClient } from '../client/index.js';
 import { initialState, render, visiblePlugins, type AlertLine, type PluginRow, type SortKey, type TopState } from './render.js';
 
 /**
@@ -25,25 +26,7 @@ const HISTORY = 60;
  */
 const STATUS_EVERY_MS = 30_000;
 
-interface StatusDoc {
-  plugins: Record<string, { status: string; pid?: number; uptime?: number; restarts?: number; enabled?: boolean }>;
-}
-
-async function getJson<T>(url: string, token: string | null, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(url, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  if (!res.ok) {
-    let message = text.slice(0, 200);
-    try {
-      const body = JSON.parse(text) as { detail?: string; error?: { message?: string } };
-      message = body.error?.message ?? body.detail ?? message;
-    } catch {
-      /* not JSON */
-    }
-    throw new Error(`${res.status}: ${message}`);
-  }
-  return JSON.parse(text) as T;
-}
+type StatusDoc = Awaited<ReturnType<PerfwatchClient['pluginStatusDetails']>>;
 
 function push(list: number[], v: number): void {
   list.push(v);
@@ -84,6 +67,7 @@ function applyStatus(state: TopState, doc: StatusDoc, uptimeAt: UptimeBase): voi
 export async function runTop(o: TopOptions): Promise<number> {
   const base = o.url.replace(/\/+$/, '');
   const state = initialState(base, o.token !== null);
+  const client = new PerfwatchClient(base, { ...(o.token ? { token: o.token } : {}), timeoutMs: 5000 });
   const uptimeAt: UptimeBase = new Map();
   const out = o.output;
   let ws: WebSocket | null = null;
@@ -145,7 +129,7 @@ export async function runTop(o: TopOptions): Promise<number> {
 
   const refreshStatus = async () => {
     try {
-      applyStatus(state, await getJson<StatusDoc>(`${base}/plugin/status?details=true`, null), uptimeAt);
+      applyStatus(state, await client.pluginStatusDetails(), uptimeAt);
       dirty = true;
     } catch {
       /* the WebSocket's state says whether the server is there */
@@ -153,9 +137,9 @@ export async function runTop(o: TopOptions): Promise<number> {
   };
   const loadAlerts = async () => {
     try {
-      const doc = await getJson<{ data: { alerts: Array<Record<string, unknown>> } }>(`${base}/api/v1/performance/alerts?resolved=true&limit=5`, null);
+      const doc = await client.getAlerts({ resolved: true, limit: 5 });
       const hourAgo = Date.now() - 3_600_000;
-      state.alerts = doc.data.alerts.filter((a) => Date.parse(String(a.created_at)) >= hourAgo).map(alertLine);
+      state.alerts = (doc.alerts as unknown as Array<Record<string, unknown>>).filter((a) => Date.parse(String(a.created_at)) >= hourAgo).map(alertLine);
       dirty = true;
     } catch {
       /* shown again after the next event */
@@ -236,8 +220,8 @@ export async function runTop(o: TopOptions): Promise<number> {
     state.message = `${action} ${id}…`;
     dirty = true;
     try {
-      const r = await getJson<{ message?: string; status?: string }>(`${base}/plugin/${encodeURIComponent(id)}/${action}`, o.token, { method: 'POST' });
-      state.message = `${id}: ${r.message ?? r.status ?? 'done'}`;
+      const r = await (action === 'start' ? client.startPlugin(id) : action === 'stop' ? client.stopPlugin(id) : client.reloadPlugin(id));
+      state.message = `${id}: ${r.message}`;
     } catch (err) {
       state.message = `${action} ${id} failed: ${(err as Error).message}`;
     }
@@ -254,9 +238,9 @@ export async function runTop(o: TopOptions): Promise<number> {
       return;
     }
     try {
-      const logsOf = (stream: string) => getJson<{ lines: string[] }>(`${base}/plugin/${encodeURIComponent(id)}/logs?stream=${stream}&lines=8`, o.token).catch(() => ({ lines: [] as string[] }));
+      const logsOf = (stream: 'stdout' | 'stderr') => client.pluginLogs(id, { stream, lines: 8 }).catch(() => ({ lines: [] as string[] }));
       const [h, err, out] = await Promise.all([
-        getJson<{ history: Array<{ cpu_percent: number; memory_mb: number }> }>(`${base}/plugin/metrics/${encodeURIComponent(id)}/history?limit=${HISTORY}`, o.token),
+        client.pluginHistory(id, { limit: HISTORY }),
         logsOf('stderr'),
         logsOf('stdout'),
       ]);
@@ -332,7 +316,7 @@ export async function runTop(o: TopOptions): Promise<number> {
       if (!alert) state.message = 'no active alert';
       else if (!o.token) state.message = 'resolving needs the admin token';
       else
-        void getJson(`${base}/api/v1/performance/alerts/${encodeURIComponent(alert.id)}/resolve`, o.token, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resolved_by: 'perfwatch top', resolution: 'resolved from perfwatch top' }) }).then(
+        void client.resolveAlert(alert.id, { resolved_by: 'perfwatch top', resolution: 'resolved from perfwatch top' }).then(
           () => ((state.message = `${alert.id} resolved`), void loadAlerts()),
           (err: Error) => ((state.message = `resolve failed: ${err.message}`), (dirty = true)),
         );
@@ -385,11 +369,11 @@ export function splitKeys(input: string): string[] {
 
 /** `perfwatch top --once`: seed 003's `print_dashboard`, as plain text (no escape sequences). */
 export async function renderOnce(url: string, token: string | null, now = new Date()): Promise<string> {
-  const base = url.replace(/\/+$/, '');
+  const client = new PerfwatchClient(url, { ...(token ? { token } : {}), timeoutMs: 5000 });
   const [status, alerts, metrics] = await Promise.all([
-    getJson<StatusDoc>(`${base}/plugin/status?details=true`, null),
-    getJson<{ data: { alerts: Array<Record<string, unknown>> } }>(`${base}/api/v1/performance/alerts?resolved=true&limit=100`, null),
-    token ? getJson<{ metrics: Array<{ plugin_id: string; cpu_percent: number; memory_mb: number }> }>(`${base}/plugin/metrics`, token).catch(() => null) : Promise.resolve(null),
+    client.pluginStatusDetails(),
+    client.getAlerts({ resolved: true, limit: 100 }),
+    token ? (client.pluginMetrics() as Promise<{ metrics: Array<{ plugin_id: string; cpu_percent: number; memory_mb: number }> }>).catch(() => null) : Promise.resolve(null),
   ]);
   const byId = new Map((metrics?.metrics ?? []).map((m) => [m.plugin_id, m]));
   const icon: Record<string, string> = { running: '✅', stopped: '⏹️', error: '❌', starting: '🔄' };
@@ -408,7 +392,7 @@ export async function renderOnce(url: string, token: string | null, now = new Da
     lines.push('');
   }
   const hourAgo = now.getTime() - 3_600_000;
-  const recent = alerts.data.alerts.filter((a) => Date.parse(String(a.created_at)) >= hourAgo).slice(0, 5).reverse();
+  const recent = (alerts.alerts as unknown as Array<Record<string, unknown>>).filter((a) => Date.parse(String(a.created_at)) >= hourAgo).slice(0, 5).reverse();
   if (recent.length) {
     lines.push('🚨 最近告警:', '-'.repeat(40));
     for (const a of recent) {
