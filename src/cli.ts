@@ -23,7 +23,7 @@ Usage:
   perfwatch rules export [--config FILE]
       Print every enabled alert rule (defaults, rules_file, and API rules from <storage.path>/perfwatch.db) as
       Prometheus alerting-rule YAML over the names /metrics exposes (docs/alerting.md).
-  perfwatch export [--format json|csv] [--layout long|per-plugin] [--plugin ID] [--since ISO] [--until ISO | --period 1h|6h|24h|7d]
+  perfwatch export [--format json|csv] [--layout long|per-plugin] [--plugin ID] [--since ISO] [--until ISO | --period 1h|6h|24h|7d|30d|90d]
                    [--out FILE|DIR] [--bom] [--url URL] [--token-file FILE] [--config FILE]
       Stream the monitoring data of a running perfwatch (default the one --config describes, on 127.0.0.1) to files
       named as seed 003 names them: monitoring_data_<time>.json, metrics_<time>.csv, or metrics_<id>_<time>.csv per

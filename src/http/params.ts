@@ -1,3 +1,4 @@
+import { parseIsoTime } from '../model/time.js';
 import { ApiError } from './api-error.js';
 
 /** Query-parameter parsers shared by every route family: each throws INVALID_PARAMETER naming the parameter and what it accepts. */
@@ -43,4 +44,14 @@ export function textParam(raw: unknown, name: string, maxLength: number): string
   if (s === undefined) return undefined;
   if (!s.length || s.length > maxLength) throw new ApiError('INVALID_PARAMETER', `${name} must be 1 to ${maxLength} characters`, { field: name });
   return s;
+}
+
+/** An ISO 8601 date-time (an offset-less one is local time) as epoch ms; undefined when absent. */
+export function timeParam(raw: unknown, name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = typeof raw === 'string' ? parseIsoTime(raw) : null;
+  if (ms === null) {
+    throw new ApiError('INVALID_PARAMETER', `${name} must be an ISO 8601 date-time such as 2026-01-26T14:30:00+08:00 (got ${JSON.stringify(raw).slice(0, 80)})`, { field: name });
+  }
+  return ms;
 }

@@ -3,11 +3,12 @@ import Router from '@koa/router';
 import { stringify } from 'csv-stringify';
 import type { AdminMiddleware } from '../../http/auth.js';
 import { ApiError } from '../../http/api-error.js';
-import { oneOf, textParam } from '../../http/params.js';
+import { oneOf, textParam, timeParam } from '../../http/params.js';
 import type { Clock } from '../../model/clock.js';
-import { formatLocalIso, parseIsoTime } from '../../model/time.js';
+import { formatLocalIso } from '../../model/time.js';
 import type { PluginHistory, StoredPluginSample } from '../../store/plugin-history.js';
 import type { Supervisor } from '../../supervisor/supervisor.js';
+import { PERIODS } from './performance.js';
 import { fields } from './plugin-metrics.js';
 
 /**
@@ -25,7 +26,6 @@ export interface ExportDeps {
   clock: Clock;
 }
 
-const PERIODS: ReadonlyMap<string, number> = new Map([['1h', 3_600_000], ['6h', 21_600_000], ['24h', 86_400_000], ['7d', 604_800_000]]);
 /** The seed's CSV columns: the sorted union of a sample's fields (`plugin_id` in the long layout). */
 export const SAMPLE_FIELDS = ['cpu_percent', 'memory_mb', 'memory_percent', 'num_threads', 'pid', 'timestamp'] as const;
 export const LONG_FIELDS = ['cpu_percent', 'memory_mb', 'memory_percent', 'num_threads', 'pid', 'plugin_id', 'timestamp'] as const;
@@ -40,14 +40,6 @@ export function fileStamp(ms: number): string {
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-function timeParam(raw: unknown, name: string): number | undefined {
-  const s = textParam(raw, name, 64);
-  if (s === undefined) return undefined;
-  const ms = parseIsoTime(s);
-  if (ms === null) throw new ApiError('INVALID_PARAMETER', `${name} must be an ISO 8601 date-time such as 2026-01-26T14:30:00+08:00 (got ${JSON.stringify(s)})`, { field: name });
-  return ms;
 }
 
 export function createExportRouter(d: ExportDeps): Router {

@@ -21,8 +21,8 @@ export interface PerformanceDeps {
 
 const DEFAULT_HISTORY = ['cpu_percent', 'memory_percent', 'disk_usage_percent', 'network_bytes_sent', 'network_bytes_recv'];
 const DAY = 86_400_000;
-/** Summary periods; those longer than the local rings hold need history.backend: prometheus. */
-const PERIODS: ReadonlyMap<string, number> = new Map([['1h', 3_600_000], ['6h', 21_600_000], ['24h', DAY], ['7d', 7 * DAY], ['30d', 30 * DAY], ['90d', 90 * DAY]]);
+/** Summary (and export) periods; summaries longer than the local rings hold need history.backend: prometheus. */
+export const PERIODS: ReadonlyMap<string, number> = new Map([['1h', 3_600_000], ['6h', 21_600_000], ['24h', DAY], ['7d', 7 * DAY], ['30d', 30 * DAY], ['90d', 90 * DAY]]);
 /** Response header naming who answered a history read: local, prometheus or local-fallback (docs/fleet.md). */
 export const SOURCE_HEADER = 'X-Perfwatch-History-Source';
 

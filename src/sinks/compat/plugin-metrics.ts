@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import type { Clock } from '../../model/clock.js';
-import { formatLocalIso, parseIsoTime } from '../../model/time.js';
+import { formatLocalIso } from '../../model/time.js';
+import { timeParam } from '../../http/params.js';
 import { MIB, round } from '../../model/units.js';
 import { ApiError } from '../../http/api-error.js';
 import { isAlive } from '../../proc/signals.js';
@@ -52,17 +53,6 @@ function parseLimit(raw: unknown): number {
     throw new ApiError('INVALID_PARAMETER', `limit must be an integer from 1 to 1000 (got ${JSON.stringify(raw)})`, { field: 'limit' });
   }
   return Number(raw);
-}
-
-function parseTime(name: string, raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const ms = typeof raw === 'string' ? parseIsoTime(raw) : null;
-  if (ms === null) {
-    throw new ApiError('INVALID_PARAMETER', `${name} must be an ISO 8601 date-time such as 2026-01-26T14:30:00+08:00 (got ${JSON.stringify(raw)})`, {
-      field: name,
-    });
-  }
-  return ms;
 }
 
 /** Plugin performance metrics, as shared/seeds/000 fixes it: all three routes need the admin token. */
@@ -144,8 +134,8 @@ export function createPluginMetricsRouter(deps: PluginMetricsDeps): Router {
     const id = reader.own ? supervisor.get(ctx.params.plugin_id!).id : ctx.params.plugin_id!;
     if (id.length > 64) throw new ApiError('INVALID_PARAMETER', 'plugin_id must be at most 64 characters', { field: 'plugin_id' });
     const limit = parseLimit(ctx.query.limit);
-    const startMs = parseTime('start_time', ctx.query.start_time);
-    const endMs = parseTime('end_time', ctx.query.end_time);
+    const startMs = timeParam(ctx.query.start_time, 'start_time');
+    const endMs = timeParam(ctx.query.end_time, 'end_time');
     if (startMs !== undefined && endMs !== undefined && startMs > endMs) {
       throw new ApiError('INVALID_PARAMETER', 'start_time must not be after end_time', { field: 'start_time' });
     }
