@@ -20,6 +20,7 @@ export interface TopOptions {
 }
 
 const HISTORY = 60;
+const DETAILS_REFRESH_MS = 2000;
 /**
  * Plugin states arrive as `system_change` events (and refresh restarts then); the full status list is read again only
  * this often, with uptimes counted on locally in between: with 500 plugins the list is ~40 KB to build and send.
@@ -77,6 +78,8 @@ export async function runTop(o: TopOptions): Promise<number> {
   let statusTimer: NodeJS.Timeout | null = null;
   let frameTimer: NodeJS.Timeout | null = null;
   let reconnectTimer: NodeJS.Timeout | null = null;
+  let detailsTimer: NodeJS.Timeout | null = null;
+  let detailsGeneration = 0;
   let backoff = 500;
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -108,7 +111,7 @@ export async function runTop(o: TopOptions): Promise<number> {
   const quit = (code: number, message?: string) => {
     if (closed) return;
     closed = true;
-    for (const t of [statusTimer, frameTimer, reconnectTimer]) if (t) clearTimeout(t);
+    for (const t of [statusTimer, frameTimer, reconnectTimer, detailsTimer]) if (t) clearTimeout(t);
     ws?.removeAllListeners();
     ws?.on('error', () => {});
     ws?.terminate();
@@ -228,7 +231,7 @@ export async function runTop(o: TopOptions): Promise<number> {
     await refreshStatus();
     dirty = true;
   };
-  const openDetails = async (id: string) => {
+  const openDetails = (id: string) => {
     const row = state.plugins.get(id);
     state.details = { id, cpu: [...(row?.cpuHistory ?? [])], memory: [], note: 'loading…', logs: [] };
     state.mode = 'details';
@@ -237,6 +240,13 @@ export async function runTop(o: TopOptions): Promise<number> {
       state.details.note = 'history needs the admin token (PERFWATCH_ADMIN_TOKEN or --token-file)';
       return;
     }
+    void loadDetails(id);
+  };
+  // the details pane follows the plugin while it is open: history and log lines again every DETAILS_REFRESH_MS
+  const loadDetails = async (id: string) => {
+    if (detailsTimer) clearTimeout(detailsTimer);
+    detailsTimer = null;
+    const generation = ++detailsGeneration; // a newer load (Enter again) owns the refresh from here
     try {
       const logsOf = (stream: 'stdout' | 'stderr') => client.pluginLogs(id, { stream, lines: 8 }).catch(() => ({ lines: [] as string[] }));
       const [h, err, out] = await Promise.all([
@@ -256,6 +266,9 @@ export async function runTop(o: TopOptions): Promise<number> {
       if (state.details?.id === id) state.details.note = `history: ${(err as Error).message}`;
     }
     dirty = true;
+    if (!closed && generation === detailsGeneration && state.details?.id === id) {
+      detailsTimer = setTimeout(() => state.details?.id === id && void loadDetails(id), DETAILS_REFRESH_MS);
+    }
   };
 
   const SORTS: Record<string, SortKey> = { c: 'cpu', m: 'memory', t: 'threads', R: 'restarts', u: 'uptime', n: 'name' };
@@ -304,7 +317,7 @@ export async function runTop(o: TopOptions): Promise<number> {
     else if (SORTS[k]) {
       const key = SORTS[k];
       state.sort = { key, desc: state.sort.key === key ? !state.sort.desc : key !== 'name' };
-    } else if ((k === '\r' || k === '\n') && selected) void openDetails(selected.id);
+    } else if ((k === '\r' || k === '\n') && selected) openDetails(selected.id);
     else if ((k === 's' || k === 'x' || k === 'r') && selected) {
       if (!o.token) state.message = 'start/stop/reload need the admin token (PERFWATCH_ADMIN_TOKEN or --token-file)';
       else {
