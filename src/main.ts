@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import { createAlerting } from './alerting/index.js';
 import type { AlertService } from './alerting/service.js';
 import { createPluginControlRouter } from './api/plugin-control.js';
+import { createPluginHealthRouter } from './api/plugin-health.js';
 import { createCollectors } from './collectors/index.js';
 import { Scheduler } from './collectors/scheduler.js';
 import { readSystemConstants } from './collectors/system-constants.js';
@@ -17,7 +18,7 @@ import { HttpServer } from './http/server.js';
 import { createIngest } from './ingest/index.js';
 import { systemClock, type Clock } from './model/clock.js';
 import { StartupError } from './model/errors.js';
-import type { Snapshot } from './model/plugin.js';
+import type { CheckView, HealthView, PluginHealthStatus, Snapshot } from './model/plugin.js';
 import { isoUtc } from './model/time.js';
 import { startAll } from './pipeline/lifecycle.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -94,7 +95,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   });
   const prometheus = createPrometheus({ version: VERSION, ringBytes: () => history.memoryBytes });
   const { registry, exposition } = prometheus;
-  const supervision = createSupervision({ config, clock, log, onLogDrop: (bytes) => exposition.dropped.inc({ sink: 'plugin_logs', reason: 'backpressure' }, bytes) });
+  const supervision = createSupervision({ config, clock, log, agentUrl: () => http?.url ?? '', onLogDrop: (bytes) => exposition.dropped.inc({ sink: 'plugin_logs', reason: 'backpressure' }, bytes) });
   const { supervisor } = supervision;
   let http: HttpServer | null = null;
   const historyBackend = createHistoryBackend({
@@ -118,6 +119,13 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   supervisor.on('change', (id: string, state: string, from: string) => {
     logger.debug({ plugin_id: id, state, from }, 'plugin state');
     ws.broadcast('system_change', { change: { kind: 'plugin_state', plugin_id: id, status: state, previous: from }, timestamp: isoUtc(clock.now()) });
+  });
+  supervisor.on('health', (id: string, view: HealthView, previous: PluginHealthStatus, check: CheckView) => {
+    if (view.status !== previous) logger.info({ plugin_id: id, health: view.status, previous, check: check.name, error: check.last?.error }, 'plugin health');
+    ws.broadcast('system_change', {
+      change: { kind: 'plugin_health', plugin_id: id, health: view.status, previous, check: { name: check.name, role: check.role, status: check.status, error: check.last?.error ?? null } },
+      timestamp: isoUtc(clock.now()),
+    });
   });
 
   const pipeline = new Pipeline({
@@ -159,6 +167,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     { router: prometheus.router, envelope: 'plain' },
     { router: createPluginsRouter({ supervisor, clock }), envelope: 'plugin', owns: /^\/plugins?(\/|$)/ },
     { router: createPluginControlRouter({ supervisor, requireAdmin, logsDir: path.join(config.storage.path, 'logs') }), envelope: 'plugin' },
+    { router: createPluginHealthRouter({ supervisor, requireAdmin, clock }), envelope: 'plugin' },
     { router: createPluginMetricsRouter({ supervisor, history: history.plugins, readers: historyBackend.readers, requireAdmin, clock, logger }), envelope: 'plugin' },
   ];
   http = new HttpServer({ app: createHttpApp({ logger, clock, families }), host: config.server.host, port: config.server.port });

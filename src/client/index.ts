@@ -87,6 +87,28 @@ export interface PluginSampleJson {
   timestamp: string;
 }
 
+export type PluginHealthStatus = 'healthy' | 'unhealthy' | 'degraded' | 'unknown';
+
+/** `GET /plugin/{id}/health` (docs/health.md). */
+export interface PluginHealthDoc {
+  plugin_id: string;
+  status: string;
+  health: PluginHealthStatus;
+  checks: Array<{
+    name: string;
+    type: 'http' | 'tcp' | 'exec' | 'heartbeat';
+    role: 'liveness' | 'readiness' | 'dependency';
+    status: 'unknown' | 'passing' | 'failing';
+    consecutive_failures: number;
+    consecutive_successes: number;
+    runs: number;
+    failures: number;
+    last_run: { time: string; ok: boolean; error: string | null; duration_ms: number } | null;
+  }>;
+  last_heartbeat: { time: string; status: 'pass' | 'warn' | 'fail'; note: string } | null;
+  time: string;
+}
+
 /** A rule as `POST alerts/rules` takes it (docs/alerting.md#rule-fields). */
 export interface AlertRuleInput {
   name: string;
@@ -235,9 +257,14 @@ export class PerfwatchClient {
     return this.#call('GET', `/plugin/status${pluginId ? `?plugin_id=${encodeURIComponent(pluginId)}` : ''}`);
   }
 
-  /** Every plugin's status with perfwatch's `details=true`: restarts and enabled besides the document's fields. */
-  pluginStatusDetails(): Promise<{ plugins: Record<string, { status: string; pid?: number; uptime?: number; restarts: number; enabled: boolean }>; time: string }> {
+  /** Every plugin's status with perfwatch's `details=true`: health, restarts and enabled besides the document's fields. */
+  pluginStatusDetails(): Promise<{ plugins: Record<string, { status: string; pid?: number; uptime?: number; health: PluginHealthStatus; restarts: number; enabled: boolean }>; time: string }> {
     return this.#call('GET', '/plugin/status?details=true');
+  }
+
+  /** A plugin's health and every check's last run (admin). */
+  pluginHealth(id: string): Promise<PluginHealthDoc> {
+    return this.#call('GET', `/plugin/${encodeURIComponent(id)}/health`);
   }
 
   /** The last lines of a plugin's stdout or stderr log (admin). */

@@ -38,6 +38,42 @@ export function durationValue(opts: { min?: number; max?: number } = {}) {
 export const PLUGIN_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const pluginId = z.string().regex(PLUGIN_ID_RE, { error: 'expected 1 to 64 characters from A-Z a-z 0-9 _ . -' });
 
+export const CHECK_TYPES = ['http', 'tcp', 'exec', 'heartbeat'] as const;
+export const CHECK_ROLES = ['liveness', 'readiness', 'dependency'] as const;
+
+/**
+ * One health check of a plugin (docs/health.md). Kubernetes' probe fields; the plugin's health is derived from them.
+ * One object for every type (so the reference lists each field once); the fields a type needs are checked below.
+ */
+export const healthCheckSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9_-]{1,32}$/, { error: 'expected 1 to 32 characters from a-z 0-9 _ -' }).describe('Unique within the plugin; the `check` label on /metrics.'),
+    type: z.enum(CHECK_TYPES).describe('`http`: GET `url` and expect `expect_status` (and `expect_body`); `tcp`: connect to `address`; `exec`: run `command`, exit 0 passes; `heartbeat`: the plugin must report `pass` within `ttl` (`POST /plugin/{id}/heartbeat` with its `PERFWATCH_PLUGIN_TOKEN`).'),
+    role: z.enum(CHECK_ROLES).prefault('liveness').describe('`liveness`: `failure_threshold` failures in a row restart the plugin through its restart policy (seed 003 `max_consecutive_failures`); `readiness`: the plugin stays `starting` until it passes, and is `unhealthy` while it fails, never restarted; `dependency`: something the plugin needs; failing makes it `degraded`, never restarts it.'),
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).max(2048).optional().describe('`http`: the URL to GET.'),
+    expect_status: z.array(z.int().min(100).max(599)).min(1).max(32).optional().describe('`http`: the statuses that pass (default any 200–399).'),
+    expect_body: z.string().min(1).max(256).optional().describe('`http`: a text the body must contain (the first 64 KiB are read).'),
+    address: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, { error: 'expected host:port' }).optional().describe('`tcp`: `host:port` to connect to.'),
+    command: z.array(z.string().max(4096)).min(1).max(64).optional().describe('`exec`: program and arguments, run without a shell in the plugin\'s `cwd` and environment; exit 0 passes, its output (4 KiB) is the error otherwise.'),
+    ttl: durationValue({ min: 100, max: 86_400_000 }).optional().describe('`heartbeat`: how long a `pass` report counts.'),
+    interval: duration('10s', { min: 100, max: 86_400_000 }).describe('Time between two runs of the check (seed 003 `check_interval`).'),
+    timeout: duration('1s', { min: 10, max: 600_000 }).describe('A run that takes longer fails and is cut (seed 003 `health_check_timeout`). Runs of one check never overlap: past `interval`, the next run waits for this one.'),
+    initial_delay: duration('0s', { max: 3_600_000 }).describe('Wait after the plugin\'s process starts before the first run.'),
+    failure_threshold: z.int().min(1).max(100).prefault(3).describe('Failures in a row that make a passing check failing (seed 003 `health_check_retries`, `max_consecutive_failures`).'),
+    success_threshold: z.int().min(1).max(100).prefault(1).describe('Passes in a row that make a failing check passing.'),
+  })
+  .superRefine((c, ctx) => {
+    const need: Record<(typeof CHECK_TYPES)[number], 'url' | 'address' | 'command' | 'ttl'> = { http: 'url', tcp: 'address', exec: 'command', heartbeat: 'ttl' };
+    const own = need[c.type];
+    if (c[own] === undefined) ctx.addIssue({ code: 'custom', path: [own], message: `${c.type === 'http' || c.type === 'exec' ? 'an' : 'a'} ${c.type} check needs ${own}` });
+    for (const f of ['url', 'address', 'command', 'ttl'] as const) {
+      if (f !== own && c[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} does not apply to ${c.type === 'http' || c.type === 'exec' ? 'an' : 'a'} ${c.type} check` });
+    }
+    if (c.type !== 'http') for (const f of ['expect_status', 'expect_body'] as const) if (c[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} applies to http checks only` });
+    if (c.type === 'heartbeat' && c.role === 'dependency') ctx.addIssue({ code: 'custom', path: ['role'], message: 'a heartbeat reports on the plugin itself: role liveness or readiness' });
+  });
+export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
+
 /** One plugin, as written inline under `plugins:` or under `[plugin]` in a plugin.toml. */
 export const pluginSchema = z.strictObject({
   id: pluginId.describe('Unique id, `[A-Za-z0-9_.-]{1,64}`. In a plugin.toml it defaults to the folder name.'),
@@ -57,6 +93,18 @@ export const pluginSchema = z.strictObject({
   restart_window: duration('60s').describe('Window over which restarts are counted.'),
   backoff_initial: duration('1s').describe('Delay before the first restart; doubles with each restart in the window.'),
   backoff_max: duration('60s').describe('Upper bound of the restart delay.'),
+  health_checks: z
+    .array(healthCheckSchema)
+    .max(16)
+    .prefault([])
+    .superRefine((checks, ctx) => {
+      const seen = new Set<string>();
+      checks.forEach((c, i) => {
+        if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `check "${c.name}" is defined twice` });
+        seen.add(c.name);
+      });
+    })
+    .describe('Health checks (docs/health.md): heartbeat, functional (http, tcp, exec) and dependency checks; at most 16.'),
 });
 export type PluginConfigInput = z.input<typeof pluginSchema>;
 export type PluginConfig = z.output<typeof pluginSchema>;
@@ -166,7 +214,7 @@ export const configSchema = z.strictObject({
   alerting: z
     .strictObject({
       enabled: z.boolean().prefault(true).describe('Evaluate the alert rules at every collection cycle.'),
-      default_rules: z.boolean().prefault(true).describe('Load the shipped rules (rules/default-rules.yaml: CPU 80 %, memory 85 %, disk 90 %, plugin down, error rate 10 %, response time 5 s).'),
+      default_rules: z.boolean().prefault(true).describe('Load the shipped rules (rules/default-rules.yaml: CPU 80 %, memory 85 %, disk 90 %, plugin down, plugin unhealthy, error rate 10 %, response time 5 s).'),
       rules_file: z.string().optional().describe('YAML file with more rules (`rules: [...]`, fields in docs/alerting.md); relative to the config file. Rules created through the API live in `<storage.path>/perfwatch.db`.'),
       history_limit: z.int().min(100).max(1_000_000).prefault(10_000).describe('Alerts kept in the store; past it the oldest resolved ones are deleted.'),
       instance: z.string().min(1).max(256).optional().describe('`instance` label of alerts pushed to Alertmanager; defaults to the hostname.'),

@@ -232,6 +232,12 @@ function plugins(): Dashboard {
     .timeseries({ title: 'Processes', description: 'Processes in each plugin\'s process tree.', unit: 'short', targets: [{ expr: `${M.pluginProcesses}{${P}}`, legendFormat: '{{plugin_id}}' }] })
     .timeseries({ title: 'Up', description: '1 while the plugin is running, 0 otherwise.', unit: 'bool', min: 0, max: 1, targets: [{ expr: `${M.pluginUp}{${P}}`, legendFormat: '{{plugin_id}}' }] })
     .timeseries({ title: 'Restarts', description: 'Restarts per plugin within each interval.', unit: 'short', targets: [{ expr: `sum by (plugin_id) (increase(${M.pluginRestartsTotal}{${P}}[$__rate_interval]))`, legendFormat: '{{plugin_id}}' }] })
+    .row('Health (docs/health.md)')
+    .stat({ title: 'Plugins unhealthy', description: 'Plugins failing a liveness or readiness health check now.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }], targets: [{ expr: `sum(${M.pluginHealth}{${P}, status="unhealthy"})`, legendFormat: 'unhealthy' }] })
+    .stat({ title: 'Plugins degraded', description: 'Plugins whose dependency check fails now.', unit: 'short', thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'orange' }], targets: [{ expr: `sum(${M.pluginHealth}{${P}, status="degraded"})`, legendFormat: 'degraded' }] })
+    .timeseries({ title: 'Check results', description: '1 when the last run of each health check passed, 0 when it failed.', unit: 'bool', min: 0, max: 1, targets: [{ expr: `${M.pluginHealthCheckSuccess}{${P}}`, legendFormat: '{{plugin_id}} {{check}}' }] })
+    .timeseries({ title: 'Check duration', description: 'How long the last run of each health check took.', unit: 's', targets: [{ expr: `${M.pluginHealthCheckDurationSeconds}{${P}}`, legendFormat: '{{plugin_id}} {{check}}' }] })
+    .timeseries({ title: 'Check failures', description: 'Failed health check runs per second.', unit: 'short', targets: [{ expr: `sum by (plugin_id, check) (rate(${M.pluginHealthChecksTotal}{${P}, outcome="fail"}[$__rate_interval]))`, legendFormat: '{{plugin_id}} {{check}}' }] })
     .row('Top plugins')
     .table({ title: 'Top CPU', description: 'The ten plugins using the most CPU now.', unit: 'percentunit', targets: [{ expr: `topk(10, ${M.pluginCpuUsageRatio}{${P}})`, legendFormat: '{{plugin_id}}' }] })
     .table({ title: 'Top memory', description: 'The ten plugins with the most resident memory now.', unit: 'bytes', targets: [{ expr: `topk(10, ${M.pluginResidentMemoryBytes}{${P}})`, legendFormat: '{{plugin_id}}' }] });

@@ -21,7 +21,7 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, description: 'The route exists but not for this method; `Allow` lists the methods it takes.' },
   NOT_IMPLEMENTED: { status: 501, description: 'The method is not one perfwatch serves on any route (`TRACE`, `PROPFIND`, …).' },
   PLUGIN_ALREADY_RUNNING: { status: 409, description: 'Start was asked for a plugin that already has a process.' },
-  PLUGIN_NOT_RUNNING: { status: 409, description: 'Stop was asked for a plugin that has no process.' },
+  PLUGIN_NOT_RUNNING: { status: 409, description: 'Stop was asked for a plugin that has no process, or a heartbeat came for one that has none (it is not recorded).' },
   PLUGIN_DISABLED: { status: 409, description: 'The plugin is `enabled: false` in its configuration and is never started.' },
   PLUGIN_CONFIG_INVALID: { status: 409, description: 'Reload found the plugin\'s definition invalid or gone; the running plugin was left as it was.' },
   RULE_READ_ONLY: { status: 409, description: 'The rule comes from a rules file (or the shipped defaults); change it there, not through the API.' },

@@ -4,6 +4,30 @@ import type { HostSample } from './host.js';
 export const PLUGIN_STATES = ['stopped', 'starting', 'running', 'stopping', 'error'] as const;
 export type PluginState = (typeof PLUGIN_STATES)[number];
 
+/** A plugin's health from its checks (docs/health.md). */
+export const PLUGIN_HEALTH = ['healthy', 'unhealthy', 'degraded', 'unknown'] as const;
+export type PluginHealthStatus = (typeof PLUGIN_HEALTH)[number];
+export type CheckStatus = 'unknown' | 'passing' | 'failing';
+
+/** One health check as the API, /metrics and the WebSocket show it. */
+export interface CheckView {
+  name: string;
+  type: 'http' | 'tcp' | 'exec' | 'heartbeat';
+  role: 'liveness' | 'readiness' | 'dependency';
+  status: CheckStatus;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  runs: number;
+  failures: number;
+  /** The last run: when it ended (epoch ms), whether it passed, why not, how long it took. */
+  last: { atMs: number; ok: boolean; error: string | null; durationMs: number } | null;
+}
+
+export interface HealthView {
+  status: PluginHealthStatus;
+  checks: CheckView[];
+}
+
 /** One measurement of a plugin's whole process tree, taken once per collection tick and read by every sink. */
 export interface PluginSample {
   pluginId: string;
@@ -39,6 +63,7 @@ export interface PluginStatusView {
   restarts: number;
   startedAtMs: number | null;
   lastExit: { code: number | null; signal: NodeJS.Signals | null } | null;
+  health: HealthView;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface SupervisionOptions {
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Plugin log bytes dropped under backpressure. */
   onLogDrop: (bytes: number) => void;
+  /** perfwatch's URL once it listens (`PERFWATCH_URL` in each plugin's environment). */
+  agentUrl?: () => string;
 }
 
 /**
@@ -37,6 +39,7 @@ export function createSupervision(o: SupervisionOptions): { supervisor: Supervis
     loadDefinition: reloadPluginDefinition,
     onLogDrop: o.onLogDrop,
     log: o.log,
+    agentUrl: o.agentUrl,
   });
   let ownsPidFile = false;
   let cgroups: PluginCgroups | null = null;
@@ -93,6 +96,7 @@ export function createSupervision(o: SupervisionOptions): { supervisor: Supervis
       restarts: p.restarts,
       startedAtMs: p.startedAtMs,
       lastExit: p.lastExit,
+      health: p.health.view(),
     }));
   return { supervisor, statuses, storage, plugins };
 }

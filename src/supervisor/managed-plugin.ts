@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { access, constants as fsConstants, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import type { Clock } from '../model/clock.js';
 import type { PluginState } from '../model/plugin.js';
 import { parseProcStat } from '../proc/proc-stat.js';
 import { groupExists, isAlive, signalGroup, signalPid } from '../proc/signals.js';
+import { PluginHealth } from './health/plugin-health.js';
 import { descendantsOf, type PluginCgroups } from './plugin-cgroups.js';
 import { RotatingLog } from './rotating-log.js';
 import { SupervisorError } from './supervisor-error.js';
@@ -30,6 +32,8 @@ export interface ManagedPluginOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Per-plugin cgroups when the host allows them (null: process groups and a tree walk at stop). */
   cgroups?: PluginCgroups | null;
+  /** perfwatch's own URL, passed to the plugin as `PERFWATCH_URL` (heartbeats go there). */
+  agentUrl?: () => string;
 }
 
 export interface OpResult {
@@ -41,10 +45,12 @@ export interface OpResult {
  * One supervised plugin: its child process, state machine and restart policy.
  *
  * States: stopped → starting → running → stopping → stopped; a crash goes to `starting` (waiting out the backoff, no
- * pid) and back to running, or to `error` once `max_restarts` is spent within `restart_window`. Operations (start,
+ * pid) and back to running, or to `error` once `max_restarts` is spent within `restart_window`. A readiness health
+ * check holds a new process in `starting` until it passes; a failing liveness check ends the process, and the restart
+ * policy takes over as for a crash. Operations (start,
  * stop, reload) run one at a time per plugin through a promise chain; the second of two concurrent starts therefore
  * sees the first's process and is refused. Emits 'change' on every state change and 'restart' for each restart by
- * policy.
+ * policy, 'health' (view, previous, check) when its health changes.
  */
 export class ManagedPlugin extends EventEmitter {
   definition: PluginDefinition;
@@ -54,6 +60,9 @@ export class ManagedPlugin extends EventEmitter {
   /** Restarts done by the restart policy since perfwatch started. */
   restarts = 0;
   lastExit: ExitRecord | null = null;
+  /** Sent to the plugin as `PERFWATCH_PLUGIN_TOKEN`: it authenticates the plugin's own reports (heartbeats). */
+  readonly token = randomBytes(24).toString('base64url');
+  readonly health: PluginHealth;
 
   #opts: ManagedPluginOptions;
   #child: ChildProcess | null = null;
@@ -67,11 +76,26 @@ export class ManagedPlugin extends EventEmitter {
   #restartTimes: number[] = [];
   #chain: Promise<unknown> = Promise.resolve();
   #logs: { out: RotatingLog; err: RotatingLog } | null = null;
+  /** For the process spawned last: start_grace is over / its readiness checks pass. Both make it `running`. */
+  #graceOver = false;
+  /** The process spawned last was ended by its liveness check: its exit is a failure whatever its code. */
+  #livenessKilled = false;
+  #ready = false;
+  #settle: () => void = () => {};
 
   constructor(opts: ManagedPluginOptions) {
     super();
     this.#opts = opts;
     this.definition = opts.definition;
+    this.health = new PluginHealth({
+      clock: opts.clock,
+      onReady: () => {
+        this.#ready = true;
+        this.#maybeRunning();
+      },
+      onLivenessFailure: (check, error) => this.#livenessFailed(check, error),
+      onChange: (view, previous, check) => this.emit('health', view, previous, check),
+    });
   }
 
   get id(): string {
@@ -131,6 +155,9 @@ export class ManagedPlugin extends EventEmitter {
       this.#restartTimes = [];
       await this.#spawn();
       await this.#waitUntilSettled();
+      if (this.state === 'starting' && this.#child) {
+        throw new SupervisorError('PLUGIN_START_FAILED', `plugin "${this.id}" started (pid ${this.pid}) but its readiness checks did not pass within ${readinessBudget(this.definition) / 1000} s; it stays starting until they do`);
+      }
       if (this.state !== 'running') {
         const e = this.lastExit;
         throw new SupervisorError(
@@ -170,7 +197,8 @@ export class ManagedPlugin extends EventEmitter {
   async #spawn(): Promise<void> {
     this.#cancelRestart();
     const def = this.definition;
-    const env: NodeJS.ProcessEnv = { ...process.env, ...def.env, PERFWATCH_PLUGIN_ID: def.id };
+    const agentUrl = this.#opts.agentUrl?.() ?? '';
+    const env: NodeJS.ProcessEnv = { ...process.env, ...def.env, PERFWATCH_PLUGIN_ID: def.id, PERFWATCH_PLUGIN_TOKEN: this.token, ...(agentUrl ? { PERFWATCH_URL: agentUrl } : {}) };
     const resolved = await resolveCommand(def.command, def.cwd, env.PATH ?? '');
     if (!resolved) return this.#failStart(`command "${def.command}" not found or not executable (cwd ${def.cwd})`);
     if (!(await isDirectory(def.cwd))) return this.#failStart(`working directory ${def.cwd} does not exist`);
@@ -198,8 +226,8 @@ export class ManagedPlugin extends EventEmitter {
     this.#child = child;
     this.pid = child.pid;
     this.startedAtMs = this.#opts.clock.now();
-    let settle!: () => void;
-    this.#settled = new Promise<void>((resolve) => (settle = resolve));
+    this.#settled = new Promise<void>((resolve) => (this.#settle = resolve));
+    const settle = this.#settle;
     this.#exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         this.#onExit(child, code, signal);
@@ -207,15 +235,42 @@ export class ManagedPlugin extends EventEmitter {
         resolve();
       }),
     );
+    this.#graceOver = false;
+    this.#ready = false;
+    this.#livenessKilled = false;
+    this.health.begin(def.health_checks, { cwd: def.cwd, env });
+    // an operation waiting for this process (reload) waits for readiness too, but not past the readiness checks' budget
+    const budget = readinessBudget(def);
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = null;
-      if (this.#child === child && this.state === 'starting') this.#setState('running');
-      settle();
+      this.#graceOver = true;
+      this.#maybeRunning();
+      if (budget > 0 && this.state === 'starting' && this.#child === child) this.#graceTimer = setTimeout(settle, budget);
+      else settle();
     }, def.start_grace);
     // as soon as the exit is watched: what the plugin forks from now on (detached or not) stays in its cgroup
     await this.#opts.cgroups?.join(def.id, child.pid);
     this.emit('spawn', child.pid);
     this.#opts.log?.('info', 'plugin started', { plugin_id: def.id, plugin_pid: child.pid });
+  }
+
+  /** Grace over and ready: the process counts as running. */
+  #maybeRunning(): void {
+    if (!this.#child || !this.#graceOver || !this.#ready || this.state !== 'starting') return;
+    this.#setState('running');
+    this.#settle();
+  }
+
+  /** A liveness check turned failing: end the process; its exit goes through the restart policy like a crash. */
+  #livenessFailed(check: string, error: string): void {
+    const child = this.#child;
+    if (!child || this.#stopRequested) return;
+    this.#opts.log?.('warn', 'liveness check failing; ending the plugin for its restart policy', { plugin_id: this.id, check, error });
+    this.#livenessKilled = true;
+    const pgid = child.pid!;
+    signalGroup(pgid, 'SIGTERM');
+    const kill = setTimeout(() => signalGroup(pgid, 'SIGKILL'), this.definition.stop_timeout);
+    child.once('exit', () => clearTimeout(kill));
   }
 
   #failStart(message: string): never {
@@ -232,6 +287,7 @@ export class ManagedPlugin extends EventEmitter {
     this.#child = null;
     this.pid = null;
     this.startedAtMs = null;
+    this.health.end();
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = null;
     const pgid = child.pid!;
@@ -244,7 +300,7 @@ export class ManagedPlugin extends EventEmitter {
 
   #applyRestartPolicy(code: number | null, signal: NodeJS.Signals | null, now: number): void {
     const def = this.definition;
-    const failed = signal !== null || code !== 0;
+    const failed = signal !== null || code !== 0 || this.#livenessKilled;
     const wantsRestart = def.restart === 'always' || (def.restart === 'on-failure' && failed);
     if (!wantsRestart) {
       this.#setState(failed ? 'error' : 'stopped');
@@ -279,6 +335,7 @@ export class ManagedPlugin extends EventEmitter {
     const child = this.#child!;
     const pgid = child.pid!;
     this.#stopRequested = true;
+    this.health.end(); // a plugin being stopped is not failing its checks
     this.#setState('stopping');
     const deadline = this.#opts.clock.now() + this.definition.stop_timeout;
     // processes that left the group (setsid): from the cgroup, or else from the tree while the plugin still holds it
@@ -361,6 +418,13 @@ export class ManagedPlugin extends EventEmitter {
     this.#logs = null;
     await Promise.all([logs?.out.close(), logs?.err.close()]);
   }
+}
+
+/** How long after start_grace a reload waits for readiness: the longest readiness check's initial delay plus failure_threshold runs. */
+function readinessBudget(def: PluginDefinition): number {
+  let ms = 0;
+  for (const c of def.health_checks) if (c.role === 'readiness') ms = Math.max(ms, c.initial_delay + c.failure_threshold * c.interval + c.timeout);
+  return ms;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { access, constants as fsConstants } from 'node:fs/promises';
 import type { PluginDefinition } from '../config/load.js';
 import type { Clock } from '../model/clock.js';
-import type { PluginState, RunningPlugin } from '../model/plugin.js';
+import type { CheckView, HealthView, PluginHealthStatus, PluginState, RunningPlugin } from '../model/plugin.js';
 import { ManagedPlugin, type OpResult } from './managed-plugin.js';
 import type { PidFile } from './pid-file.js';
 import type { PluginCgroups } from './plugin-cgroups.js';
@@ -17,13 +17,15 @@ export interface SupervisorOptions {
   loadDefinition: (current: PluginDefinition) => Promise<PluginDefinition>;
   onLogDrop?: (bytes: number) => void;
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** perfwatch's own URL, for the plugins' environment (`PERFWATCH_URL`). */
+  agentUrl?: () => string;
   /** Give plugins a parent-death signal through setpriv when it is installed (default true). */
   useParentDeathSignal?: boolean;
 }
 
 /**
  * Owns every plugin: registry order, lifecycle operations by id, and the list of live processes the collectors read.
- * Emits 'change' (id, state, from) and 'restart' (id).
+ * Emits 'change' (id, state, from), 'restart' (id) and 'health' (id, view, previous status, the check that changed).
  */
 export class Supervisor extends EventEmitter {
   #plugins = new Map<string, ManagedPlugin>();
@@ -49,9 +51,11 @@ export class Supervisor extends EventEmitter {
         onLogDrop: this.#opts.onLogDrop,
         log: this.#opts.log,
         cgroups: extra.cgroups ?? null,
+        agentUrl: this.#opts.agentUrl,
       });
       p.on('change', (state: PluginState, from: PluginState) => this.emit('change', p.id, state, from));
       p.on('restart', () => this.emit('restart', p.id));
+      p.on('health', (view: HealthView, previous: PluginHealthStatus, check: CheckView) => this.emit('health', p.id, view, previous, check));
       p.on('spawn', (pid: number) => void this.#opts.pidFile?.setPlugin(p.id, pid));
       p.on('change', () => {
         if (!p.hasProcess) void this.#opts.pidFile?.setPlugin(p.id, null);

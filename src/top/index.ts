@@ -54,6 +54,7 @@ function applyStatus(state: TopState, doc: StatusDoc, uptimeAt: UptimeBase): voi
     uptimeAt.set(id, { base: s.uptime, at: Date.now() });
     row.restarts = s.restarts;
     row.enabled = s.enabled ?? true;
+    row.health = s.health;
     if (s.pid === undefined) {
       row.cpu = undefined;
       row.memoryMb = undefined;
@@ -200,6 +201,10 @@ export async function runTop(o: TopOptions): Promise<number> {
         if (row) row.status = String(m.change.status);
         dirty = true;
         void refreshStatus();
+      } else if (m.type === 'system_change' && m.change?.kind === 'plugin_health') {
+        const row = state.plugins.get(String(m.change.plugin_id));
+        if (row) row.health = String(m.change.health);
+        dirty = true;
       } else if ((m.type === 'alert_triggered' || m.type === 'alert_resolved') && m.alert) {
         const a = alertLine(m.alert);
         state.alerts = [a, ...state.alerts.filter((x) => x.id !== a.id)].slice(0, 5);
@@ -249,12 +254,18 @@ export async function runTop(o: TopOptions): Promise<number> {
     const generation = ++detailsGeneration; // a newer load (Enter again) owns the refresh from here
     try {
       const logsOf = (stream: 'stdout' | 'stderr') => client.pluginLogs(id, { stream, lines: 8 }).catch(() => ({ lines: [] as string[] }));
-      const [h, err, out] = await Promise.all([
+      const [h, err, out, health] = await Promise.all([
         client.pluginHistory(id, { limit: HISTORY }),
         logsOf('stderr'),
         logsOf('stdout'),
+        client.pluginHealth(id).catch(() => null),
       ]);
       if (state.details?.id !== id) return;
+      if (health) {
+        state.details.checks = health.checks.map((c) => ({ name: c.name, type: c.type, role: c.role, status: c.status, error: c.last_run?.error ?? null, durationMs: c.last_run?.duration_ms ?? null }));
+        const row = state.plugins.get(id);
+        if (row) row.health = health.health;
+      }
       const oldest = [...h.history].reverse();
       state.details.cpu = oldest.map((x) => x.cpu_percent);
       state.details.memory = oldest.map((x) => x.memory_mb);
@@ -399,7 +410,7 @@ export async function renderOnce(url: string, token: string | null, now = new Da
   for (const id of ids) {
     const s = status.plugins[id]!;
     const m = byId.get(id);
-    lines.push(`${icon[s.status] ?? '❓'} ${id}`, `   状态: ${s.status}`, '   工具数: –', '   错误率: –');
+    lines.push(`${icon[s.status] ?? '❓'} ${id}`, `   状态: ${s.status}`, `   健康: ${s.health ?? 'unknown'}`, '   工具数: –', '   错误率: –');
     if (m) lines.push(`   CPU: ${m.cpu_percent.toFixed(1)}%  内存: ${m.memory_mb.toFixed(1)} MB`);
     if (s.restarts) lines.push(`   重启次数: ${s.restarts}`);
     lines.push('');

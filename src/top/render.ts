@@ -16,7 +16,19 @@ export interface PluginRow {
   cpu?: number | undefined;
   memoryMb?: number | undefined;
   threads?: number | undefined;
+  /** healthy | unhealthy | degraded | unknown (docs/health.md). */
+  health?: string | undefined;
   cpuHistory: number[];
+}
+
+/** One health check line of the details pane. */
+export interface CheckLine {
+  name: string;
+  type: string;
+  role: string;
+  status: string;
+  error: string | null;
+  durationMs: number | null;
 }
 
 export interface AlertLine {
@@ -50,7 +62,7 @@ export interface TopState {
   selected: number;
   mode: 'table' | 'help' | 'details' | 'confirm';
   confirm: { action: 'start' | 'stop' | 'reload'; id: string } | null;
-  details: { id: string; cpu: number[]; memory: number[]; note: string; logs: string[] } | null;
+  details: { id: string; cpu: number[]; memory: number[]; note: string; logs: string[]; checks?: CheckLine[] | undefined } | null;
   message: string;
   hasToken: boolean;
 }
@@ -155,8 +167,8 @@ const COLUMNS: Column[] = [
   { title: 'MEM MB', width: 7, right: true, sort: 'memory', cell: (p) => fixed(p.memoryMb, 1) },
   { title: 'THR', width: 4, right: true, sort: 'threads', cell: (p) => (p.threads === undefined ? '–' : String(p.threads)) },
   { title: 'RST', width: 4, right: true, sort: 'restarts', cell: (p) => (p.restarts === undefined ? '–' : String(p.restarts)) },
-  // the service-metric columns fill in once plugins report calls and health (issue 12)
-  { title: 'HEALTH', width: 7, cell: () => '–' },
+  { title: 'HEALTH', width: 9, cell: (p) => (!p.health || p.health === 'unknown' ? '–' : p.health) },
+  // the service-metric columns fill in once plugins report calls (issue 12)
   { title: 'CALL/S', width: 6, right: true, cell: () => '–' },
   { title: 'ERR%', width: 5, right: true, cell: () => '–' },
   { title: 'P95', width: 5, right: true, cell: () => '–' },
@@ -228,7 +240,8 @@ export function render(state: TopState, cols: number, rows: number, color: boole
       '  ?             this help              q or Ctrl-C  quit',
       '',
       'ST: ● running ◐ starting ◑ stopping ○ stopped ✖ error · disabled',
-      'RST restarts. HEALTH, CALL/S, ERR%, P95 fill in once plugins report',
+      'RST restarts. HEALTH from the plugin\'s checks: red unhealthy,',
+      'yellow degraded. CALL/S, ERR%, P95 fill in once plugins report',
       'service metrics. s x r a need the admin token.',
     ];
     for (const l of help) line(fit(l, cols));
@@ -240,7 +253,16 @@ export function render(state: TopState, cols: number, rows: number, color: boole
     const w = Math.max(10, Math.min(60, cols - 16));
     line(fit(`CPU %   ${sparkline(d.cpu, w, 100)} ${fixed(d.cpu.at(-1), 1)}`, cols));
     line(fit(`Mem MB  ${sparkline(d.memory, w)} ${fixed(d.memory.at(-1), 1)}`, cols));
-    line(fit(`health checks: none reported yet (issue 12)`, cols));
+    if (!d.checks) line(fit('health checks: loading…', cols));
+    else if (!d.checks.length) line(fit('health checks: none configured (docs/health.md)', cols));
+    else {
+      line(fit(`health: ${pl?.health ?? 'unknown'}`, cols));
+      for (const c of d.checks) {
+        const mark = c.status === 'passing' ? p.green('✔') : c.status === 'failing' ? p.red('✖') : '?';
+        const took = c.durationMs === null ? '' : ` ${c.durationMs.toFixed(0)}ms`;
+        line(`  ${mark} ${fit(`${c.name} (${c.type}, ${c.role}) ${c.status}${took}${c.error ? `: ${c.error}` : ''}`, cols - 4)}`);
+      }
+    }
     line(fit(d.note, cols));
     for (const l of d.logs.slice(-Math.max(0, rows - out.length - 3))) line(p.dim(fit(`  ${l}`, cols)));
     line(fit('Esc or Enter: back', cols));
@@ -259,7 +281,8 @@ export function render(state: TopState, cols: number, rows: number, color: boole
       text = fit(text, cols);
       const mine = list.indexOf(pl) === sel;
       if (mine) text = color ? p.inverse(text) : `>${text.slice(1)}`;
-      else if (pl.status === 'error') text = p.red(text);
+      else if (pl.status === 'error' || pl.health === 'unhealthy') text = p.red(text);
+      else if (pl.health === 'degraded') text = p.yellow(text);
       else if (pl.status !== 'running') text = p.dim(text);
       line(text);
     }

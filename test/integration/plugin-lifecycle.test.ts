@@ -26,13 +26,13 @@ t.test('start, stop and reload change pids and states as the document says', asy
 
   await waitFor(async () => (await getJson(`${pw.url}/plugin/status?plugin_id=a`)).body.status === 'running');
   const one = await getJson(`${pw.url}/plugin/status?plugin_id=a`);
-  t.same(Object.keys(one.body).sort(), ['pid', 'plugin_id', 'status', 'time', 'uptime']);
+  t.same(Object.keys(one.body).sort(), ['health', 'pid', 'plugin_id', 'status', 'time', 'uptime'], 'the document\'s fields, and perfwatch\'s health');
   t.match(one.body.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$/);
   const firstPid = one.body.pid as number;
   t.ok(alive(firstPid));
 
   const all = await getJson(`${pw.url}/plugin/status`);
-  t.same(all.body.plugins.manual, { status: 'stopped' }, 'no pid or uptime without a process');
+  t.same(all.body.plugins.manual, { status: 'stopped', health: 'unknown' }, 'no pid or uptime without a process');
   t.equal(all.body.plugins.a.pid, firstPid);
 
   const stop = await postJson(`${pw.url}/plugin/a/stop`);

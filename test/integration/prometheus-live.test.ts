@@ -33,7 +33,8 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
     collection: { interval: '500ms' },
     otlp: { endpoint: `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`, interval: '1s' },
     plugins: [
-      nodePlugin('echo', 'idle.cjs', { start_grace: '100ms' }),
+      // an exec health check, so the health families have samples (and the health panels data)
+      nodePlugin('echo', 'idle.cjs', { start_grace: '100ms', health_checks: [{ name: 'alive', type: 'exec', command: ['true'], interval: '500ms' }] }),
       nodePlugin('cache', 'hold-memory.cjs', { env: { MEGABYTES: '16' }, start_grace: '100ms' }),
       nodePlugin('flaky', 'crash.cjs', { backoff_initial: '200ms', max_restarts: 2 }),
     ],
@@ -80,11 +81,11 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
     async () => {
       const groups = (await getJson(`${prom.url}/api/v1/rules`)).body.data.groups as Array<{ file: string; rules: Array<{ name: string; health: string; lastError?: string }> }>;
       const rules = groups.flatMap((g) => g.rules);
-      return rules.length === 7 && rules.every((r) => r.health === 'ok') ? rules : null;
+      return rules.length === 8 && rules.every((r) => r.health === 'ok') ? rules : null;
     },
-    { timeoutMs: 20_000, what: 'all 7 rules evaluated healthy' },
+    { timeoutMs: 20_000, what: 'all 8 rules evaluated healthy' },
   );
-  t.equal(rulesHealthy.length, 7);
+  t.equal(rulesHealthy.length, 8);
 
   // ---- (c) every dashboard variable and panel query returns data ----
   const labelValues = async (metricSelector: string, label: string) => {

@@ -15,7 +15,7 @@ t.test('alerts/perfwatch.rules.yml is what the exporter generates for the defaul
   const generated = renderRuleFile(await loadFileRules({ default_rules: true }), 5000);
   t.equal(shipped, generated, 'regenerate with: node bin/perfwatch.js rules export --config /dev/null > alerts/perfwatch.rules.yml');
   const { stdout } = await run('promtool', ['check', 'rules', '--lint=all', '--lint-fatal', path.join(ROOT, 'alerts/perfwatch.rules.yml')]);
-  t.match(stdout, /SUCCESS: 7 rules found/);
+  t.match(stdout, /SUCCESS: 8 rules found/);
 });
 
 t.test('perfwatch rules export: file rules and API rules from the store', async (t) => {
@@ -35,7 +35,7 @@ t.test('perfwatch rules export: file rules and API rules from the store', async 
   const file = path.join(pw.dir, 'exported.yml');
   writeFileSync(file, out);
   const { stdout } = await run('promtool', ['check', 'rules', file]);
-  t.match(stdout, /SUCCESS: 8 rules found/);
+  t.match(stdout, /SUCCESS: 9 rules found/);
 });
 
 t.test('config check validates the rules file and names the bad field', async (t) => {

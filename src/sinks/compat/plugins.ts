@@ -44,8 +44,9 @@ export function createPluginsRouter(deps: { supervisor: Supervisor; clock: Clock
   return router;
 }
 
-/** `pid` and `uptime` (whole seconds) only while the plugin has a process, as the document says. */
-function statusOf(p: ManagedPlugin, nowMs: number): { status: string; pid?: number; uptime?: number } {
-  if (p.pid === null || p.startedAtMs === null) return { status: p.state };
-  return { status: p.state, pid: p.pid, uptime: Math.max(0, Math.floor((nowMs - p.startedAtMs) / 1000)) };
+/** `pid` and `uptime` (whole seconds) only while the plugin has a process, as the document says; then `health`. */
+function statusOf(p: ManagedPlugin, nowMs: number): { status: string; pid?: number; uptime?: number; health: string } {
+  // health: perfwatch's own, after the document's fields (docs/health.md)
+  if (p.pid === null || p.startedAtMs === null) return { status: p.state, health: p.health.status() };
+  return { status: p.state, pid: p.pid, uptime: Math.max(0, Math.floor((nowMs - p.startedAtMs) / 1000)), health: p.health.status() };
 }

@@ -150,6 +150,9 @@ export class OtlpSink {
     updown('perfwatch.plugin.process.count', '{process}', 'Processes in the plugin process tree.');
     updown('perfwatch.plugin.up', '1', '1 when the plugin is running, else 0; for every registered plugin.');
     counter('perfwatch.plugin.restarts', '{restart}', 'Restarts done by the restart policy.');
+    gauge('perfwatch.plugin.healthy', '1', '1 when every health check of the plugin passes, else 0.');
+    gauge('perfwatch.plugin.health_check.success', '1', '1 when the last run of the health check passed, else 0.');
+    gauge('perfwatch.plugin.health_check.duration', 's', 'How long the last run of the health check took.');
     this.#fixed = Object.values(this.#g);
   }
 
@@ -217,6 +220,13 @@ export class OtlpSink {
       const a: Attributes = { 'perfwatch.plugin.id': status.id, 'perfwatch.plugin.name': status.name, 'perfwatch.plugin.version': status.version };
       r.observe(g['perfwatch.plugin.up']!, status.state === 'running' ? 1 : 0, a);
       r.observe(g['perfwatch.plugin.restarts']!, status.restarts, a);
+      r.observe(g['perfwatch.plugin.healthy']!, status.health.status === 'healthy' ? 1 : 0, { ...a, 'perfwatch.plugin.health': status.health.status });
+      for (const c of status.health.checks) {
+        if (!c.last) continue;
+        const ca = { ...a, 'perfwatch.health_check.name': c.name, 'perfwatch.health_check.type': c.type, 'perfwatch.health_check.role': c.role };
+        r.observe(g['perfwatch.plugin.health_check.success']!, c.last.ok ? 1 : 0, ca);
+        r.observe(g['perfwatch.plugin.health_check.duration']!, c.last.durationMs / 1000, ca);
+      }
       if (!sample) continue;
       const pa = { ...a, 'process.pid': sample.pid };
       r.observe(g['process.cpu.utilization']!, sample.cpuPercent / 100, pa);

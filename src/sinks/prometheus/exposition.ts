@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric, type OpenMetricsContentType } from 'prom-client';
-import { PLUGIN_STATES, type PluginState, type Snapshot } from '../../model/plugin.js';
+import { PLUGIN_HEALTH, PLUGIN_STATES, type PluginState, type Snapshot } from '../../model/plugin.js';
 import { CounterValues } from './counter-values.js';
 import { M } from '../../model/metric-names.js';
 
@@ -47,6 +47,11 @@ export class Exposition {
   readonly startTime: Gauge<'plugin_id'>;
   readonly lastExitCode: Gauge<'plugin_id'>;
   readonly info: Gauge<'plugin_id' | 'name' | 'version'>;
+  readonly healthy: Gauge<'plugin_id'>;
+  readonly health: Gauge<'plugin_id' | 'status'>;
+  readonly checkSuccess: Gauge<'plugin_id' | 'check'>;
+  readonly checkDuration: Gauge<'plugin_id' | 'check'>;
+  readonly checkRuns: Counter<'plugin_id' | 'check' | 'outcome'>;
   readonly collectorDuration: Gauge<'collector'>;
   readonly cycleDuration: Histogram;
   readonly renderDuration: Gauge;
@@ -60,6 +65,9 @@ export class Exposition {
   #countersFor = new Set<string>();
   #infoLabels = new Map<string, { name: string; version: string }>();
   #withResources = new Set<string>();
+  #checkRunTotals: CounterValues<'plugin_id' | 'check' | 'outcome'>;
+  /** `plugin_id\0check` of every check with series, so a check a reload removed loses them. */
+  #checkSeries = new Set<string>();
 
   constructor(opts: ExpositionOptions) {
     const registers = [this.registry];
@@ -83,6 +91,12 @@ export class Exposition {
     this.startTime = g(M.pluginStartTimeSeconds, 'Start time of the plugin\'s current process, seconds since the epoch.', ['plugin_id']);
     this.lastExitCode = g(M.pluginLastExitCode, 'Exit code of the plugin\'s last process; 128 + signal number when killed by a signal.', ['plugin_id']);
     this.info = g(M.pluginInfo, 'Plugin identity; always 1.', ['plugin_id', 'name', 'version']);
+    this.healthy = g(M.pluginHealthy, '1 when every health check of the plugin passes, else 0 (unhealthy, degraded, or unknown: no process, no check, no verdict yet).', ['plugin_id']);
+    this.health = g(M.pluginHealth, 'Plugin health from its checks, one-hot: healthy, unhealthy, degraded, unknown.', ['plugin_id', 'status']);
+    this.checkSuccess = g(M.pluginHealthCheckSuccess, '1 when the last run of the health check passed, else 0 (like blackbox_exporter\'s probe_success).', ['plugin_id', 'check']);
+    this.checkDuration = g(M.pluginHealthCheckDurationSeconds, 'How long the last run of the health check took.', ['plugin_id', 'check']);
+    this.checkRuns = new Counter({ name: M.pluginHealthChecksTotal, help: 'Health check runs by outcome (pass, fail).', labelNames: ['plugin_id', 'check', 'outcome'], registers });
+    this.#checkRunTotals = new CounterValues(this.checkRuns);
     new Gauge({ name: M.buildInfo, help: 'perfwatch build; always 1.', labelNames: ['version', 'nodejs_version'], registers }).set(
       { version: opts.version, nodejs_version: process.version },
       1,
@@ -154,6 +168,7 @@ export class Exposition {
       if (p.startedAtMs !== null) this.startTime.set(l, p.startedAtMs / 1000);
       else this.startTime.remove(l);
       if (p.lastExit) this.lastExitCode.set(l, exitCodeOf(p.lastExit));
+      this.#updateHealth(p);
       const info = this.#infoLabels.get(p.id);
       if (!info || info.name !== p.name || info.version !== p.version) {
         if (info) this.info.remove({ plugin_id: p.id, ...info });
@@ -164,6 +179,33 @@ export class Exposition {
     for (const [name, seconds] of Object.entries(snapshot.collectorSeconds)) this.collectorDuration.set({ collector: name }, seconds);
     this.cycleDuration.observe(snapshot.cycleSeconds);
     this.ringBytes.set(ringBytes);
+  }
+
+  #updateHealth(p: Snapshot['statuses'][number]): void {
+    const h = p.health;
+    this.healthy.set({ plugin_id: p.id }, h.status === 'healthy' ? 1 : 0);
+    for (const st of PLUGIN_HEALTH) this.health.set({ plugin_id: p.id, status: st }, st === h.status ? 1 : 0);
+    const now = new Set<string>();
+    for (const c of h.checks) {
+      const l = { plugin_id: p.id, check: c.name };
+      now.add(`${p.id}\0${c.name}`);
+      this.#checkRunTotals.set({ ...l, outcome: 'pass' }, c.runs - c.failures);
+      this.#checkRunTotals.set({ ...l, outcome: 'fail' }, c.failures);
+      if (c.last) {
+        this.checkSuccess.set(l, c.last.ok ? 1 : 0);
+        this.checkDuration.set(l, c.last.durationMs / 1000);
+      }
+    }
+    for (const key of this.#checkSeries) {
+      if (!key.startsWith(`${p.id}\0`) || now.has(key)) continue;
+      const l = { plugin_id: p.id, check: key.slice(p.id.length + 1) };
+      this.checkSuccess.remove(l);
+      this.checkDuration.remove(l);
+      this.#checkRunTotals.remove({ ...l, outcome: 'pass' });
+      this.#checkRunTotals.remove({ ...l, outcome: 'fail' });
+      this.#checkSeries.delete(key);
+    }
+    for (const key of now) this.#checkSeries.add(key);
   }
 
   #removeResources(id: string): void {
