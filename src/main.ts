@@ -7,6 +7,7 @@ import { createAlerting } from './alerting/index.js';
 import type { AlertService } from './alerting/service.js';
 import { createPluginControlRouter } from './api/plugin-control.js';
 import { createPluginHealthRouter } from './api/plugin-health.js';
+import { createPluginReportRouter } from './api/plugin-report.js';
 import { createCollectors } from './collectors/index.js';
 import { Scheduler } from './collectors/scheduler.js';
 import { readSystemConstants } from './collectors/system-constants.js';
@@ -35,6 +36,7 @@ import { createHistory } from './store/history.js';
 import { createHistoryBackend } from './store/history-backend.js';
 import type { PluginHistory } from './store/plugin-history.js';
 import type { SeriesStore } from './store/series-store.js';
+import { ServiceMetrics } from './store/service-metrics.js';
 import { createSupervision } from './supervisor/index.js';
 import type { Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
@@ -95,7 +97,8 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   });
   const prometheus = createPrometheus({ version: VERSION, ringBytes: () => history.memoryBytes });
   const { registry, exposition } = prometheus;
-  const supervision = createSupervision({ config, clock, log, agentUrl: () => http?.url ?? '', onLogDrop: (bytes) => exposition.dropped.inc({ sink: 'plugin_logs', reason: 'backpressure' }, bytes) });
+  const services = new ServiceMetrics({ maxTools: config.service_metrics.max_tools, windowMs: config.service_metrics.window, clock });
+  const supervision = createSupervision({ config, clock, log, agentUrl: () => http?.url ?? '', serviceOf: (id) => services.snapshot(id), onLogDrop: (bytes) => exposition.dropped.inc({ sink: 'plugin_logs', reason: 'backpressure' }, bytes) });
   const { supervisor } = supervision;
   let http: HttpServer | null = null;
   const historyBackend = createHistoryBackend({
@@ -115,7 +118,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   const ingest = createIngest({ config: config.custom_metrics, bodyLimit: config.server.body_limit, store: history.store, exporter: prometheus.customFamilies, registry, clock, writeAuth, log });
   const ws = createWebSocket({ config: config.websocket, server: () => http!.server, registry, onDrop: (reason) => exposition.dropped.inc({ sink: 'websocket', reason }) });
   const alerting = await createAlerting({ config, env, registry, clock, writeAuth, topProcesses: collectors.topProcesses, url: () => http?.url ?? '', broadcast: ws.broadcast, log });
-  const otlp = createOtlp({ config: config.otlp, env, version: VERSION, registry, onDropped: (n) => exposition.dropped.inc({ sink: 'otlp', reason: 'export_failed' }, n), custom: ingest.custom, log });
+  const otlp = createOtlp({ config: config.otlp, env, version: VERSION, registry, onDropped: (n) => exposition.dropped.inc({ sink: 'otlp', reason: 'export_failed' }, n), custom: ingest.custom, onCalls: (fn) => services.onCalls(fn), log });
   supervisor.on('change', (id: string, state: string, from: string) => {
     logger.debug({ plugin_id: id, state, from }, 'plugin state');
     ws.broadcast('system_change', { change: { kind: 'plugin_state', plugin_id: id, status: state, previous: from }, timestamp: isoUtc(clock.now()) });
@@ -168,6 +171,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     { router: createPluginsRouter({ supervisor, clock }), envelope: 'plugin', owns: /^\/plugins?(\/|$)/ },
     { router: createPluginControlRouter({ supervisor, requireAdmin, logsDir: path.join(config.storage.path, 'logs') }), envelope: 'plugin' },
     { router: createPluginHealthRouter({ supervisor, requireAdmin, clock }), envelope: 'plugin' },
+    { router: createPluginReportRouter({ supervisor, services, requireAdmin, clock, maxBatch: config.service_metrics.max_batch, bodyLimit: config.server.body_limit }), envelope: 'plugin' },
     { router: createPluginMetricsRouter({ supervisor, history: history.plugins, readers: historyBackend.readers, requireAdmin, clock, logger }), envelope: 'plugin' },
   ];
   http = new HttpServer({ app: createHttpApp({ logger, clock, families }), host: config.server.host, port: config.server.port });

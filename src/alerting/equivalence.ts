@@ -191,6 +191,23 @@ export function scenarios(): Scenario[] {
       ],
     },
     {
+      // the metrics of the shipped rules plugin_unhealthy, high_error_rate and slow_response, with their thresholds and
+      // timings; a window without calls removes the ratio and the mean from /metrics: a staleness marker here
+      name: 'plugin health and service metrics',
+      rules: [
+        { name: 'plugin_unhealthy', metric: 'plugin_unhealthy', operator: 'equal', threshold: 1, for: '30s', cooldown: 300, level: 'error', description: 'Plugin {{ $labels.plugin_id }} is unhealthy' },
+        { name: 'high_error_rate', metric: 'plugin_error_rate', operator: 'greater_than', threshold: 0.1, for: '1m', cooldown: 300, level: 'warning', message: '{{ $value }} of the calls of plugin {{ $labels.plugin_id }} failed' },
+        { name: 'slow_response', metric: 'plugin_avg_response_time', operator: 'greater_than', threshold: 5, for: '1m', cooldown: 300, level: 'warning' },
+      ],
+      series: [
+        { name: 'perfwatch_plugin_health', labels: { ...TARGET, plugin_id: 'web', status: 'unhealthy' }, values: [0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, ...rep(1, 30), 0] },
+        { name: 'perfwatch_plugin_health', labels: { ...TARGET, plugin_id: 'db', status: 'unhealthy' }, values: rep(0, 20) },
+        { name: 'perfwatch_plugin_call_error_ratio', labels: { ...TARGET, plugin_id: 'web' }, values: [0.05, ...rep(0.2, 6), 0.1, ...rep(0.25, 8), 'stale', ...rep(null, 3), ...rep(0.5, 30), 0] },
+        { name: 'perfwatch_plugin_call_error_ratio', labels: { ...TARGET, plugin_id: 'db' }, values: [0.11, 0.11, 0.11, 0.11, 0.11, 0.11, 0.09] },
+        { name: 'perfwatch_plugin_call_average_duration_seconds', labels: { ...TARGET, plugin_id: 'web' }, values: [1, ...rep(6, 8), 4, ...rep(5.5, 6), 'stale'] },
+      ],
+    },
+    {
       name: 'custom metric in ms',
       rules: [{ name: 'slow_response', metric: 'response_time', unit: 'ms', operator: '>', threshold: 500, for: '15s', level: 'warning', message: 'response time {{ $value }} ms on {{ $labels.service }}' }],
       series: [{ name: 'perfwatch_custom_response_time_seconds', labels: { ...TARGET, service: 'api' }, values: [0.3, 0.6, 0.7, 0.501, 0.5, 0.6, 0.6, 0.6, 0.1] }],

@@ -1,6 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { ApiError } from '../http/api-error.js';
 import type { AdminMiddleware } from '../http/auth.js';
@@ -9,14 +7,13 @@ import type { Clock } from '../model/clock.js';
 import type { CheckView } from '../model/plugin.js';
 import { formatLocalIso } from '../model/time.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
+import { pluginOrAdmin } from './plugin-auth.js';
 
 const HEARTBEAT_BODY_LIMIT = 4096;
-const heartbeatSchema = z.strictObject({
+export const heartbeatSchema = z.strictObject({
   status: z.enum(['pass', 'warn', 'fail']).default('pass'),
   note: z.string().max(512).default(''),
 });
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
  * Plugin health (docs/health.md), perfwatch's own routes beside seed 002's: `GET /plugin/{id}/health` (admin: check
@@ -41,14 +38,7 @@ export function createPluginHealthRouter(deps: { supervisor: Supervisor; require
     };
   });
 
-  // the plugin's token or the admin token: a plugin can report for itself only
-  const pluginOrAdmin: Middleware = async (ctx, next) => {
-    const p = supervisor.get(ctx.params.plugin_id!);
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'));
-    if (m && timingSafeEqual(digest(m[1]!), digest(p.token))) return next();
-    return requireAdmin(ctx, next);
-  };
-  router.post('/plugin/:plugin_id/heartbeat', pluginOrAdmin, async (ctx) => {
+  router.post('/plugin/:plugin_id/heartbeat', pluginOrAdmin(supervisor, requireAdmin), async (ctx) => {
     const p = supervisor.get(ctx.params.plugin_id!);
     const hasBody = Boolean(ctx.request.length || ctx.get('transfer-encoding'));
     const raw = hasBody ? await readJson(ctx, HEARTBEAT_BODY_LIMIT) : {};

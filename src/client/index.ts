@@ -89,6 +89,27 @@ export interface PluginSampleJson {
 
 export type PluginHealthStatus = 'healthy' | 'unhealthy' | 'degraded' | 'unknown';
 
+/** `GET /plugin/{id}/service-metrics`: seed 003's fields, then perfwatch's (docs/service-metrics.md). */
+export interface ServiceMetricsDoc {
+  service_name: string;
+  status: string;
+  uptime: number;
+  tools_count: number;
+  active_connections: number;
+  total_calls: number;
+  failed_calls: number;
+  avg_response_time: number;
+  last_activity: string | null;
+  error_rate: number;
+  last_error: string | null;
+  consecutive_failures: number;
+  health: PluginHealthStatus;
+  window: { seconds: number | null; calls: number; calls_per_second: number; error_rate: number | null; avg_response_time: number | null; p95_response_time: number | null };
+  tools: Array<{ name: string; total_calls: number; failed_calls: number; avg_response_time: number }>;
+  declared_tools: string[] | null;
+  last_error_tool: string | null;
+}
+
 /** `GET /plugin/{id}/health` (docs/health.md). */
 export interface PluginHealthDoc {
   plugin_id: string;
@@ -260,6 +281,16 @@ export class PerfwatchClient {
   /** Every plugin's status with perfwatch's `details=true`: health, restarts and enabled besides the document's fields. */
   pluginStatusDetails(): Promise<{ plugins: Record<string, { status: string; pid?: number; uptime?: number; health: PluginHealthStatus; restarts: number; enabled: boolean }>; time: string }> {
     return this.#call('GET', '/plugin/status?details=true');
+  }
+
+  /** Seed 003's service metrics of every plugin (admin): calls, failures, response times (docs/service-metrics.md). */
+  servicesMetrics(): Promise<{ services: ServiceMetricsDoc[]; time: string }> {
+    return this.#call('GET', '/plugins/service-metrics');
+  }
+
+  /** Seed 003's service metrics of one plugin (admin). */
+  serviceMetrics(id: string): Promise<ServiceMetricsDoc & { time: string }> {
+    return this.#call('GET', `/plugin/${encodeURIComponent(id)}/service-metrics`);
   }
 
   /** A plugin's health and every check's last run (admin). */

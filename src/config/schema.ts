@@ -196,6 +196,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Metrics ingested through `POST /api/v1/performance/metrics[/batch]`.'),
+  service_metrics: z
+    .strictObject({
+      max_tools: z.int().min(1).max(10_000).prefault(100).describe('Distinct tool names kept per plugin; calls to further tools are counted under `other` (bounds the series on /metrics).'),
+      max_batch: z.int().min(1).max(100_000).prefault(1000).describe('Calls accepted in one `POST /plugin/{id}/report`; a larger report is refused whole.'),
+      window: duration('1m', { min: 1000, max: 3_600_000 }).describe('The recent window of `perfwatch_plugin_call_error_ratio`, `…_call_average_duration_seconds` (what the default rules read), calls per second and p95.'),
+    })
+    .prefault({})
+    .describe('Calls plugins report about themselves (docs/service-metrics.md).'),
   websocket: z
     .strictObject({
       max_clients: z.int().min(1).max(10_000).prefault(100).describe('Concurrent `/ws/performance` connections; more are refused.'),

@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   INVALID_JSON: { status: 400, description: 'The request body is not JSON, or not the shape the route takes.' },
   INVALID_METRIC: { status: 400, description: 'A custom metric sample has a bad name, unit, category or tags; the message names the field (and, in a batch, the index).' },
   INVALID_METRIC_VALUE: { status: 400, description: 'A custom metric value is not a finite number (NaN, Infinity, a string…).' },
-  BATCH_TOO_LARGE: { status: 400, description: 'A batch holds more samples than `custom_metrics.max_batch`.' },
+  BATCH_TOO_LARGE: { status: 400, description: 'A batch holds more samples than `custom_metrics.max_batch`, or a plugin report more calls than `service_metrics.max_batch`; nothing of it was applied.' },
   RULE_CREATION_FAILED: { status: 400, description: 'An alert rule sent to `POST alerts/rules` failed validation; the message names each bad field. Nothing was stored.' },
   RULE_UPDATE_FAILED: { status: 400, description: 'A `PUT alerts/rules/{rule_id}` body failed validation; the rule was left as it was.' },
   UNAUTHORIZED: { status: 401, description: 'The route needs `Authorization: Bearer <admin token>` and it was missing or wrong.' },

@@ -72,6 +72,10 @@ export const LEGACY_NAMES: Readonly<Record<string, LegacyName>> = {
   plugin_healthy: { category: 'plugin', exported: one(M.pluginHealthy, {}, 'plugin_id') },
   plugin_unhealthy: { category: 'plugin', exported: one(M.pluginHealth, { status: 'unhealthy' }, 'plugin_id') },
   plugin_degraded: { category: 'plugin', exported: one(M.pluginHealth, { status: 'degraded' }, 'plugin_id') },
+  // service metrics (docs/service-metrics.md): over the last service_metrics.window, absent without calls in it
+  plugin_error_rate: { category: 'plugin', exported: one(M.pluginCallErrorRatio, {}, 'plugin_id') },
+  plugin_avg_response_time: { category: 'plugin', exported: one(M.pluginCallAverageDurationSeconds, {}, 'plugin_id') },
+  plugin_active_connections: { category: 'plugin', exported: one(M.pluginActiveConnections, {}, 'plugin_id') },
   plugin_cpu_percent: { category: 'cpu', exported: pct(M.pluginCpuUsageRatio, 'plugin_id') },
   plugin_memory_percent: { category: 'memory', exported: pct(M.pluginMemoryUsageRatio, 'plugin_id') },
   plugin_memory_mb: { category: 'memory', exported: { series: M.pluginResidentMemoryBytes, k: 1 / 1048576, matchers: {}, subject: 'plugin_id' } },

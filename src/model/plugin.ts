@@ -28,6 +28,40 @@ export interface HealthView {
   checks: CheckView[];
 }
 
+/** Duration buckets in seconds: OpenTelemetry's advised boundaries for request durations (semantic-conventions #318). */
+export const CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+/** One call a plugin reported (POST /plugin/{id}/report). */
+export interface CallReport {
+  tool: string;
+  durationMs: number;
+  ok: boolean;
+  error?: string | undefined;
+}
+
+export interface ToolTotals {
+  tool: string;
+  ok: number;
+  failed: number;
+  sumSeconds: number;
+  /** Calls per bucket of CALL_BUCKETS (not cumulative), plus one slot for +Inf. */
+  buckets: number[];
+}
+
+/** One plugin's service metrics at one instant, as sinks and the API read them. */
+export interface ServiceSnapshot {
+  totalCalls: number;
+  failedCalls: number;
+  sumSeconds: number;
+  lastActivityMs: number | null;
+  lastError: { message: string; tool: string; atMs: number } | null;
+  consecutiveFailures: number;
+  activeConnections: number | null;
+  declaredTools: readonly string[] | null;
+  tools: ToolTotals[];
+  /** Over the last `windowMs`: null fields when no call ended in it. */
+  window: { seconds: number; calls: number; failed: number; errorRatio: number | null; averageSeconds: number | null; p95Seconds: number | null; perSecond: number };
+}
+
 /** One measurement of a plugin's whole process tree, taken once per collection tick and read by every sink. */
 export interface PluginSample {
   pluginId: string;
@@ -64,6 +98,8 @@ export interface PluginStatusView {
   startedAtMs: number | null;
   lastExit: { code: number | null; signal: NodeJS.Signals | null } | null;
   health: HealthView;
+  /** What the plugin reported about its calls (docs/service-metrics.md); null before its first report. */
+  service: ServiceSnapshot | null;
 }
 
 /**

@@ -5,7 +5,7 @@ import { reloadPluginDefinition } from '../config/load.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
 import { StartupError } from '../model/errors.js';
-import type { PluginStatusView } from '../model/plugin.js';
+import type { PluginStatusView, ServiceSnapshot } from '../model/plugin.js';
 import { findOrphans, isSameProcess, PidFile, readPidFile, reapOrphans } from './pid-file.js';
 import { PluginCgroups } from './plugin-cgroups.js';
 import { Supervisor } from './supervisor.js';
@@ -19,6 +19,8 @@ export interface SupervisionOptions {
   onLogDrop: (bytes: number) => void;
   /** perfwatch's URL once it listens (`PERFWATCH_URL` in each plugin's environment). */
   agentUrl?: () => string;
+  /** What each plugin reported about its calls, for the statuses (store/service-metrics.ts). */
+  serviceOf?: (id: string) => ServiceSnapshot | null;
 }
 
 /**
@@ -97,6 +99,7 @@ export function createSupervision(o: SupervisionOptions): { supervisor: Supervis
       startedAtMs: p.startedAtMs,
       lastExit: p.lastExit,
       health: p.health.view(),
+      service: o.serviceOf?.(p.id) ?? null,
     }));
   return { supervisor, statuses, storage, plugins };
 }

@@ -134,6 +134,7 @@ export async function runTop(o: TopOptions): Promise<number> {
   const refreshStatus = async () => {
     try {
       applyStatus(state, await client.pluginStatusDetails(), uptimeAt);
+      if (o.token) state.toolsTotal = (await client.servicesMetrics()).services.reduce((a, x) => a + x.tools_count, 0);
       dirty = true;
     } catch {
       /* the WebSocket's state says whether the server is there */
@@ -182,9 +183,12 @@ export async function runTop(o: TopOptions): Promise<number> {
         push(state.memoryHistory, h.memory.percent);
         dirty = true;
       } else if (m.type === 'metric_update' && m.metric?.source === 'plugins') {
-        for (const s of m.metric.plugins as Array<{ plugin_id: string; pid: number; cpu_percent: number; memory_mb: number; num_threads: number }>) {
+        for (const s of m.metric.plugins as Array<{ plugin_id: string; pid: number; cpu_percent: number; memory_mb: number; num_threads: number; service?: { calls_per_second: number; error_rate: number | null; p95_response_time: number | null } }>) {
           const row = state.plugins.get(s.plugin_id);
           if (!row) continue;
+          row.callsPerSecond = s.service?.calls_per_second;
+          row.errorRate = s.service?.error_rate;
+          row.p95Seconds = s.service?.p95_response_time;
           row.pid = s.pid;
           row.cpu = s.cpu_percent;
           row.memoryMb = s.memory_mb;
@@ -394,23 +398,28 @@ export function splitKeys(input: string): string[] {
 /** `perfwatch top --once`: seed 003's `print_dashboard`, as plain text (no escape sequences). */
 export async function renderOnce(url: string, token: string | null, now = new Date()): Promise<string> {
   const client = new PerfwatchClient(url, { ...(token ? { token } : {}), timeoutMs: 5000 });
-  const [status, alerts, metrics] = await Promise.all([
+  const [status, alerts, metrics, services] = await Promise.all([
     client.pluginStatusDetails(),
     client.getAlerts({ resolved: true, limit: 100 }),
     token ? (client.pluginMetrics() as Promise<{ metrics: Array<{ plugin_id: string; cpu_percent: number; memory_mb: number }> }>).catch(() => null) : Promise.resolve(null),
+    token ? client.servicesMetrics().catch(() => null) : Promise.resolve(null),
   ]);
+  const serviceOf = new Map((services?.services ?? []).map((x) => [x.service_name, x]));
+  const toolsTotal = services ? services.services.reduce((a, x) => a + x.tools_count, 0) : null;
   const byId = new Map((metrics?.metrics ?? []).map((m) => [m.plugin_id, m]));
   const icon: Record<string, string> = { running: '✅', stopped: '⏹️', error: '❌', starting: '🔄' };
   const p2 = (n: number) => String(n).padStart(2, '0');
   const stamp = `${now.getFullYear()}-${p2(now.getMonth() + 1)}-${p2(now.getDate())} ${p2(now.getHours())}:${p2(now.getMinutes())}:${p2(now.getSeconds())}`;
   const ids = Object.keys(status.plugins);
   const lines = ['', '='.repeat(60), '📊 perfwatch 监控仪表板', '='.repeat(60), `⏰ 更新时间: ${stamp}`, ''];
-  lines.push('🔍 系统概览:', `   服务总数: ${ids.length}`, `   运行中: ${ids.filter((id) => status.plugins[id]!.status === 'running').length}`, '   工具总数: –', '');
+  lines.push('🔍 系统概览:', `   服务总数: ${ids.length}`, `   运行中: ${ids.filter((id) => status.plugins[id]!.status === 'running').length}`, `   工具总数: ${toolsTotal ?? '–'}`, '');
   lines.push('🔧 服务状态:', '-'.repeat(40));
   for (const id of ids) {
     const s = status.plugins[id]!;
     const m = byId.get(id);
-    lines.push(`${icon[s.status] ?? '❓'} ${id}`, `   状态: ${s.status}`, `   健康: ${s.health ?? 'unknown'}`, '   工具数: –', '   错误率: –');
+    const sv = serviceOf.get(id);
+    lines.push(`${icon[s.status] ?? '❓'} ${id}`, `   状态: ${s.status}`, `   健康: ${s.health ?? 'unknown'}`, `   工具数: ${sv ? sv.tools_count : '–'}`, `   错误率: ${sv ? `${(sv.error_rate * 100).toFixed(2)}%` : '–'}`);
+    if (sv?.total_calls) lines.push(`   响应时间: ${sv.avg_response_time.toFixed(3)}s`);
     if (m) lines.push(`   CPU: ${m.cpu_percent.toFixed(1)}%  内存: ${m.memory_mb.toFixed(1)} MB`);
     if (s.restarts) lines.push(`   重启次数: ${s.restarts}`);
     lines.push('');

@@ -18,6 +18,10 @@ export interface PluginRow {
   threads?: number | undefined;
   /** healthy | unhealthy | degraded | unknown (docs/health.md). */
   health?: string | undefined;
+  /** From the plugin's reported calls (docs/service-metrics.md), over the recent window. */
+  callsPerSecond?: number | undefined;
+  errorRate?: number | null | undefined;
+  p95Seconds?: number | null | undefined;
   cpuHistory: number[];
 }
 
@@ -65,6 +69,8 @@ export interface TopState {
   details: { id: string; cpu: number[]; memory: number[]; note: string; logs: string[]; checks?: CheckLine[] | undefined } | null;
   message: string;
   hasToken: boolean;
+  /** Tools the plugins declared (seed 003's overview), with the admin token; null until read. */
+  toolsTotal: number | null;
 }
 
 export function initialState(url: string, hasToken: boolean): TopState {
@@ -85,6 +91,7 @@ export function initialState(url: string, hasToken: boolean): TopState {
     details: null,
     message: '',
     hasToken,
+    toolsTotal: null,
   };
 }
 
@@ -168,12 +175,17 @@ const COLUMNS: Column[] = [
   { title: 'THR', width: 4, right: true, sort: 'threads', cell: (p) => (p.threads === undefined ? '–' : String(p.threads)) },
   { title: 'RST', width: 4, right: true, sort: 'restarts', cell: (p) => (p.restarts === undefined ? '–' : String(p.restarts)) },
   { title: 'HEALTH', width: 9, cell: (p) => (!p.health || p.health === 'unknown' ? '–' : p.health) },
-  // the service-metric columns fill in once plugins report calls (issue 12)
-  { title: 'CALL/S', width: 6, right: true, cell: () => '–' },
-  { title: 'ERR%', width: 5, right: true, cell: () => '–' },
-  { title: 'P95', width: 5, right: true, cell: () => '–' },
+  // from the calls the plugin reports (docs/service-metrics.md); – for a plugin that reports none
+  { title: 'CALL/S', width: 6, right: true, cell: (p) => fixed(p.callsPerSecond, 1) },
+  { title: 'ERR%', width: 5, right: true, cell: (p) => (p.errorRate == null ? '–' : (p.errorRate * 100).toFixed(1)) },
+  { title: 'P95', width: 6, right: true, cell: (p) => (p.p95Seconds == null ? '–' : latency(p.p95Seconds)) },
   { title: 'CPU 60s', width: 12, cell: (p) => sparkline(p.cpuHistory, 12, 100) },
 ];
+
+/** A duration in seconds as `850ms` or `2.5s`. */
+function latency(s: number): string {
+  return s < 1 ? `${Math.round(s * 1000)}ms` : `${s.toFixed(1)}s`;
+}
 
 /** Fits `text` in `width` visible characters: cut with an ellipsis, padded. */
 function fit(text: string, width: number, right = false): string {
@@ -226,7 +238,7 @@ export function render(state: TopState, cols: number, rows: number, color: boole
   const all = [...state.plugins.values()];
   const running = all.filter((x) => x.status === 'running').length;
   const active = state.alerts.filter((a) => a.status === 'active').length;
-  line(fit(`services ${all.length}  running ${running}  tools –  active alerts ${active}${state.filter || state.editingFilter ? `  filter: ${state.filter}${state.editingFilter ? '_' : ''}` : ''}`, cols));
+  line(fit(`services ${all.length}  running ${running}  tools ${state.toolsTotal ?? '–'}  active alerts ${active}${state.filter || state.editingFilter ? `  filter: ${state.filter}${state.editingFilter ? '_' : ''}` : ''}`, cols));
 
   if (state.mode === 'help') {
     const help = [
@@ -241,8 +253,8 @@ export function render(state: TopState, cols: number, rows: number, color: boole
       '',
       'ST: ● running ◐ starting ◑ stopping ○ stopped ✖ error · disabled',
       'RST restarts. HEALTH from the plugin\'s checks: red unhealthy,',
-      'yellow degraded. CALL/S, ERR%, P95 fill in once plugins report',
-      'service metrics. s x r a need the admin token.',
+      'yellow degraded. CALL/S, ERR%, P95: the calls the plugin reports',
+      '(docs/service-metrics.md). s x r a need the admin token.',
     ];
     for (const l of help) line(fit(l, cols));
   } else if (state.mode === 'details' && state.details) {

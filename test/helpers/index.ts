@@ -67,12 +67,12 @@ export async function postJson(url: string, headers: Record<string, string> = au
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: { timeoutMs?: number; what?: string | (() => string) } = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: { timeoutMs?: number; what?: string | (() => string | Promise<string>) } = {}): Promise<NonNullable<T>> {
   const until = Date.now() + (opts.timeoutMs ?? 10_000);
   for (;;) {
     const v = await fn();
     if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${typeof opts.what === 'function' ? opts.what() : (opts.what ?? 'condition')}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${typeof opts.what === 'function' ? await opts.what() : (opts.what ?? 'condition')}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

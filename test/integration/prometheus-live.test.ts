@@ -40,6 +40,9 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
     ],
   });
   await fetch(`${pw.url}/api/v1/performance/metrics`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'queue_length', value: 3 }) });
+  // calls reported for echo, so the service-metric families have samples (the window gauges for a minute)
+  const report = await fetch(`${pw.url}/plugin/echo/report`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ calls: [{ tool: 'search', duration_ms: 12, ok: true }, { tool: 'search', duration_ms: 40, ok: false, error: 'x' }], active_connections: 1, tools: ['search'] }) });
+  t.equal(report.status, 200, 'a report for echo');
 
   const dir = tempDir(t);
   const config = path.join(dir, 'prometheus.yml');
@@ -71,7 +74,7 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
   const hasFrequency = /cpu MHz/.test(readFileSync('/proc/cpuinfo', 'utf8'));
   for (const name of Object.values(M)) {
     if (name === M.hostCpuFrequencyHertz && !hasFrequency) continue; // not every (virtual) CPU reports a frequency
-    const sample = name === M.collectionCycleDurationSeconds ? `${name}_bucket` : name;
+    const sample = name === M.collectionCycleDurationSeconds || name === M.pluginCallDurationSeconds ? `${name}_bucket` : name;
     t.ok(names.has(sample), `${sample} scraped`);
   }
   t.ok([...names].some((n) => n.startsWith('perfwatch_custom_')), 'custom family scraped');

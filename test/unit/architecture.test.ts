@@ -17,7 +17,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   collectors: ['model', 'proc', 'config'],
   supervisor: ['model', 'proc', 'config'],
   ingest: ['model', 'store', 'http'],
-  api: ['model', 'http', 'supervisor'],
+  // plugin control, health and reports: the service-metrics store is written here
+  api: ['model', 'http', 'supervisor', 'store'],
   'sinks/prometheus': ['model', 'store', 'pipeline'],
   'sinks/otlp': ['model', 'store', 'pipeline'],
   'sinks/ws': ['model', 'pipeline'],
@@ -25,6 +26,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'sinks/compat': ['model', 'proc', 'store', 'http', 'supervisor'],
   alerting: ['model', 'store', 'http', 'config', 'pipeline'],
   client: [],
+  // perfwatch/plugin, the SDK plugins import: nothing of perfwatch comes along
+  'plugin-sdk': [],
   // perfwatch top: a client of the HTTP API (through client/) and of the WebSocket
   top: ['client'],
   // generators of committed files (alerts/, dashboards/, deploy/): they read the catalogues and the rule model

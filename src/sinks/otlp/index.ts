@@ -3,7 +3,7 @@ import os from 'node:os';
 import { Counter, type Registry } from 'prom-client';
 import type { Component } from '../../model/component.js';
 import { M } from '../../model/metric-names.js';
-import type { Snapshot } from '../../model/plugin.js';
+import type { CallReport, Snapshot } from '../../model/plugin.js';
 import type { Sink } from '../../pipeline/pipeline.js';
 import type { CustomSeries } from '../../store/custom-series.js';
 import { resolveOtlpSettings } from './otlp-settings.js';
@@ -17,6 +17,8 @@ export interface OtlpOptions {
   /** Data points of failed exports are counted as dropped here. */
   onDropped: (points: number) => void;
   custom: CustomSeries;
+  /** Reported calls, for the call-duration histogram. */
+  onCalls?: (fn: (pluginId: string, calls: readonly CallReport[]) => void) => void;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -43,6 +45,7 @@ export function createOtlp(o: OtlpOptions): { sink: Sink; component: Component; 
       exporter?.refreshCustom();
     },
   };
+  o.onCalls?.((id, calls) => exporter?.recordCalls(id, calls));
   const component: Component = {
     name: 'otlp',
     async start() {
@@ -74,6 +77,7 @@ export function createOtlp(o: OtlpOptions): { sink: Sink; component: Component; 
     },
     async stop() {
       await exporter?.stop();
+      exporter = null;
     },
   };
   return { sink, component, get exporter() {

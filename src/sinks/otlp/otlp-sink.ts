@@ -1,5 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
-import { ValueType, type Attributes, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
+import { ValueType, type Attributes, type BatchObservableResult, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -7,7 +7,7 @@ import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-met
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { HostSample } from '../../model/host.js';
-import type { PluginSample, PluginStatusView } from '../../model/plugin.js';
+import { CALL_BUCKETS, type CallReport, type PluginSample, type PluginStatusView } from '../../model/plugin.js';
 import type { OtlpSettings } from './otlp-settings.js';
 
 /** One exported custom series: its OTel name, unit, attributes and value in base units. */
@@ -89,6 +89,8 @@ export class OtlpSink {
   #callback: ((r: BatchObservableResult) => void) | null = null;
   #fixed: Obs[] = [];
   #g: Record<string, Obs> = {};
+  #callDuration: Histogram | null = null;
+  #pluginAttributes = new Map<string, Attributes>();
 
   constructor(opts: OtlpSinkOptions, source: OtlpSource) {
     this.#source = source;
@@ -153,7 +155,16 @@ export class OtlpSink {
     gauge('perfwatch.plugin.healthy', '1', '1 when every health check of the plugin passes, else 0.');
     gauge('perfwatch.plugin.health_check.success', '1', '1 when the last run of the health check passed, else 0.');
     gauge('perfwatch.plugin.health_check.duration', 's', 'How long the last run of the health check took.');
+    counter('perfwatch.plugin.calls', '{call}', 'Calls the plugin reported, by tool and outcome.');
+    gauge('perfwatch.plugin.call.error_ratio', '1', 'Share of failed calls over the last service_metrics.window.');
+    gauge('perfwatch.plugin.call.average_duration', 's', 'Mean call duration over the last service_metrics.window.');
+    updown('perfwatch.plugin.active_connections', '{connection}', 'Active connections the plugin last reported.');
     this.#fixed = Object.values(this.#g);
+    this.#callDuration = m.createHistogram('perfwatch.plugin.call.duration', {
+      unit: 's',
+      description: 'Duration of the calls plugins report (docs/service-metrics.md).',
+      advice: { explicitBucketBoundaries: [...CALL_BUCKETS] },
+    });
   }
 
   /** (Re-)registers the one batch callback over the fixed instruments and the custom ones known so far. */
@@ -227,6 +238,17 @@ export class OtlpSink {
         r.observe(g['perfwatch.plugin.health_check.success']!, c.last.ok ? 1 : 0, ca);
         r.observe(g['perfwatch.plugin.health_check.duration']!, c.last.durationMs / 1000, ca);
       }
+      this.#pluginAttributes.set(status.id, a);
+      const sv = status.service;
+      if (sv) {
+        for (const t of sv.tools) {
+          r.observe(g['perfwatch.plugin.calls']!, t.ok, { ...a, 'perfwatch.plugin.tool': t.tool, outcome: 'ok' });
+          r.observe(g['perfwatch.plugin.calls']!, t.failed, { ...a, 'perfwatch.plugin.tool': t.tool, outcome: 'error', 'error.type': 'tool_error' });
+        }
+        if (sv.window.errorRatio !== null) r.observe(g['perfwatch.plugin.call.error_ratio']!, sv.window.errorRatio, a);
+        if (sv.window.averageSeconds !== null) r.observe(g['perfwatch.plugin.call.average_duration']!, sv.window.averageSeconds, a);
+        if (sv.activeConnections !== null) r.observe(g['perfwatch.plugin.active_connections']!, sv.activeConnections, a);
+      }
       if (!sample) continue;
       const pa = { ...a, 'process.pid': sample.pid };
       r.observe(g['process.cpu.utilization']!, sample.cpuPercent / 100, pa);
@@ -241,6 +263,12 @@ export class OtlpSink {
       const inst = this.#custom.get(p.name);
       if (inst) r.observe(inst, p.value, p.attributes);
     }
+  }
+
+  /** Records each reported call in the `perfwatch.plugin.call.duration` histogram (OTel histograms are synchronous). */
+  recordCalls(pluginId: string, calls: readonly CallReport[]): void {
+    const a = this.#pluginAttributes.get(pluginId) ?? { 'perfwatch.plugin.id': pluginId };
+    for (const c of calls) this.#callDuration!.record(c.durationMs / 1000, c.ok ? { ...a, 'perfwatch.plugin.tool': c.tool } : { ...a, 'perfwatch.plugin.tool': c.tool, 'error.type': 'tool_error' });
   }
 
   /** Exports now (tests, shutdown). */

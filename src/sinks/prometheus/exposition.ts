@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric, type OpenMetricsContentType } from 'prom-client';
-import { PLUGIN_HEALTH, PLUGIN_STATES, type PluginState, type Snapshot } from '../../model/plugin.js';
+import { CALL_BUCKETS, PLUGIN_HEALTH, PLUGIN_STATES, type PluginState, type Snapshot, type ToolTotals } from '../../model/plugin.js';
 import { CounterValues } from './counter-values.js';
 import { M } from '../../model/metric-names.js';
 
@@ -52,6 +52,13 @@ export class Exposition {
   readonly checkSuccess: Gauge<'plugin_id' | 'check'>;
   readonly checkDuration: Gauge<'plugin_id' | 'check'>;
   readonly checkRuns: Counter<'plugin_id' | 'check' | 'outcome'>;
+  readonly calls: Counter<'plugin_id' | 'tool' | 'outcome'>;
+  readonly callErrorRatio: Gauge<'plugin_id'>;
+  readonly callAverage: Gauge<'plugin_id'>;
+  readonly activeConnections: Gauge<'plugin_id'>;
+  readonly toolsDeclared: Gauge<'plugin_id'>;
+  readonly lastCall: Gauge<'plugin_id'>;
+  readonly callDuration: CallDurationHistogram;
   readonly collectorDuration: Gauge<'collector'>;
   readonly cycleDuration: Histogram;
   readonly renderDuration: Gauge;
@@ -68,6 +75,7 @@ export class Exposition {
   #checkRunTotals: CounterValues<'plugin_id' | 'check' | 'outcome'>;
   /** `plugin_id\0check` of every check with series, so a check a reload removed loses them. */
   #checkSeries = new Set<string>();
+  #callTotals: CounterValues<'plugin_id' | 'tool' | 'outcome'>;
 
   constructor(opts: ExpositionOptions) {
     const registers = [this.registry];
@@ -97,6 +105,15 @@ export class Exposition {
     this.checkDuration = g(M.pluginHealthCheckDurationSeconds, 'How long the last run of the health check took.', ['plugin_id', 'check']);
     this.checkRuns = new Counter({ name: M.pluginHealthChecksTotal, help: 'Health check runs by outcome (pass, fail).', labelNames: ['plugin_id', 'check', 'outcome'], registers });
     this.#checkRunTotals = new CounterValues(this.checkRuns);
+    this.calls = new Counter({ name: M.pluginCallsTotal, help: 'Calls the plugin reported, by tool and outcome (ok, error); tools past service_metrics.max_tools count as "other".', labelNames: ['plugin_id', 'tool', 'outcome'], registers });
+    this.#callTotals = new CounterValues(this.calls);
+    this.callDuration = new CallDurationHistogram();
+    this.registry.registerMetric(this.callDuration as unknown as Metric);
+    this.callErrorRatio = g(M.pluginCallErrorRatio, 'Share of the plugin\'s calls that failed over the last service_metrics.window; absent without calls in it.', ['plugin_id']);
+    this.callAverage = g(M.pluginCallAverageDurationSeconds, 'Mean duration of the plugin\'s calls over the last service_metrics.window; absent without calls in it.', ['plugin_id']);
+    this.activeConnections = g(M.pluginActiveConnections, 'Active connections the plugin last reported.', ['plugin_id']);
+    this.toolsDeclared = g(M.pluginTools, 'Tools the plugin declared (or, without a declaration, the distinct tools it reported calls for).', ['plugin_id']);
+    this.lastCall = g(M.pluginLastCallTimestampSeconds, 'When the plugin last reported a call, seconds since the epoch.', ['plugin_id']);
     new Gauge({ name: M.buildInfo, help: 'perfwatch build; always 1.', labelNames: ['version', 'nodejs_version'], registers }).set(
       { version: opts.version, nodejs_version: process.version },
       1,
@@ -169,6 +186,7 @@ export class Exposition {
       else this.startTime.remove(l);
       if (p.lastExit) this.lastExitCode.set(l, exitCodeOf(p.lastExit));
       this.#updateHealth(p);
+      this.#updateService(p);
       const info = this.#infoLabels.get(p.id);
       if (!info || info.name !== p.name || info.version !== p.version) {
         if (info) this.info.remove({ plugin_id: p.id, ...info });
@@ -206,6 +224,24 @@ export class Exposition {
       this.#checkSeries.delete(key);
     }
     for (const key of now) this.#checkSeries.add(key);
+  }
+
+  #updateService(p: Snapshot['statuses'][number]): void {
+    const s = p.service;
+    const l = { plugin_id: p.id };
+    if (!s) return;
+    for (const t of s.tools) {
+      this.#callTotals.set({ plugin_id: p.id, tool: t.tool, outcome: 'ok' }, t.ok);
+      this.#callTotals.set({ plugin_id: p.id, tool: t.tool, outcome: 'error' }, t.failed);
+    }
+    this.callDuration.set(p.id, s.tools);
+    if (s.window.errorRatio === null) this.callErrorRatio.remove(l);
+    else this.callErrorRatio.set(l, s.window.errorRatio);
+    if (s.window.averageSeconds === null) this.callAverage.remove(l);
+    else this.callAverage.set(l, s.window.averageSeconds);
+    if (s.activeConnections !== null) this.activeConnections.set(l, s.activeConnections);
+    this.toolsDeclared.set(l, s.declaredTools?.length ?? s.tools.length);
+    if (s.lastActivityMs !== null) this.lastCall.set(l, s.lastActivityMs / 1000);
   }
 
   #removeResources(id: string): void {
@@ -279,4 +315,39 @@ export function exitCodeOf(e: { code: number | null; signal: NodeJS.Signals | nu
   if (e.code !== null) return e.code;
   if (e.signal) return 128 + (SIGNAL_NUMBERS[e.signal] ?? 0);
   return -1;
+}
+
+/**
+ * `perfwatch_plugin_call_duration_seconds`: a histogram whose buckets the service-metrics store already counts, so it
+ * is rendered from the tick's copy of those counts rather than observed call by call a second time. Registered in the
+ * prom-client registry as a metric object of its own (`get()` is all a registry asks of one).
+ */
+export class CallDurationHistogram {
+  readonly name = M.pluginCallDurationSeconds;
+  readonly help = 'Duration of the calls the plugin reported, by tool (OpenTelemetry\'s advised boundaries).';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  #byPlugin = new Map<string, readonly ToolTotals[]>();
+
+  set(pluginId: string, tools: readonly ToolTotals[]): void {
+    this.#byPlugin.set(pluginId, tools);
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> } {
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+    for (const [pluginId, tools] of this.#byPlugin) {
+      for (const t of tools) {
+        let cumulative = 0;
+        CALL_BUCKETS.forEach((le, i) => {
+          cumulative += t.buckets[i]!;
+          values.push({ metricName: `${this.name}_bucket`, labels: { plugin_id: pluginId, tool: t.tool, le }, value: cumulative });
+        });
+        cumulative += t.buckets[CALL_BUCKETS.length]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { plugin_id: pluginId, tool: t.tool, le: '+Inf' }, value: cumulative });
+        values.push({ metricName: `${this.name}_sum`, labels: { plugin_id: pluginId, tool: t.tool }, value: t.sumSeconds });
+        values.push({ metricName: `${this.name}_count`, labels: { plugin_id: pluginId, tool: t.tool }, value: cumulative });
+      }
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
 }

@@ -3,7 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Component } from '../../model/component.js';
 import type { HostSample } from '../../model/host.js';
 import { M } from '../../model/metric-names.js';
-import type { PluginSample } from '../../model/plugin.js';
+import type { PluginSample, ServiceSnapshot } from '../../model/plugin.js';
 import { isoUtc } from '../../model/time.js';
 import { MIB, round } from '../../model/units.js';
 import type { Sink } from '../../pipeline/pipeline.js';
@@ -33,6 +33,23 @@ export function hostPayload(h: HostSample) {
 /** `metric_update` of one plugin, rounded like `/plugin/metrics` (two decimals) so both show the same numbers. */
 export function pluginPayload(s: PluginSample) {
   return { plugin_id: s.pluginId, pid: s.pid, cpu_percent: round(s.cpuPercent), memory_mb: round(s.rssBytes / MIB), memory_percent: round(s.memoryPercent), num_threads: s.threads };
+}
+
+/** perfwatch's own `service` block on a plugin that reports its calls (docs/service-metrics.md): the recent window. */
+function withService<T extends object>(payload: T, sv: ServiceSnapshot | null): T | (T & { service: Record<string, number | null> }) {
+  if (!sv) return payload;
+  const w = sv.window;
+  return {
+    ...payload,
+    service: {
+      total_calls: sv.totalCalls,
+      failed_calls: sv.failedCalls,
+      calls_per_second: round(w.perSecond),
+      error_rate: w.errorRatio === null ? null : Math.round(w.errorRatio * 10_000) / 10_000,
+      avg_response_time: w.averageSeconds === null ? null : Math.round(w.averageSeconds * 1e6) / 1e6,
+      p95_response_time: w.p95Seconds === null ? null : Math.round(w.p95Seconds * 1e6) / 1e6,
+    },
+  };
 }
 
 /**
@@ -65,7 +82,10 @@ export function createWebSocket(o: WebSocketOptions): { sink: Sink; component: C
         announceDeviceChanges(s.host);
         broadcast('metric_update', { metric: { source: 'host', ...hostPayload(s.host) }, timestamp: at });
       }
-      if (s.plugins.length) broadcast('metric_update', { metric: { source: 'plugins', plugins: s.plugins.map(pluginPayload) }, timestamp: at });
+      if (s.plugins.length) {
+        const services = new Map(s.statuses.map((st) => [st.id, st.service]));
+        broadcast('metric_update', { metric: { source: 'plugins', plugins: s.plugins.map((p) => withService(pluginPayload(p), services.get(p.pluginId) ?? null)) }, timestamp: at });
+      }
     },
   };
   const component: Component = {

@@ -23,6 +23,8 @@ export interface ProbeContext {
   /** The latest heartbeat report, for `heartbeat` checks. */
   heartbeat: { atMs: number; status: HeartbeatStatus; note: string } | null;
   nowMs: number;
+  /** When the process being checked started (its checks began). */
+  startedAtMs: number;
 }
 
 interface CheckState extends CheckView {
@@ -47,6 +49,7 @@ export class PluginHealth {
   #heartbeat: ProbeContext['heartbeat'] = null;
   #ctx: { cwd: string; env: NodeJS.ProcessEnv } = { cwd: '.', env: {} };
   #readySignalled = false;
+  #startedAtMs = 0;
 
   constructor(o: PluginHealthOptions) {
     this.#o = o;
@@ -63,6 +66,7 @@ export class PluginHealth {
     this.#ctx = ctx;
     this.#heartbeat = null;
     this.#readySignalled = false;
+    this.#startedAtMs = this.#o.clock.now();
     const generation = ++this.#generation;
     // run and failure totals are counters: they go on across processes for a check of the same name
     const before = new Map(this.#checks.map((c) => [c.name, c]));
@@ -107,12 +111,12 @@ export class PluginHealth {
     const started = this.#o.clock.now();
     let result: ProbeResult;
     try {
-      result = await (this.#o.probe ?? runProbe)(c.config, { ...this.#ctx, heartbeat: this.#heartbeat, nowMs: started });
+      result = await (this.#o.probe ?? runProbe)(c.config, { ...this.#ctx, heartbeat: this.#heartbeat, nowMs: started, startedAtMs: this.#startedAtMs });
     } catch (err) {
       result = { ok: false, error: (err as Error).message, durationMs: this.#o.clock.now() - started };
     }
     if (generation !== this.#generation) return; // the process it probed is gone
-    this.#record(c, result);
+    if (!result.pending) this.#record(c, result);
     const next = Math.max(0, started + c.config.interval - this.#o.clock.now());
     c.timer = setTimeout(() => void this.#run(c, generation), next);
   }
@@ -169,10 +173,14 @@ export function runProbe(c: HealthCheckConfig, ctx: ProbeContext): Promise<Probe
   }
 }
 
-/** A heartbeat check passes while the latest report is `pass` or `warn` and younger than `ttl`. */
+/**
+ * A heartbeat check passes while the latest report is `pass` or `warn` and younger than `ttl`. The first one is due
+ * `ttl` after the process started: until then the check has no verdict (a slow start is not a failure, and not a pass).
+ */
 function heartbeatResult(ctx: ProbeContext, ttlMs: number): ProbeResult {
   const hb = ctx.heartbeat;
-  if (!hb) return { ok: false, error: `no heartbeat yet (ttl ${ttlMs} ms)`, durationMs: 0 };
+  if (!hb && ctx.nowMs - ctx.startedAtMs <= ttlMs) return { ok: false, error: null, durationMs: 0, pending: true };
+  if (!hb) return { ok: false, error: `no heartbeat within ${ttlMs} ms of the start`, durationMs: 0 };
   if (hb.status === 'fail') return { ok: false, error: `the plugin reported fail${hb.note ? `: ${hb.note}` : ''}`, durationMs: 0 };
   const age = ctx.nowMs - hb.atMs;
   if (age > ttlMs) return { ok: false, error: `last heartbeat ${(age / 1000).toFixed(1)} s ago (ttl ${ttlMs} ms)`, durationMs: 0 };

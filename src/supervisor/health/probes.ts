@@ -8,6 +8,8 @@ export interface ProbeResult {
   ok: boolean;
   error: string | null;
   durationMs: number;
+  /** No verdict yet (a heartbeat not due yet): counts neither way. */
+  pending?: boolean;
 }
 
 const BODY_LIMIT = 64 * 1024;

@@ -17,7 +17,7 @@ t.test('a tick runs collectors, then the store, then the sinks in order, all on 
   const p = new Pipeline({
     clock,
     running: () => [{ id: 'a', pid: 1, startedAtMs: 0 }],
-    statuses: () => [{ id: 'a', name: 'a', version: '1', state: 'running', restarts: 0, startedAtMs: 0, lastExit: null, health: { status: 'unknown', checks: [] } }],
+    statuses: () => [{ id: 'a', name: 'a', version: '1', state: 'running', restarts: 0, startedAtMs: 0, lastExit: null, health: { status: 'unknown', checks: [] }, service: null }],
     plugins: { collect: (running, now) => (order.push('plugins'), running.map((r) => sample(r.id, now))) },
     host: { collect: async (now) => (order.push('host'), { timestampMs: now } as HostSample) },
     record: () => void order.push('store'),

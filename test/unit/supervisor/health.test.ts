@@ -144,8 +144,9 @@ t.test('heartbeat checks: pass within the ttl, an explicit fail, a stale report'
   const h = new PluginHealth({ clock: { now: () => now.ms }, onLivenessFailure: () => {}, onReady: () => {}, onChange: () => {} });
   const { runProbe } = await import('../../../src/supervisor/health/plugin-health.js');
   const c = healthCheckSchema.parse({ name: 'beat', type: 'heartbeat', ttl: '5s' });
-  const ctx = (hb: ReturnType<() => typeof h.lastHeartbeat>, at: number) => ({ cwd: '/', env: {}, heartbeat: hb, nowMs: at });
-  t.match(await runProbe(c, ctx(null, now.ms)), { ok: false, error: 'no heartbeat yet (ttl 5000 ms)' });
+  const ctx = (hb: ReturnType<() => typeof h.lastHeartbeat>, at: number) => ({ cwd: '/', env: {}, heartbeat: hb, nowMs: at, startedAtMs: 1_000_000 });
+  t.match(await runProbe(c, ctx(null, now.ms + 5000)), { pending: true }, 'the first heartbeat is due ttl after the start: no verdict before');
+  t.match(await runProbe(c, ctx(null, now.ms + 5001)), { ok: false, error: 'no heartbeat within 5000 ms of the start' });
   h.heartbeat('pass', '');
   t.match(await runProbe(c, ctx(h.lastHeartbeat, now.ms + 4000)), { ok: true });
   t.match(await runProbe(c, ctx(h.lastHeartbeat, now.ms + 6500)), { ok: false, error: 'last heartbeat 6.5 s ago (ttl 5000 ms)' });
@@ -153,4 +154,21 @@ t.test('heartbeat checks: pass within the ttl, an explicit fail, a stale report'
   t.match(await runProbe(c, ctx(h.lastHeartbeat, now.ms)), { ok: true }, 'warn still passes (Consul: warning is not critical)');
   h.heartbeat('fail', 'queue stuck');
   t.match(await runProbe(c, ctx(h.lastHeartbeat, now.ms)), { ok: false, error: 'the plugin reported fail: queue stuck' });
+});
+
+t.test('a pending run (heartbeat not due yet) counts neither way', async (t) => {
+  let pending = true;
+  const h = new PluginHealth({
+    clock: systemClock,
+    probe: async () => (pending ? { ok: false, error: null, durationMs: 0, pending: true } : { ok: true, error: null, durationMs: 0 }),
+    onLivenessFailure: () => t.fail('no restart for a pending check'),
+    onReady: () => {},
+    onChange: () => {},
+  });
+  h.begin([check({ name: 'beat', role: 'liveness', failure_threshold: 1 })], { cwd: '/', env: {} });
+  await new Promise((r) => setTimeout(r, 100));
+  t.match(h.view().checks[0], { status: 'unknown', runs: 0, failures: 0 });
+  pending = false;
+  await waitFor(() => h.view().checks[0]!.status === 'passing', { what: 'passing once due' });
+  h.end();
 });

@@ -70,3 +70,20 @@ t.test('raw input splits into keys', async (t) => {
   t.same(splitKeys('\x1b'), ['\x1b']);
   t.same(splitKeys('中x'), ['中', 'x']);
 });
+
+t.test('health and service columns at 160 columns; unhealthy rows red, degraded yellow', async (t) => {
+  const s = state();
+  s.toolsTotal = 7;
+  Object.assign(s.plugins.get('alpha')!, { health: 'unhealthy', callsPerSecond: 12.5, errorRate: 0.1, p95Seconds: 0.85 });
+  Object.assign(s.plugins.get('delta')!, { health: 'degraded', callsPerSecond: 3, errorRate: 0, p95Seconds: 2.5 });
+  const plain = render(s, 160, 30, false).join('\n');
+  t.match(plain, /HEALTH\s+CALL\/S\s+ERR%\s+P95/);
+  t.match(plain, /alpha .*unhealthy\s+12\.5\s+10\.0\s+850ms/);
+  t.match(plain, /delta .*degraded\s+3\.0\s+0\.0\s+2\.5s/);
+  t.match(plain, /beta .*\s–\s+–\s+–\s+–/, 'a plugin without checks or calls');
+  t.match(plain, /tools 7/, 'the overview\'s tool count');
+  s.selected = 2; // neither of the two
+  const coloured = render(s, 160, 30, true);
+  t.match(coloured.find((l) => l.includes('alpha'))!, /^\x1b\[31m/, 'unhealthy: red');
+  t.match(coloured.find((l) => l.includes('delta'))!, /\x1b\[33m/, 'degraded: yellow');
+});
