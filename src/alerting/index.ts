@@ -2,13 +2,16 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Middleware } from 'koa';
+import nodemailer, { type Transporter } from 'nodemailer';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/load.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
 import type { TopProcesses } from '../model/host.js';
+import { StartupError } from '../model/errors.js';
 import { M } from '../model/metric-names.js';
 import type { Sink } from '../pipeline/pipeline.js';
+import { Channel } from './channels.js';
 import { AlertmanagerNotifier, WebhookNotifier } from './notifiers.js';
 import { registryLookup } from './registry-lookup.js';
 import { createAlertRouter } from './routes.js';
@@ -72,6 +75,7 @@ export async function createAlerting(o: AlertingOptions) {
         onError: (err) => o.log('warn', 'alertmanager push failed', { err: String(err) }),
       })
     : undefined;
+  const channels = await createChannels(a.channels, o.registry, o.log);
   let service: AlertService | null = null;
   let closed = false;
   const live = (): AlertService => {
@@ -103,6 +107,7 @@ export async function createAlerting(o: AlertingOptions) {
         topProcesses: o.topProcesses,
         webhook,
         alertmanager,
+        channels,
         externalLabels: { instance: a.instance ?? os.hostname() },
         externalUrl: () => a.external_url?.replace(/\/$/, '') ?? o.url(),
         log: (level, msg, fields) => o.log(level, msg, fields),
@@ -129,4 +134,73 @@ export async function createAlerting(o: AlertingOptions) {
   return { component, sink, router, get service(): AlertService {
     return live();
   } };
+}
+
+/**
+ * The configured notification channels (channels.ts), their secrets read now (a missing file stops start-up, naming
+ * it), and `perfwatch_alert_channel_notifications_total{channel,type,result}`, every result at 0 from the start.
+ */
+async function createChannels(list: Config['alerting']['channels'], registry: Registry, log: AlertingOptions['log']): Promise<Channel[]> {
+  if (!list.length) return [];
+  const counter = new Counter({
+    name: M.alertChannelNotificationsTotal,
+    help: 'Notifications per channel by result: sent, failed (after retries), queue_full (dropped), suppressed (cooldown).',
+    labelNames: ['channel', 'type', 'result'],
+    registers: [registry],
+  });
+  const read = async (file: string, what: string) => {
+    try {
+      return (await readFile(file, 'utf8')).trim();
+    } catch (err) {
+      throw new StartupError(`alerting.channels: cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  const out: Channel[] = [];
+  for (const c of list) {
+    for (const result of ['sent', 'failed', 'queue_full', 'suppressed']) counter.inc({ channel: c.name, type: c.type, result }, 0);
+    const secret = c.secret_file ? await read(c.secret_file, `secret of channel "${c.name}"`) : null;
+    let mailer: Transporter | undefined;
+    if (c.type === 'email' && c.smtp) {
+      const password = c.smtp.password_file ? await read(c.smtp.password_file, `SMTP password of channel "${c.name}"`) : undefined;
+      mailer = nodemailer.createTransport({
+        host: c.smtp.host,
+        port: c.smtp.port,
+        secure: c.smtp.secure,
+        requireTLS: c.smtp.require_tls,
+        tls: { rejectUnauthorized: !c.smtp.tls_insecure },
+        connectionTimeout: c.timeout,
+        greetingTimeout: c.timeout,
+        socketTimeout: c.timeout,
+        ...(c.smtp.user ? { auth: { user: c.smtp.user, pass: password ?? '' } } : {}),
+      });
+    }
+    out.push(
+      new Channel(
+        {
+          name: c.name,
+          type: c.type,
+          levels: c.levels,
+          rules: c.rules,
+          cooldownMs: c.cooldown,
+          sendResolved: c.send_resolved,
+          subject: c.subject,
+          text: c.text,
+          url: c.url,
+          secret,
+          to: c.to,
+          from: c.from,
+          timeoutMs: c.timeout,
+          retries: c.retries,
+          backoffMs: c.backoff,
+          maxQueue: c.max_queue,
+        },
+        {
+          mailer,
+          onResult: (result) => counter.inc({ channel: c.name, type: c.type, result }),
+          onError: (err, attempt) => log('warn', 'notification channel delivery failed', { channel: c.name, type: c.type, attempt, err: String(err) }),
+        },
+      ),
+    );
+  }
+  return out;
 }

@@ -1,3 +1,4 @@
+import type { Channel, ChannelEvent } from './channels.js';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
@@ -78,6 +79,8 @@ export interface AlertServiceOptions {
   topProcesses: () => TopProcesses;
   webhook?: WebhookNotifier;
   alertmanager?: AlertmanagerNotifier;
+  /** Email and chat channels (channels.ts): every transition is offered to each; each routes it itself. */
+  channels?: readonly Channel[];
   /** Extra labels on alerts pushed to Alertmanager (`instance`). */
   externalLabels: Record<string, string>;
   externalUrl: () => string;
@@ -257,6 +260,23 @@ export class AlertService {
         }
       }
     }
+    if (this.#o.channels?.length) {
+      const event: ChannelEvent = {
+        status,
+        ruleId: inst.rule.id,
+        ruleName: inst.rule.name,
+        level: inst.rule.level,
+        title: String(alert?.title ?? inst.annotations.summary ?? inst.rule.name),
+        message: String(inst.annotations.description ?? alert?.message ?? ''),
+        value: Number.isFinite(inst.value) ? inst.value : null,
+        threshold: typeof alert?.threshold === 'number' ? alert.threshold : null,
+        labels: { ...inst.labels },
+        alertId: typeof alert?.id === 'string' ? alert.id : null,
+        atMs: this.#o.now(),
+        host: this.#o.externalLabels.instance ?? '',
+      };
+      for (const c of this.#o.channels) c.offer(event);
+    }
   }
 
   /** The stored record with the live value of a still-firing instance. */
@@ -411,6 +431,7 @@ export class AlertService {
   /** Stops the notifiers (a push in flight is awaited) and closes the store. */
   async close(): Promise<void> {
     this.#o.webhook?.stop();
+    for (const c of this.#o.channels ?? []) c.stop();
     await this.#o.alertmanager?.settle();
     this.#o.store.close();
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configSchema } from './schema.js';
+import { renderSeedTable } from './seed-003.js';
 
 interface JsonSchema {
   type?: string | string[];
@@ -92,6 +93,13 @@ export function renderConfigDocs(): string {
     '| `PERFWATCH_STORAGE_PATH` | `storage.path` |',
     '',
     'Flags `--host` and `--port` win over both.',
+    '',
+    '## Seed 003\'s MonitoringConfig',
+    '',
+    'Every knob of seed 003\'s `MonitoringConfig` and where it lives here (durations in ms). A test checks each config key and default',
+    'against the schema above, and each rule against rules/default-rules.yaml.',
+    '',
+    ...renderSeedTable(),
     '',
   );
   return out.join('\n');

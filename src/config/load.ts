@@ -128,6 +128,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       ...cfg.alerting,
       rules_file: cfg.alerting.rules_file ? path.resolve(baseDir, cfg.alerting.rules_file) : undefined,
       webhook: cfg.alerting.webhook && { ...cfg.alerting.webhook, secret_file: cfg.alerting.webhook.secret_file ? path.resolve(baseDir, cfg.alerting.webhook.secret_file) : undefined },
+      channels: cfg.alerting.channels.map((c) => ({
+        ...c,
+        secret_file: c.secret_file === undefined ? undefined : path.resolve(baseDir, c.secret_file),
+        smtp: c.smtp && { ...c.smtp, password_file: c.smtp.password_file === undefined ? undefined : path.resolve(baseDir, c.smtp.password_file) },
+      })),
     },
     history: { ...cfg.history, prometheus: cfg.history.prometheus && resolveBackendFiles(cfg.history.prometheus, baseDir) },
     plugin_dirs: pluginDirs,

@@ -38,6 +38,54 @@ export function durationValue(opts: { min?: number; max?: number } = {}) {
 export const PLUGIN_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const pluginId = z.string().regex(PLUGIN_ID_RE, { error: 'expected 1 to 64 characters from A-Z a-z 0-9 _ . -' });
 
+const ALERT_LEVELS = ['info', 'warning', 'error', 'critical'] as const;
+export const CHANNEL_TYPE_NAMES = ['email', 'slack', 'dingtalk', 'feishu', 'wecom'] as const;
+
+/** One notification channel (docs/alerting.md#channels). One object for every type; what a type needs is checked below. */
+export const channelSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9_-]{1,32}$/, { error: 'expected 1 to 32 characters from a-z 0-9 _ -' }).describe('Unique; the `channel` label of `perfwatch_alert_channel_notifications_total`.'),
+    type: z.enum(CHANNEL_TYPE_NAMES).describe('`email` (SMTP, `smtp`, `from`, `to`), or a chat webhook at `url`: `slack` (incoming webhook), `dingtalk` (custom robot; `secret_file` for 加签), `feishu` (Feishu/Lark custom bot; `secret_file` for its signature), `wecom` (企业微信 group robot).'),
+    levels: z.array(z.enum(ALERT_LEVELS)).min(1).max(4).optional().describe('Alert levels this channel gets (default all): route critical to a pager mailbox, warnings to chat.'),
+    rules: z.array(z.string().min(1).max(128)).min(1).max(1000).optional().describe('Rule names or ids this channel gets (default all).'),
+    cooldown: duration('0s', { max: 86_400_000 }).describe('After a firing notification of a rule, further firing ones of that rule on this channel are suppressed (and counted) for this long (seed 003 `alert_cooldown`).'),
+    send_resolved: z.boolean().prefault(true).describe('Also tell when an alert this channel was told about resolves.'),
+    subject: z.string().min(1).max(500).optional().describe('Subject (email) or first line (chat); `{{ level }}`, `{{ status }}`, `{{ title }}`, `{{ message }}`, `{{ value }}`, `{{ threshold }}`, `{{ rule }}`, `{{ host }}`, `{{ time }}`, `{{ alert_id }}`, `{{ labels.<name> }}`. Default `[perfwatch] {{ level }} {{ status }}: {{ title }}`.'),
+    text: z.string().min(1).max(10_000).optional().describe('Body, same fields (email also gets an HTML version with them in a table).'),
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional().describe('Chat channels: the webhook URL the service gave (DingTalk\'s and WeCom\'s carry their token in the query).'),
+    secret_file: z.string().optional().describe('`dingtalk`, `feishu`: file holding the signing secret (relative to the config file).'),
+    smtp: z
+      .strictObject({
+        host: z.string().min(1).max(255).describe('SMTP server.'),
+        port: z.int().min(1).max(65_535).prefault(587).describe('587 (submission, STARTTLS), 465 with `secure`, 25.'),
+        secure: z.boolean().prefault(false).describe('TLS from the first byte (port 465); otherwise STARTTLS when the server offers it.'),
+        require_tls: z.boolean().prefault(false).describe('Refuse to send when the server does not offer STARTTLS.'),
+        tls_insecure: z.boolean().prefault(false).describe('Accept any server certificate (test servers only).'),
+        user: z.string().max(320).optional().describe('Login, with `password_file`.'),
+        password_file: z.string().optional().describe('File holding the SMTP password (relative to the config file).'),
+      })
+      .optional()
+      .describe('`email`: the SMTP server.'),
+    from: z.string().min(3).max(320).optional().describe('`email`: sender address.'),
+    to: z.array(z.string().min(3).max(320)).min(1).max(100).optional().describe('`email`: recipients.'),
+    timeout: duration('10s', { min: 100, max: 120_000 }).describe('Per attempt.'),
+    retries: z.int().min(0).max(10).prefault(3).describe('Further attempts after a failure that may pass next time (network, 5xx, 408, 429); a refusal (4xx, a chat service\'s error code) is not retried.'),
+    backoff: duration('1s', { min: 10 }).describe('Delay before the first retry; doubles each time.'),
+    max_queue: z.int().min(1).max(100_000).prefault(1000).describe('Notifications waiting for this channel; past it new ones are dropped and counted.'),
+  })
+  .superRefine((c, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (c.type === 'email') {
+      for (const f of ['smtp', 'from', 'to'] as const) if (c[f] === undefined) issue(f, `an email channel needs ${f}`);
+      for (const f of ['url', 'secret_file'] as const) if (c[f] !== undefined) issue(f, `${f} does not apply to an email channel`);
+    } else {
+      if (c.url === undefined) issue('url', `a ${c.type} channel needs url`);
+      for (const f of ['smtp', 'from', 'to'] as const) if (c[f] !== undefined) issue(f, `${f} applies to email channels only`);
+      if (c.secret_file !== undefined && c.type !== 'dingtalk' && c.type !== 'feishu') issue('secret_file', `a ${c.type} webhook is not signed; secret_file applies to dingtalk and feishu`);
+    }
+  });
+export type ChannelConfigInput = z.output<typeof channelSchema>;
+
 export const CHECK_TYPES = ['http', 'tcp', 'exec', 'heartbeat'] as const;
 export const CHECK_ROLES = ['liveness', 'readiness', 'dependency'] as const;
 
@@ -246,6 +294,18 @@ export const configSchema = z.strictObject({
         })
         .optional()
         .describe('Target of the `alertmanager` action.'),
+      channels: z
+        .array(channelSchema)
+        .max(32)
+        .prefault([])
+        .superRefine((list, ctx) => {
+          const seen = new Set<string>();
+          list.forEach((c, i) => {
+            if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `channel "${c.name}" is defined twice` });
+            seen.add(c.name);
+          });
+        })
+        .describe('Email and chat notification channels, routed by level and rule, each with its cooldown and queue (docs/alerting.md#channels). Every alert transition goes to every channel that matches, whatever the rule\'s `actions`.'),
     })
     .prefault({})
     .describe('Alert rules, their evaluation and notifications (docs/alerting.md).'),

@@ -39,6 +39,7 @@ export const M = {
   alertRules: 'perfwatch_alert_rules',
   alertEvaluationDurationSeconds: 'perfwatch_alert_evaluation_duration_seconds',
   alertNotificationsTotal: 'perfwatch_alert_notifications_total',
+  alertChannelNotificationsTotal: 'perfwatch_alert_channel_notifications_total',
   otlpExportsTotal: 'perfwatch_otlp_exports_total',
   historyBackendRequestsTotal: 'perfwatch_history_backend_requests_total',
   historyBackendFallbacksTotal: 'perfwatch_history_backend_fallbacks_total',

@@ -32,6 +32,8 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
   const pw = await startApp(t, {
     collection: { interval: '500ms' },
     otlp: { endpoint: `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`, interval: '1s' },
+    // a channel, so the channel counters exist (at 0 until an alert reaches it)
+    alerting: { channels: [{ name: 'chat', type: 'slack', url: 'http://127.0.0.1:9/hook' }] },
     plugins: [
       // an exec health check, so the health families have samples (and the health panels data)
       nodePlugin('echo', 'idle.cjs', { start_grace: '100ms', health_checks: [{ name: 'alive', type: 'exec', command: ['true'], interval: '500ms' }] }),
