@@ -28,6 +28,8 @@ const reportSchema = z.strictObject({
   active_connections: z.int().min(0).max(1_000_000_000).optional(),
   tools: z.array(toolName).max(1000).optional(),
   heartbeat: heartbeatSchema.optional(),
+  /** Calls the plugin dropped (its queue was full) since its last accepted report. */
+  dropped_calls: z.int().min(0).max(1e12).optional(),
 });
 
 /**
@@ -57,6 +59,7 @@ export function createPluginReportRouter(deps: { supervisor: Supervisor; service
       calls: r.calls.map((c) => ({ tool: c.tool, durationMs: c.duration_ms, ok: c.ok, error: c.error })),
       activeConnections: r.active_connections,
       tools: r.tools,
+      droppedCalls: r.dropped_calls,
     });
     if (r.heartbeat) p.health.heartbeat(r.heartbeat.status, r.heartbeat.note);
     ctx.body = { plugin_id: p.id, accepted: r.calls.length, time: formatLocalIso(clock.now()) };
@@ -106,6 +109,7 @@ export function serviceJson(p: ManagedPlugin, s: ServiceSnapshot | null, nowMs: 
     },
     tools: (s?.tools ?? []).map((t) => ({ name: t.tool, total_calls: t.ok + t.failed, failed_calls: t.failed, avg_response_time: t.ok + t.failed ? round(t.sumSeconds / (t.ok + t.failed)) : 0 })),
     declared_tools: s?.declaredTools ?? null,
+    dropped_calls: s?.droppedCalls ?? 0,
     last_error_tool: s?.lastError?.tool ?? null,
   };
 }

@@ -21,6 +21,7 @@ export const M = {
   pluginHealthCheckDurationSeconds: 'perfwatch_plugin_health_check_duration_seconds',
   pluginHealthChecksTotal: 'perfwatch_plugin_health_checks_total',
   pluginCallsTotal: 'perfwatch_plugin_calls_total',
+  pluginCallsDroppedTotal: 'perfwatch_plugin_calls_dropped_total',
   pluginCallDurationSeconds: 'perfwatch_plugin_call_duration_seconds',
   pluginCallErrorRatio: 'perfwatch_plugin_call_error_ratio',
   pluginCallAverageDurationSeconds: 'perfwatch_plugin_call_average_duration_seconds',

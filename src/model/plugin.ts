@@ -57,6 +57,8 @@ export interface ServiceSnapshot {
   consecutiveFailures: number;
   activeConnections: number | null;
   declaredTools: readonly string[] | null;
+  /** Calls the plugin said it dropped before reporting them (its own queue was full), since perfwatch started. */
+  droppedCalls: number;
   tools: ToolTotals[];
   /** Over the last `windowMs`: null fields when no call ended in it. */
   window: { seconds: number; calls: number; failed: number; errorRatio: number | null; averageSeconds: number | null; p95Seconds: number | null; perSecond: number };

@@ -54,6 +54,8 @@ export class PluginReporter {
   #timer: NodeJS.Timeout | null = null;
   #sending: Promise<void> | null = null;
   #heartbeatDue: { status: 'pass' | 'warn' | 'fail'; note: string } | null = null;
+  /** Drops perfwatch has not been told about yet (`dropped_calls` of the next report). */
+  #untold = 0;
 
   constructor(o: ReporterOptions = {}) {
     const env = typeof process !== 'undefined' ? process.env : {};
@@ -76,6 +78,7 @@ export class PluginReporter {
     if (!this.enabled) return;
     if (this.#queue.length >= this.#o.maxQueue) {
       this.dropped++;
+      this.#untold++;
       return;
     }
     const call: QueuedCall = { tool: String(tool).slice(0, 128) || 'unknown', duration_ms: Number.isFinite(durationMs) && durationMs >= 0 ? durationMs : 0, ok: Boolean(ok) };
@@ -128,7 +131,8 @@ export class PluginReporter {
   async #send(): Promise<void> {
     do {
       const calls = this.#queue.splice(0, this.#o.maxBatch);
-      const body: Record<string, unknown> = { calls, ...this.#gauges };
+      const untold = this.#untold;
+      const body: Record<string, unknown> = { calls, ...this.#gauges, ...(untold ? { dropped_calls: untold } : {}) };
       const hb = this.#heartbeatDue ?? (this.#o.heartbeat ? { status: 'pass' as const, note: '' } : null);
       if (hb) body.heartbeat = hb;
       try {
@@ -141,10 +145,12 @@ export class PluginReporter {
         await res.arrayBuffer();
         if (res.ok) {
           this.sent += calls.length;
+          this.#untold -= untold;
           if (hb === this.#heartbeatDue) this.#heartbeatDue = null;
         } else if (res.status >= 400 && res.status < 500) {
           // refused as it is: sending it again would be refused again
           this.dropped += calls.length;
+          this.#untold += calls.length; // its calls are dropped too; the drops it carried stay untold
           this.#o.onError?.(new Error(`perfwatch refused a report: HTTP ${res.status}`));
           return;
         } else throw new Error(`HTTP ${res.status}`);
@@ -152,6 +158,7 @@ export class PluginReporter {
         // unreachable or failing: keep the calls for the next flush, within the queue bound
         const room = Math.max(0, this.#o.maxQueue - this.#queue.length);
         this.dropped += Math.max(0, calls.length - room);
+        this.#untold += Math.max(0, calls.length - room);
         this.#queue.unshift(...calls.slice(0, room));
         this.#o.onError?.(err as Error);
         return;

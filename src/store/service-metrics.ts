@@ -32,6 +32,7 @@ class PluginService {
   consecutiveFailures = 0;
   activeConnections: number | null = null;
   declaredTools: string[] | null = null;
+  droppedCalls = 0;
   slots: Slot[];
 
   constructor(windowSeconds: number) {
@@ -64,12 +65,13 @@ export class ServiceMetrics {
   }
 
   /** Applies one validated report. Tools past the plugin's cap are counted under `other`. */
-  record(pluginId: string, r: { calls: readonly CallReport[]; activeConnections?: number | undefined; tools?: readonly string[] | undefined }): void {
+  record(pluginId: string, r: { calls: readonly CallReport[]; activeConnections?: number | undefined; tools?: readonly string[] | undefined; droppedCalls?: number | undefined }): void {
     let p = this.#plugins.get(pluginId);
     if (!p) this.#plugins.set(pluginId, (p = new PluginService(this.#windowSeconds)));
     const now = this.#clock.now();
     if (r.activeConnections !== undefined) p.activeConnections = r.activeConnections;
     if (r.tools !== undefined) p.declaredTools = [...new Set(r.tools)];
+    if (r.droppedCalls) p.droppedCalls += r.droppedCalls;
     if (!r.calls.length) return;
     const second = Math.floor(now / 1000);
     const slot = p.slots[second % p.slots.length]!;
@@ -137,6 +139,7 @@ export class ServiceMetrics {
       consecutiveFailures: p.consecutiveFailures,
       activeConnections: p.activeConnections,
       declaredTools: p.declaredTools,
+      droppedCalls: p.droppedCalls,
       tools: [...p.tools.values()].map((t) => ({ ...t, buckets: [...t.buckets] })),
       window: {
         seconds: p.slots.length,

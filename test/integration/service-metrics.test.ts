@@ -153,11 +153,13 @@ t.test('the report route: the plugin\'s token, caps, all-or-nothing validation',
   t.equal(await total(), 0, 'nothing recorded by any refused report');
   t.equal(a.health.lastHeartbeat, null);
 
-  r = await post('a', a.token, { calls: [call, { tool: 'fetch', duration_ms: 40, ok: false, error: 'timeout' }], active_connections: 2, tools: ['search', 'fetch', 'summarize'], heartbeat: { status: 'warn', note: 'busy' } });
+  r = await post('a', a.token, { calls: [call, { tool: 'fetch', duration_ms: 40, ok: false, error: 'timeout' }], active_connections: 2, tools: ['search', 'fetch', 'summarize'], heartbeat: { status: 'warn', note: 'busy' }, dropped_calls: 4 });
   t.equal(r.status, 200);
   t.equal(r.body.accepted, 2);
   const s = await service(pw.url, 'a');
-  t.match(s, { total_calls: 2, failed_calls: 1, error_rate: 0.5, last_error: 'timeout', consecutive_failures: 1, active_connections: 2, tools_count: 3, avg_response_time: 0.0215 });
+  t.match(s, { total_calls: 2, failed_calls: 1, error_rate: 0.5, last_error: 'timeout', consecutive_failures: 1, active_connections: 2, tools_count: 3, avg_response_time: 0.0215, dropped_calls: 4 });
+  await pw.nextTick();
+  t.match(await metrics(pw.url), /^perfwatch_plugin_calls_dropped_total\{plugin_id="a"\} 4$/m, 'the plugin\'s own drops, counted');
   t.equal(a.health.lastHeartbeat?.note, 'busy', 'the heartbeat rides along');
   t.equal((await post('a', TOKEN, {})).status, 200, 'the admin token, an empty report');
   t.equal((await post('off', pw.supervisor.get('off').token, { calls: [call] })).status, 409);

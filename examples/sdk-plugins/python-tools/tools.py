@@ -34,6 +34,7 @@ class Reporter:
         self.lock = threading.Lock()
         self.gauges = {}
         self.dropped = 0
+        self.untold = 0  # drops perfwatch has not been told about (dropped_calls of the next report)
         self.sent = 0
 
     def record(self, tool, duration_ms, ok, error=None):
@@ -43,6 +44,7 @@ class Reporter:
         with self.lock:
             if len(self.queue) >= self.max_queue:
                 self.dropped += 1
+                self.untold += 1
             else:
                 self.queue.append(call)
 
@@ -51,7 +53,10 @@ class Reporter:
             return
         with self.lock:
             calls = [self.queue.popleft() for _ in range(min(len(self.queue), self.max_batch))]
+            untold = self.untold
         body = dict(self.gauges, calls=calls, heartbeat={"status": "pass", "note": f"{self.sent} calls sent"})
+        if untold:
+            body["dropped_calls"] = untold
         req = urllib.request.Request(
             self.url,
             data=json.dumps(body).encode(),
@@ -62,15 +67,20 @@ class Reporter:
             with urllib.request.urlopen(req, timeout=5) as res:
                 res.read()
             self.sent += len(calls)
+            with self.lock:
+                self.untold -= untold
         except urllib.error.HTTPError as e:
             # refused as it is (4xx): sending it again would not help
-            self.dropped += len(calls)
+            with self.lock:
+                self.dropped += len(calls)
+                self.untold += len(calls)
             print(f"perfwatch refused a report: {e.code} {e.read()[:200]!r}", file=sys.stderr)
         except OSError as e:
             with self.lock:
                 room = max(0, self.max_queue - len(self.queue))
                 self.queue.extendleft(reversed(calls[:room]))
                 self.dropped += max(0, len(calls) - room)
+                self.untold += max(0, len(calls) - room)
             print(f"perfwatch unreachable: {e}", file=sys.stderr)
 
 

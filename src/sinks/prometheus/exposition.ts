@@ -53,6 +53,7 @@ export class Exposition {
   readonly checkDuration: Gauge<'plugin_id' | 'check'>;
   readonly checkRuns: Counter<'plugin_id' | 'check' | 'outcome'>;
   readonly calls: Counter<'plugin_id' | 'tool' | 'outcome'>;
+  readonly callsDropped: Counter<'plugin_id'>;
   readonly callErrorRatio: Gauge<'plugin_id'>;
   readonly callAverage: Gauge<'plugin_id'>;
   readonly activeConnections: Gauge<'plugin_id'>;
@@ -76,6 +77,7 @@ export class Exposition {
   /** `plugin_id\0check` of every check with series, so a check a reload removed loses them. */
   #checkSeries = new Set<string>();
   #callTotals: CounterValues<'plugin_id' | 'tool' | 'outcome'>;
+  #droppedTotals: CounterValues<'plugin_id'>;
 
   constructor(opts: ExpositionOptions) {
     const registers = [this.registry];
@@ -107,6 +109,8 @@ export class Exposition {
     this.#checkRunTotals = new CounterValues(this.checkRuns);
     this.calls = new Counter({ name: M.pluginCallsTotal, help: 'Calls the plugin reported, by tool and outcome (ok, error); tools past service_metrics.max_tools count as "other".', labelNames: ['plugin_id', 'tool', 'outcome'], registers });
     this.#callTotals = new CounterValues(this.calls);
+    this.callsDropped = new Counter({ name: M.pluginCallsDroppedTotal, help: 'Calls the plugin dropped before reporting them (its reporting queue was full), as it said in its reports.', labelNames: ['plugin_id'], registers });
+    this.#droppedTotals = new CounterValues(this.callsDropped);
     this.callDuration = new CallDurationHistogram();
     this.registry.registerMetric(this.callDuration as unknown as Metric);
     this.callErrorRatio = g(M.pluginCallErrorRatio, 'Share of the plugin\'s calls that failed over the last service_metrics.window; absent without calls in it.', ['plugin_id']);
@@ -235,6 +239,7 @@ export class Exposition {
       this.#callTotals.set({ plugin_id: p.id, tool: t.tool, outcome: 'error' }, t.failed);
     }
     this.callDuration.set(p.id, s.tools);
+    this.#droppedTotals.set(l, s.droppedCalls);
     if (s.window.errorRatio === null) this.callErrorRatio.remove(l);
     else this.callErrorRatio.set(l, s.window.errorRatio);
     if (s.window.averageSeconds === null) this.callAverage.remove(l);
