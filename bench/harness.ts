@@ -142,3 +142,14 @@ export function freePort(): Promise<number> {
 export const SERVER_NODE_FLAGS: string[] = (process.env.BENCH_NODE_FLAGS ?? /^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(new URL('../bin/perfwatch.js', import.meta.url), 'utf8'))![1]!)
   .split(' ')
   .filter(Boolean);
+
+/** Waits until `n` plugins of the perfwatch at `base` are running (`/plugin/status`), polling every 200 ms. */
+export async function waitPluginsRunning(base: string, n: number, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const st = (await (await fetch(`${base}/plugin/status`)).json()) as { plugins: Record<string, { status: string }> };
+    if (Object.values(st.plugins).filter((p) => p.status === 'running').length === n) return;
+    if (Date.now() > until) throw new Error(`${n} plugins not running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -18,7 +18,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuMsOf, freePort, have, paced, rssMbOf, waitHttp } from './harness.js';
+import { cpuMsOf, freePort, have, paced, rssMbOf, waitHttp, waitPluginsRunning } from './harness.js';
 
 const N = Number(process.env.HEALTH_PLUGINS ?? 1000);
 const WINDOW_MS = Number(process.env.HEALTH_WINDOW_MS ?? 60_000);
@@ -52,11 +52,7 @@ export async function runHealthBench(log: (l: string) => void): Promise<string> 
   try {
     await waitHttp(`${base}/readyz`);
     const t0 = Date.now();
-    for (;;) {
-      const st = (await (await fetch(`${base}/plugin/status`)).json()) as { plugins: Record<string, { status: string }> };
-      if (Object.values(st.plugins).filter((p) => p.status === 'running').length === N) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitPluginsRunning(base, N);
     log(`health: ${N} plugins running under perfwatch pid ${server.pid} after ${((Date.now() - t0) / 1000).toFixed(0)} s; checks start ${holdS} s after each plugin`);
     await new Promise((r) => setTimeout(r, 5000));
     const phase = async () => {

@@ -13,7 +13,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuMsOf, freePort, paced, waitHttp } from './harness.js';
+import { cpuMsOf, freePort, paced, waitHttp, waitPluginsRunning } from './harness.js';
 
 const PLUGINS = 10;
 const CALLS_PER_SECOND = Number(process.env.SERVICE_CALLS_PER_SECOND ?? 10_000);
@@ -29,11 +29,7 @@ export async function runServiceBench(log: (l: string) => void): Promise<string>
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitHttp(`${base}/readyz`);
-    for (;;) {
-      const st = (await (await fetch(`${base}/plugin/status`)).json()) as { plugins: Record<string, { status: string }> };
-      if (Object.values(st.plugins).filter((p) => p.status === 'running').length === PLUGINS) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitPluginsRunning(base, PLUGINS);
     await new Promise((r) => setTimeout(r, 3000));
     const perBatch = CALLS_PER_SECOND / PLUGINS;
     // one body per plugin, built once: the cost measured is perfwatch's, not this generator's

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { stringify } from 'yaml';
-import { freePort, pct, rssMbOf, SERVER_NODE_FLAGS, waitHttp } from './harness.js';
+import { freePort, pct, rssMbOf, SERVER_NODE_FLAGS, waitHttp, waitPluginsRunning } from './harness.js';
 
 const TOKEN = 'bench-token-0123456789';
 
@@ -44,11 +44,7 @@ export async function runSoakBench(log: (line: string) => void): Promise<string>
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitHttp(`${base}/readyz`);
-    for (let tries = 0; tries < 300; tries++) {
-      const st = (await (await fetch(`${base}/plugin/status`)).json()) as { plugins: Record<string, { status: string }> };
-      if (Object.values(st.plugins).filter((p) => p.status === 'running').length === n) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitPluginsRunning(base, n);
     log(`soak: ${n} plugins under perfwatch pid ${server.pid}, ${seconds} s${paceMs ? `, one request per client every ${paceMs} ms` : ', closed loop'}`);
     const split = async () => {
       const text = await (await fetch(`${base}/metrics`)).text();

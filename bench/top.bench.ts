@@ -14,7 +14,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuMsOf, freePort, have, median, scrape, waitHttp } from './harness.js';
+import { cpuMsOf, freePort, have, median, scrape, waitHttp, waitPluginsRunning } from './harness.js';
 
 const N = Number(process.env.TOP_PLUGINS ?? 500);
 const PHASE_MS = Number(process.env.TOP_PHASE_MS ?? 30_000);
@@ -35,11 +35,7 @@ export async function runTopBench(log: (l: string) => void): Promise<string> {
   const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
   try {
     await waitHttp(`${base}/readyz`);
-    for (;;) {
-      const st = (await (await fetch(`${base}/plugin/status`)).json()) as { plugins: Record<string, { status: string }> };
-      if (Object.values(st.plugins).filter((p) => p.status === 'running').length === N) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitPluginsRunning(base, N);
     log(`top: ${N} plugins running under perfwatch pid ${server.pid}`);
     await new Promise((r) => setTimeout(r, 5000));
     const spent = async (during: () => Promise<void>) => {

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Transporter } from 'nodemailer';
+import { DeliveryQueue, PermanentFailure } from './notifiers.js';
 
 /**
  * Notification channels of seed 003 and its users (docs/alerting.md#channels): email over SMTP, and the chat webhooks
@@ -169,8 +170,6 @@ export function wecomRequest(url: string, e: ChannelEvent, r: Rendered): ChatReq
   return { url, body: { msgtype: 'markdown', markdown: { content } } };
 }
 
-/** Thrown by a delivery that must not be retried (the service refuses this message as it is). */
-export class PermanentFailure extends Error {}
 
 /**
  * POSTs a chat request and reads the service's own verdict: DingTalk and WeCom answer HTTP 200 with `errcode` ≠ 0 on
@@ -193,72 +192,6 @@ export async function postChat(req: ChatRequest, timeoutMs: number): Promise<voi
   }
   const code = parsed?.errcode ?? parsed?.code ?? 0;
   if (code !== 0) throw new PermanentFailure(`refused: ${code} ${parsed?.errmsg ?? parsed?.msg ?? ''}`.trim());
-}
-
-export interface QueueOptions<T> {
-  deliver: (item: T) => Promise<void>;
-  retries: number;
-  backoffMs: number;
-  maxQueue: number;
-  onResult: (result: 'sent' | 'failed' | 'queue_full') => void;
-  onError?: (err: unknown, attempt: number) => void;
-}
-
-/** A bounded queue delivered one item at a time, in order, with retries and exponential backoff. */
-export class DeliveryQueue<T> {
-  #o: QueueOptions<T>;
-  #queue: T[] = [];
-  #running: Promise<void> | null = null;
-  #stopped = false;
-
-  constructor(o: QueueOptions<T>) {
-    this.#o = o;
-  }
-
-  get pending(): number {
-    return this.#queue.length;
-  }
-
-  push(item: T): void {
-    if (this.#stopped) return;
-    if (this.#queue.length >= this.#o.maxQueue) {
-      this.#o.onResult('queue_full');
-      return;
-    }
-    this.#queue.push(item);
-    this.#running ??= this.#drain().finally(() => (this.#running = null));
-  }
-
-  /** Resolves when the queue is empty (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.#running) await this.#running;
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    this.#queue = [];
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#queue.length && !this.#stopped) {
-      const item = this.#queue.shift()!;
-      this.#o.onResult((await this.#attempt(item)) ? 'sent' : 'failed');
-    }
-  }
-
-  async #attempt(item: T): Promise<boolean> {
-    for (let attempt = 0; attempt <= this.#o.retries && !this.#stopped; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, this.#o.backoffMs * 2 ** (attempt - 1)).unref());
-      try {
-        await this.#o.deliver(item);
-        return true;
-      } catch (err) {
-        this.#o.onError?.(err, attempt);
-        if (err instanceof PermanentFailure) return false;
-      }
-    }
-    return false;
-  }
 }
 
 export interface ChannelConfig {

@@ -37,66 +37,108 @@ export function signBody(secret: string, timestamp: string, body: string): strin
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** POSTs each body as JSON, one at a time in order, with a timeout and retries with exponential backoff. */
-export class WebhookNotifier {
-  #opts: WebhookOptions;
-  #queue: WebhookBody[] = [];
-  #running = false;
+/** Thrown by a delivery that must not be retried (the service refuses this message as it is). */
+export class PermanentFailure extends Error {}
+
+export interface QueueOptions<T> {
+  deliver: (item: T) => Promise<void>;
+  retries: number;
+  backoffMs: number;
+  maxQueue: number;
+  onResult: (result: 'sent' | 'failed' | 'queue_full') => void;
+  onError?: (err: unknown, attempt: number) => void;
+}
+
+/** A bounded queue delivered one item at a time, in order, with retries and exponential backoff. */
+export class DeliveryQueue<T> {
+  #o: QueueOptions<T>;
+  #queue: T[] = [];
+  #running: Promise<void> | null = null;
   #stopped = false;
 
-  constructor(opts: WebhookOptions) {
-    this.#opts = opts;
+  constructor(o: QueueOptions<T>) {
+    this.#o = o;
   }
 
   get pending(): number {
     return this.#queue.length;
   }
 
-  notify(body: WebhookBody): void {
+  push(item: T): void {
     if (this.#stopped) return;
-    if (this.#queue.length >= this.#opts.maxQueue) {
-      this.#opts.onResult('queue_full');
+    if (this.#queue.length >= this.#o.maxQueue) {
+      this.#o.onResult('queue_full');
       return;
     }
-    this.#queue.push(body);
-    if (!this.#running) void this.#drain();
+    this.#queue.push(item);
+    this.#running ??= this.#drain().finally(() => (this.#running = null));
   }
 
-  async #drain(): Promise<void> {
-    this.#running = true;
-    while (this.#queue.length && !this.#stopped) {
-      const body = this.#queue.shift()!;
-      this.#opts.onResult((await this.#deliver(body)) ? 'sent' : 'failed');
-    }
-    this.#running = false;
-  }
-
-  async #deliver(body: WebhookBody): Promise<boolean> {
-    const text = JSON.stringify(body);
-    for (let attempt = 0; attempt <= this.#opts.retries && !this.#stopped; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, this.#opts.backoffMs * 2 ** (attempt - 1)).unref());
-      const timestamp = String(Math.floor(Date.now() / 1000));
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'perfwatch', [TIMESTAMP_HEADER]: timestamp };
-      if (this.#opts.secret) headers[SIGNATURE_HEADER] = signBody(this.#opts.secret, timestamp, text);
-      try {
-        const res = await fetch(this.#opts.url, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(this.#opts.timeoutMs) });
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.ok) return true;
-        if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-          this.#opts.onError?.(new Error(`webhook answered ${res.status}`), attempt);
-          return false; // the receiver rejects this body; retrying will not help
-        }
-        this.#opts.onError?.(new Error(`webhook answered ${res.status}`), attempt);
-      } catch (err) {
-        this.#opts.onError?.(err, attempt);
-      }
-    }
-    return false;
+  /** Resolves when the queue is empty (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
   }
 
   stop(): void {
     this.#stopped = true;
     this.#queue = [];
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length && !this.#stopped) {
+      const item = this.#queue.shift()!;
+      this.#o.onResult((await this.#attempt(item)) ? 'sent' : 'failed');
+    }
+  }
+
+  async #attempt(item: T): Promise<boolean> {
+    for (let attempt = 0; attempt <= this.#o.retries && !this.#stopped; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, this.#o.backoffMs * 2 ** (attempt - 1)).unref());
+      try {
+        await this.#o.deliver(item);
+        return true;
+      } catch (err) {
+        this.#o.onError?.(err, attempt);
+        if (err instanceof PermanentFailure) return false;
+      }
+    }
+    return false;
+  }
+}
+
+/** POSTs each body as JSON, one at a time in order, with a timeout and retries with exponential backoff. */
+export class WebhookNotifier {
+  #opts: WebhookOptions;
+  #queue: DeliveryQueue<WebhookBody>;
+
+  constructor(opts: WebhookOptions) {
+    this.#opts = opts;
+    this.#queue = new DeliveryQueue({ deliver: (b) => this.#post(b), retries: opts.retries, backoffMs: opts.backoffMs, maxQueue: opts.maxQueue, onResult: opts.onResult, onError: opts.onError });
+  }
+
+  get pending(): number {
+    return this.#queue.pending;
+  }
+
+  notify(body: WebhookBody): void {
+    this.#queue.push(body);
+  }
+
+  async #post(body: WebhookBody): Promise<void> {
+    const text = JSON.stringify(body);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'perfwatch', [TIMESTAMP_HEADER]: timestamp };
+    if (this.#opts.secret) headers[SIGNATURE_HEADER] = signBody(this.#opts.secret, timestamp, text);
+    const res = await fetch(this.#opts.url, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(this.#opts.timeoutMs) });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok) return;
+    // the receiver rejects this body: retrying will not help (but a timeout or a rate limit may pass later)
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentFailure(`webhook answered ${res.status}`);
+    throw new Error(`webhook answered ${res.status}`);
+  }
+
+  stop(): void {
+    this.#queue.stop();
   }
 }
 

@@ -39,6 +39,17 @@ export const PLUGIN_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const pluginId = z.string().regex(PLUGIN_ID_RE, { error: 'expected 1 to 64 characters from A-Z a-z 0-9 _ . -' });
 
 const ALERT_LEVELS = ['info', 'warning', 'error', 'critical'] as const;
+
+/** A list refinement: each item's `name` at most once, the second one named in the error. */
+function uniqueNames(kind: string) {
+  return (list: ReadonlyArray<{ name: string }>, ctx: z.RefinementCtx) => {
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      if (seen.has(item.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `${kind} "${item.name}" is defined twice` });
+      seen.add(item.name);
+    });
+  };
+}
 export const CHANNEL_TYPE_NAMES = ['email', 'slack', 'dingtalk', 'feishu', 'wecom'] as const;
 
 /** One notification channel (docs/alerting.md#channels). One object for every type; what a type needs is checked below. */
@@ -145,13 +156,7 @@ export const pluginSchema = z.strictObject({
     .array(healthCheckSchema)
     .max(16)
     .prefault([])
-    .superRefine((checks, ctx) => {
-      const seen = new Set<string>();
-      checks.forEach((c, i) => {
-        if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `check "${c.name}" is defined twice` });
-        seen.add(c.name);
-      });
-    })
+    .superRefine(uniqueNames('check'))
     .describe('Health checks (docs/health.md): heartbeat, functional (http, tcp, exec) and dependency checks; at most 16.'),
 });
 export type PluginConfigInput = z.input<typeof pluginSchema>;
@@ -298,13 +303,7 @@ export const configSchema = z.strictObject({
         .array(channelSchema)
         .max(32)
         .prefault([])
-        .superRefine((list, ctx) => {
-          const seen = new Set<string>();
-          list.forEach((c, i) => {
-            if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `channel "${c.name}" is defined twice` });
-            seen.add(c.name);
-          });
-        })
+        .superRefine(uniqueNames('channel'))
         .describe('Email and chat notification channels, routed by level and rule, each with its cooldown and queue (docs/alerting.md#channels). Every alert transition goes to every channel that matches, whatever the rule\'s `actions`.'),
     })
     .prefault({})

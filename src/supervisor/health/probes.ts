@@ -21,16 +21,8 @@ const OUTPUT_LIMIT = 4096;
  * first 64 KiB of the body contain `expectBody`. Cut at `timeoutMs`.
  */
 export function probeHttp(url: string, o: { timeoutMs: number; expectStatus?: readonly number[]; expectBody?: string }): Promise<ProbeResult> {
-  const t0 = performance.now();
   return new Promise((resolve) => {
-    let done = false;
-    const finish = (error: string | null) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      req.destroy();
-      resolve({ ok: error === null, error, durationMs: performance.now() - t0 });
-    };
+    const finish = settleOnce(resolve, o.timeoutMs, () => req.destroy());
     const get = url.startsWith('https:') ? https.get : http.get;
     const req = get(url, { agent: false, headers: { 'user-agent': 'perfwatch-health-check', accept: '*/*' } }, (res) => {
       const status = res.statusCode ?? 0;
@@ -48,29 +40,19 @@ export function probeHttp(url: string, o: { timeoutMs: number; expectStatus?: re
       res.on('error', (err) => finish(err.message));
     });
     req.on('error', (err) => finish(describe(err)));
-    const timer = setTimeout(() => finish(`timed out after ${o.timeoutMs} ms`), o.timeoutMs);
   });
 }
 
 /** Connects to `host:port`; passes once the connection is open. Cut at `timeoutMs`. */
 export function probeTcp(address: string, o: { timeoutMs: number }): Promise<ProbeResult> {
-  const t0 = performance.now();
   const cut = address.lastIndexOf(':');
   const host = address.slice(0, cut).replace(/^\[(.*)\]$/, '$1');
   const port = Number(address.slice(cut + 1));
   return new Promise((resolve) => {
-    let done = false;
-    const finish = (error: string | null) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve({ ok: error === null, error, durationMs: performance.now() - t0 });
-    };
+    const finish = settleOnce(resolve, o.timeoutMs, () => sock.destroy());
     const sock = net.connect({ host, port });
     sock.once('connect', () => finish(null));
     sock.once('error', (err) => finish(describe(err)));
-    const timer = setTimeout(() => finish(`timed out after ${o.timeoutMs} ms`), o.timeoutMs);
   });
 }
 
@@ -91,6 +73,24 @@ export function probeExec(command: readonly string[], o: { timeoutMs: number; cw
       resolve({ ok: false, error, durationMs });
     });
   });
+}
+
+/**
+ * The one way a network probe ends: the first of its outcome or its timeout wins, the socket is closed (`close`), and
+ * the result carries the time since the probe started. Later calls do nothing.
+ */
+function settleOnce(resolve: (r: ProbeResult) => void, timeoutMs: number, close: () => void): (error: string | null) => void {
+  const t0 = performance.now();
+  let done = false;
+  const finish = (error: string | null) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    close();
+    resolve({ ok: error === null, error, durationMs: performance.now() - t0 });
+  };
+  const timer = setTimeout(() => finish(`timed out after ${timeoutMs} ms`), timeoutMs);
+  return finish;
 }
 
 function describe(err: NodeJS.ErrnoException): string {
