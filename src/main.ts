@@ -22,6 +22,7 @@ import { StartupError } from './model/errors.js';
 import type { CheckView, HealthView, PluginHealthStatus, Snapshot } from './model/plugin.js';
 import { isoUtc } from './model/time.js';
 import { startAll } from './pipeline/lifecycle.js';
+import { createReports } from './reports/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { createExportRouter } from './sinks/compat/export.js';
 import { createPerformanceRouter } from './sinks/compat/performance.js';
@@ -147,6 +148,36 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   });
   const scheduler = new Scheduler({ intervalMs: config.collection.interval, clock, task: async () => void (await pipeline.tick()), onError: (err) => logger.error({ err }, 'collection cycle failed') });
 
+  // every kept alert (alerting.history_limit bounds them) raised within the range, oldest first
+  const alertsBetween = (startMs: number, endMs: number) =>
+    alerting.service
+      .listAlerts({ includeResolved: true, limit: config.alerting.history_limit })
+      .alerts.filter((a) => {
+        const t = Date.parse(String(a.created_at));
+        return t >= startMs && t <= endMs;
+      })
+      .reverse();
+  const reports = createReports({
+    config,
+    env,
+    clock,
+    writeAuth,
+    requireAdmin,
+    log,
+    sources: {
+      history: history.reader,
+      pluginSamples: (id, startMs, endMs) => history.plugins.batches(id, startMs, endMs),
+      plugins: () =>
+        supervisor.list().map((p) => {
+          const sv = services.snapshot(p.id);
+          return { id: p.id, name: p.definition.name, state: p.state, restarts: p.restarts, health: p.health.status(), calls: sv ? { total: sv.totalCalls, failed: sv.failedCalls, avgSeconds: sv.totalCalls ? sv.sumSeconds / sv.totalCalls : 0 } : null };
+        }),
+      alerts: alertsBetween,
+      rules: () => alerting.service.listRules(),
+      hostname: hostname(),
+    },
+  });
+
   const families: RouteFamily[] = [
     { router: createPerformanceRouter({ history: historyBackend.readers, latestHost: () => pipeline.latest?.host ?? null, systemInfo: collectors.systemInfo, alertCounts: (ms) => alerting.service.countsSince(ms), clock }), envelope: 'performance', owns: /^\/api\/v1\// },
     { router: ingest.router, envelope: 'performance' },
@@ -154,18 +185,14 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
       router: createExportRouter({
         supervisor,
         history: history.plugins,
-        // every kept alert (alerting.history_limit bounds them) raised within the range
-        alertsBetween: (startMs, endMs) =>
-          alerting.service.listAlerts({ includeResolved: true, limit: config.alerting.history_limit }).alerts.filter((a) => {
-            const t = Date.parse(String(a.created_at));
-            return t >= startMs && t <= endMs;
-          }).reverse(),
+        alertsBetween,
         requireAdmin,
         clock,
       }),
       envelope: 'performance',
     },
     { router: alerting.router, envelope: 'performance' },
+    { router: reports.router, envelope: 'performance' },
     { router: createHealthRouter({ isReady: () => pipeline.latest !== null }), envelope: 'plain' },
     { router: prometheus.router, envelope: 'plain' },
     { router: createPluginsRouter({ supervisor, clock }), envelope: 'plugin', owns: /^\/plugins?(\/|$)/ },
@@ -178,7 +205,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
 
   // start order; stop is the reverse: the scheduler's last tick ends before anything it writes to is closed
   const stop = await startAll(
-    [supervision.storage, alerting.component, history.component, ingest.component, collectors.component, http, historyBackend.component, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
+    [supervision.storage, alerting.component, history.component, reports.component, ingest.component, collectors.component, http, historyBackend.component, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
     log,
   );
   let stopped: Promise<void> | null = null;

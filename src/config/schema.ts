@@ -249,6 +249,17 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Metrics ingested through `POST /api/v1/performance/metrics[/batch]`.'),
+  reports: z
+    .strictObject({
+      concurrency: z.int().min(1).max(8).prefault(1).describe('Reports generated at once; the rest wait in the queue.'),
+      max_queue: z.int().min(1).max(1000).prefault(10).describe('Reports waiting; past it `POST reports` answers 429 `REPORTS_BUSY`.'),
+      timeout: duration('5m', { min: 1000, max: 3_600_000 }).describe('A report still generating after this fails with the cause `timed out`.'),
+      max_age: duration('720h', { min: 60_000 }).describe('Finished reports older than this are deleted (row and file), checked hourly.'),
+      max_count: z.int().min(1).max(100_000).prefault(100).describe('Finished reports kept at most; the oldest go first.'),
+      chromium: z.string().optional().describe('The Chromium that prints PDF reports (`PERFWATCH_CHROMIUM` too); default the first of /usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome. Debian: `apt-get install chromium fonts-noto-cjk`.'),
+    })
+    .prefault({})
+    .describe('Performance reports, `POST /api/v1/performance/reports` (docs/reports.md): files and a SQLite index under `<storage.path>/reports/`.'),
   service_metrics: z
     .strictObject({
       max_tools: z.int().min(1).max(10_000).prefault(100).describe('Distinct tool names kept per plugin; calls to further tools are counted under `other` (bounds the series on /metrics).'),

@@ -17,7 +17,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   collectors: ['model', 'proc', 'config'],
   supervisor: ['model', 'proc', 'config'],
   ingest: ['model', 'store', 'http'],
-  // plugin control, health and reports: the service-metrics store is written here
+  // plugin control, health and the plugins' own reports: the service-metrics store is written here
   api: ['model', 'http', 'supervisor', 'store'],
   'sinks/prometheus': ['model', 'store', 'pipeline'],
   'sinks/otlp': ['model', 'store', 'pipeline'],
@@ -25,6 +25,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // the plugin documents (seed 002) are views of the supervisor's plugin list
   'sinks/compat': ['model', 'proc', 'store', 'http', 'supervisor'],
   alerting: ['model', 'store', 'http', 'config', 'pipeline'],
+  // performance reports: read the stores through functions main.ts passes; files and SQLite of their own
+  reports: ['model', 'store', 'http', 'config'],
   client: [],
   // perfwatch/plugin, the SDK plugins import: nothing of perfwatch comes along
   'plugin-sdk': [],

@@ -1,0 +1,301 @@
+import { HOST_SERIES_BY_NAME } from '../model/legacy-names.js';
+import { isoUtc } from '../model/time.js';
+import type { HistoryReader } from '../store/history-reader.js';
+import type { StoredPluginSample } from '../store/plugin-history.js';
+import { recommend, type Recommendation } from './recommendations.js';
+import type { ReportRequest } from './store.js';
+
+/** What a report reads, each a function main.ts wires: the local history, the plugins, the alerts and the rules. */
+export interface ReportSources {
+  history: HistoryReader;
+  pluginSamples: (pluginId: string, startMs: number, endMs: number) => Iterable<StoredPluginSample[]>;
+  plugins: () => Array<{ id: string; name: string; state: string; restarts: number; health: string; calls: { total: number; failed: number; avgSeconds: number } | null }>;
+  /** Alerts raised within [startMs, endMs], oldest first, as `GET alerts` shows them. */
+  alerts: (startMs: number, endMs: number) => Array<Record<string, unknown>>;
+  rules: () => Array<Record<string, unknown>>;
+  hostname: string;
+  /** Yields to the event loop between sections: a report never holds it for long. */
+  yieldNow?: () => Promise<void>;
+}
+
+/** The seed's short names (`cpu`, `memory`, `disk`, `network`) and the history names they stand for. */
+export const METRIC_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  cpu: ['cpu_percent'],
+  memory: ['memory_percent', 'memory_used', 'memory_available'],
+  disk: ['disk_usage_percent', 'disk_read_bytes', 'disk_write_bytes'],
+  network: ['network_upload_rate', 'network_download_rate'],
+  load: ['load_1m'],
+};
+const SUMMARY_GAUGES: ReadonlyArray<[string, string, string]> = [
+  ['cpu', 'cpu_percent', '%'],
+  ['memory', 'memory_percent', '%'],
+  ['disk', 'disk_usage_percent', '%'],
+  ['load', 'load_1m', ''],
+];
+/** Points per chart: enough for a line a person reads, few enough for a PDF page. */
+const POINTS = 240;
+
+export interface Stat {
+  current: number | null;
+  average: number | null;
+  maximum: number | null;
+  minimum: number | null;
+  trend: 'increasing' | 'decreasing' | 'stable';
+}
+
+export interface PluginRowContent {
+  plugin_id: string;
+  name: string;
+  status: string;
+  health: string;
+  restarts: number;
+  samples: number;
+  cpu_average: number | null;
+  cpu_maximum: number | null;
+  memory_average_mb: number | null;
+  memory_maximum_mb: number | null;
+  memory_first_mb: number | null;
+  memory_last_mb: number | null;
+  calls_total: number | null;
+  calls_failed: number | null;
+}
+
+export interface SeriesContent {
+  name: string;
+  unit: string;
+  /** [epoch ms, value] in time order; a value is the bucket mean (a plugin's or a gauge's), null-free. */
+  points: Array<[number, number]>;
+}
+
+export interface ReportContent {
+  report_id: string;
+  title: string;
+  type: ReportRequest['type'];
+  host: string;
+  period: { name: string | null; start: string; end: string };
+  generated_at: string;
+  step_seconds: number;
+  summary: Record<string, Stat & { unit: string }>;
+  plugins: { top_cpu: PluginRowContent[]; top_memory: PluginRowContent[]; all: PluginRowContent[] };
+  alerts: null | {
+    total: number;
+    by_level: Record<string, number>;
+    longest: null | { id: string; title: string; level: string; seconds: number };
+    most_frequent: null | { rule_id: string; title: string; count: number };
+    list: Array<{ id: string; level: string; title: string; message: string; rule_id: string; created_at: string; resolved_at: string | null; seconds: number }>;
+  };
+  series: SeriesContent[];
+  recommendations: Recommendation[] | null;
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/** The step that gives about POINTS buckets over the span, at least 1 s. */
+export function stepFor(spanMs: number): number {
+  return Math.max(1000, Math.ceil(spanMs / POINTS / 1000) * 1000);
+}
+
+/** Which host series, plugins and custom metrics a report shows: all (summary, detailed) or the listed ones (custom). */
+export function selection(req: ReportRequest, known: { plugins: string[]; has: (name: string) => boolean }): { host: string[]; plugins: string[]; custom: string[]; unknown: string[] } {
+  if (req.type !== 'custom' || !req.metrics) return { host: [...HOST_SERIES_BY_NAME.keys()].filter((n) => !HOST_SERIES_BY_NAME.get(n)!.counter), plugins: known.plugins, custom: [], unknown: [] };
+  const host: string[] = [];
+  const plugins: string[] = [];
+  const custom: string[] = [];
+  const unknown: string[] = [];
+  for (const m of req.metrics) {
+    if (METRIC_GROUPS[m]) host.push(...METRIC_GROUPS[m]!);
+    else if (HOST_SERIES_BY_NAME.has(m)) host.push(m);
+    else if (known.plugins.includes(m)) plugins.push(m);
+    else if (known.has(m)) custom.push(m);
+    else unknown.push(m);
+  }
+  return { host: [...new Set(host)], plugins, custom, unknown };
+}
+
+/**
+ * Builds a report's content from the sources. Summary: host KPIs (as `GET summary` computes them), top plugins by CPU
+ * and memory, restarts, alerts by level with the longest and the most frequent. Detailed: plus every host gauge and
+ * each plugin's CPU and memory as time series. Custom: only the listed metrics (host names or the seed's groups, plugin
+ * ids, custom metric names), with their series.
+ */
+export async function buildReport(id: string, req: ReportRequest, src: ReportSources, nowMs: number): Promise<ReportContent> {
+  const pause = src.yieldNow ?? (() => new Promise<void>((r) => setImmediate(r)));
+  const span = req.endMs - req.startMs;
+  const step = stepFor(span);
+  const statuses = src.plugins();
+  const sel = selection(req, { plugins: statuses.map((p) => p.id), has: (n) => src.history.has(n) });
+  if (sel.unknown.length) throw new ReportInputError(`metrics: ${sel.unknown.map((m) => `"${m.slice(0, 64)}"`).join(', ')} ${sel.unknown.length === 1 ? 'is' : 'are'} not a host metric (or cpu, memory, disk, network, load), a plugin id or a custom metric`);
+
+  // host KPIs
+  const summaryGauges = SUMMARY_GAUGES.filter(([, name]) => sel.host.includes(name));
+  const { gauges } = await src.history.summarize({ gauges: summaryGauges.map(([, n]) => n), counters: [], trend: true }, req.startMs, req.endMs, step);
+  const summary: ReportContent['summary'] = {};
+  summaryGauges.forEach(([key, , unit], i) => {
+    const g = gauges[i];
+    summary[key] = g ? { current: r2(g.current), average: r2(g.average), maximum: r2(g.maximum), minimum: r2(g.minimum), trend: g.trend, unit } : { current: null, average: null, maximum: null, minimum: null, trend: 'stable', unit };
+  });
+  await pause();
+
+  // plugins: one pass over each plugin's samples in the period, bucketed for its series
+  const wantPluginSeries = req.type !== 'summary';
+  const series: SeriesContent[] = [];
+  const rows: PluginRowContent[] = [];
+  for (const p of statuses.filter((s) => sel.plugins.includes(s.id))) {
+    let n = 0;
+    let cpuSum = 0;
+    let cpuMax = -Infinity;
+    let memSum = 0;
+    let memMax = -Infinity;
+    let memFirst: number | null = null;
+    let memLast: number | null = null;
+    const cpuB = new Map<number, [number, number]>();
+    const memB = new Map<number, [number, number]>();
+    for (const batch of src.pluginSamples(p.id, req.startMs, req.endMs)) {
+      for (const s of batch) {
+        const mb = s.rssBytes / 1048576;
+        n++;
+        cpuSum += s.cpuPercent;
+        memSum += mb;
+        if (s.cpuPercent > cpuMax) cpuMax = s.cpuPercent;
+        if (mb > memMax) memMax = mb;
+        memFirst ??= mb;
+        memLast = mb;
+        if (wantPluginSeries) {
+          const b = Math.floor(s.timestampMs / step) * step;
+          const c = cpuB.get(b) ?? [0, 0];
+          c[0] += s.cpuPercent;
+          c[1]++;
+          cpuB.set(b, c);
+          const m = memB.get(b) ?? [0, 0];
+          m[0] += mb;
+          m[1]++;
+          memB.set(b, m);
+        }
+      }
+      await pause();
+    }
+    rows.push({
+      plugin_id: p.id,
+      name: p.name,
+      status: p.state,
+      health: p.health,
+      restarts: p.restarts,
+      samples: n,
+      cpu_average: n ? r2(cpuSum / n) : null,
+      cpu_maximum: n ? r2(cpuMax) : null,
+      memory_average_mb: n ? r2(memSum / n) : null,
+      memory_maximum_mb: n ? r2(memMax) : null,
+      memory_first_mb: memFirst === null ? null : r2(memFirst),
+      memory_last_mb: memLast === null ? null : r2(memLast),
+      calls_total: p.calls?.total ?? null,
+      calls_failed: p.calls?.failed ?? null,
+    });
+    if (wantPluginSeries && n) {
+      series.push({ name: `plugin ${p.id} cpu_percent`, unit: '%', points: [...cpuB].map(([t, [s, c]]) => [t, r2(s / c)]) });
+      series.push({ name: `plugin ${p.id} memory_mb`, unit: 'MB', points: [...memB].map(([t, [s, c]]) => [t, r2(s / c)]) });
+    }
+  }
+  const sampled = rows.filter((r) => r.samples > 0);
+  const topCpu = [...sampled].sort((a, b) => b.cpu_average! - a.cpu_average!).slice(0, 10);
+  const topMemory = [...sampled].sort((a, b) => b.memory_average_mb! - a.memory_average_mb!).slice(0, 10);
+
+  // host series (detailed: every gauge; custom: the listed ones and the custom metrics)
+  if (req.type !== 'summary') {
+    const names = [...sel.host, ...sel.custom];
+    const got = await src.history.range(names, req.startMs, req.endMs, step);
+    names.forEach((name, i) => {
+      for (const s of got[i]!) {
+        const unit = HOST_SERIES_BY_NAME.get(name)?.unit ?? '';
+        const points: Array<[number, number]> = [];
+        s.times.forEach((t, k) => {
+          const v = s.hundredths[k]!;
+          if (Number.isFinite(v)) points.push([t, v / 100]);
+        });
+        series.unshift({ name: s.name, unit, points });
+      }
+    });
+    // host first, in catalogue order, then plugins
+    series.sort((a, b) => Number(a.name.startsWith('plugin ')) - Number(b.name.startsWith('plugin ')));
+  }
+  await pause();
+
+  const alerts = req.includeAlerts ? alertSection(src.alerts(req.startMs, req.endMs), req.endMs) : null;
+  const content: ReportContent = {
+    report_id: id,
+    title: `${req.type === 'summary' ? 'Performance summary' : req.type === 'detailed' ? 'Detailed performance report' : 'Custom performance report'} · 性能报告`,
+    type: req.type,
+    host: src.hostname,
+    period: { name: req.period, start: isoUtc(req.startMs), end: isoUtc(req.endMs) },
+    generated_at: isoUtc(nowMs),
+    step_seconds: step / 1000,
+    summary,
+    plugins: { top_cpu: topCpu, top_memory: topMemory, all: rows },
+    alerts,
+    series,
+    recommendations: null,
+  };
+  if (req.includeRecommendations) {
+    // the disk and memory findings read the host series over the whole period whatever the report type
+    const [disk] = await src.history.range(['disk_usage_percent'], req.startMs, req.endMs, step);
+    const diskPoints = (disk?.[0]?.times ?? []).map((t, k) => [t, disk![0]!.hundredths[k]! / 100] as [number, number]);
+    content.recommendations = recommend({ rows, disk: diskPoints, alerts: alerts?.list ?? [], rules: src.rules(), spanMs: span, pluginSeries: (id) => pluginMemory(src, id, req.startMs, req.endMs, step), cpuSeries: (id) => pluginCpu(src, id, req.startMs, req.endMs) });
+  }
+  return content;
+}
+
+/** A request the data cannot answer (an unknown metric): the report fails with this message. */
+export class ReportInputError extends Error {}
+
+function alertSection(list: Array<Record<string, unknown>>, endMs: number): NonNullable<ReportContent['alerts']> {
+  const items = list.map((a) => {
+    const created = Date.parse(String(a.created_at));
+    const resolved = a.resolved_at ? Date.parse(String(a.resolved_at)) : null;
+    return {
+      id: String(a.id),
+      level: String(a.level),
+      title: String(a.title ?? ''),
+      message: String(a.message ?? ''),
+      rule_id: String(a.rule_id ?? ''),
+      created_at: String(a.created_at),
+      resolved_at: a.resolved_at ? String(a.resolved_at) : null,
+      seconds: Math.max(0, Math.round(((resolved ?? endMs) - created) / 1000)),
+    };
+  });
+  const byLevel: Record<string, number> = { info: 0, warning: 0, error: 0, critical: 0 };
+  for (const a of items) byLevel[a.level] = (byLevel[a.level] ?? 0) + 1;
+  const longest = items.reduce<(typeof items)[number] | null>((m, a) => (!m || a.seconds > m.seconds ? a : m), null);
+  const counts = new Map<string, { title: string; count: number }>();
+  for (const a of items) {
+    const c = counts.get(a.rule_id) ?? { title: a.title, count: 0 };
+    c.count++;
+    counts.set(a.rule_id, c);
+  }
+  const frequent = [...counts].sort((a, b) => b[1].count - a[1].count)[0];
+  return {
+    total: items.length,
+    by_level: byLevel,
+    longest: longest ? { id: longest.id, title: longest.title, level: longest.level, seconds: longest.seconds } : null,
+    most_frequent: frequent ? { rule_id: frequent[0], title: frequent[1].title, count: frequent[1].count } : null,
+    list: items,
+  };
+}
+
+function pluginMemory(src: ReportSources, id: string, startMs: number, endMs: number, step: number): Array<[number, number]> {
+  const b = new Map<number, [number, number]>();
+  for (const batch of src.pluginSamples(id, startMs, endMs)) {
+    for (const s of batch) {
+      const k = Math.floor(s.timestampMs / step) * step;
+      const v = b.get(k) ?? [0, 0];
+      v[0] += s.rssBytes / 1048576;
+      v[1]++;
+      b.set(k, v);
+    }
+  }
+  return [...b].map(([t, [s, c]]) => [t, s / c]);
+}
+
+function pluginCpu(src: ReportSources, id: string, startMs: number, endMs: number): number[] {
+  const out: number[] = [];
+  for (const batch of src.pluginSamples(id, startMs, endMs)) for (const s of batch) out.push(s.cpuPercent);
+  return out;
+}

@@ -1,0 +1,150 @@
+/**
+ * Deterministic findings from a report's data, each with the evidence that triggered it (docs/reports.md). No AI: the
+ * same data always gives the same findings, and every number in a finding can be checked against the report.
+ */
+
+export interface Recommendation {
+  kind: 'sustained_cpu' | 'memory_growth' | 'disk_full' | 'restart_loop' | 'noisy_rule' | 'silent_rule';
+  severity: 'info' | 'warning' | 'critical';
+  subject: string;
+  finding: string;
+  evidence: Record<string, number | string | boolean>;
+}
+
+export const THRESHOLDS = {
+  /** A plugin above this CPU % (of one core) … */
+  cpuPercent: 80,
+  /** … for at least this share of its samples in the period. */
+  cpuShare: 0.5,
+  /** Memory growth: a fit at least this good … */
+  memoryR2: 0.8,
+  /** … growing at least this many MB an hour. */
+  memoryMbPerHour: 1,
+  /** Disk: full within this many days at the fitted rate. */
+  diskDays: 30,
+  diskR2: 0.5,
+  restarts: 3,
+  /** A rule that fired at least this many times in the period is noisy. */
+  noisyCount: 10,
+} as const;
+
+/** Least squares of y on x: slope, intercept and R² (1 for a perfect line; 0 when y does not vary). */
+export function linearFit(points: ReadonlyArray<readonly [number, number]>): { slope: number; intercept: number; r2: number } | null {
+  const n = points.length;
+  if (n < 3) return null;
+  let sx = 0;
+  let sy = 0;
+  for (const [x, y] of points) {
+    sx += x;
+    sy += y;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (const [x, y] of points) {
+    sxx += (x - mx) ** 2;
+    sxy += (x - mx) * (y - my);
+    syy += (y - my) ** 2;
+  }
+  if (sxx === 0) return null;
+  const slope = sxy / sxx;
+  return { slope, intercept: my - slope * mx, r2: syy === 0 ? 0 : (sxy * sxy) / (sxx * syy) };
+}
+
+const r = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+export function recommend(d: {
+  rows: ReadonlyArray<{ plugin_id: string; status: string; restarts: number; samples: number }>;
+  disk: ReadonlyArray<[number, number]>;
+  alerts: ReadonlyArray<{ rule_id: string; title: string }>;
+  rules: ReadonlyArray<Record<string, unknown>>;
+  spanMs: number;
+  pluginSeries: (id: string) => Array<[number, number]>;
+  cpuSeries: (id: string) => number[];
+}): Recommendation[] {
+  const out: Recommendation[] = [];
+  const hours = d.spanMs / 3_600_000;
+  for (const p of d.rows) {
+    if (p.samples >= 10) {
+      const cpu = d.cpuSeries(p.plugin_id);
+      const above = cpu.filter((v) => v > THRESHOLDS.cpuPercent).length;
+      if (above / cpu.length >= THRESHOLDS.cpuShare) {
+        out.push({
+          kind: 'sustained_cpu',
+          severity: 'warning',
+          subject: p.plugin_id,
+          finding: `Plugin ${p.plugin_id} used more than ${THRESHOLDS.cpuPercent}% of a core in ${Math.round((above / cpu.length) * 100)}% of its samples: profile it, or give it more CPU.`,
+          evidence: { samples: cpu.length, above_threshold: above, share: r(above / cpu.length), threshold_percent: THRESHOLDS.cpuPercent, average_percent: r(cpu.reduce((a, b) => a + b, 0) / cpu.length) },
+        });
+      }
+      // hours from the first point, so the slope reads in MB an hour
+      const mem = d.pluginSeries(p.plugin_id);
+      const t0 = mem[0]?.[0] ?? 0;
+      const fit = linearFit(mem.map(([t, v]) => [(t - t0) / 3_600_000, v] as [number, number]));
+      if (fit && fit.r2 >= THRESHOLDS.memoryR2 && fit.slope >= THRESHOLDS.memoryMbPerHour) {
+        out.push({
+          kind: 'memory_growth',
+          severity: 'warning',
+          subject: p.plugin_id,
+          finding: `Plugin ${p.plugin_id}'s memory grew steadily by ${r(fit.slope)} MB an hour (R² ${r(fit.r2, 3)}): a leak suspect.`,
+          evidence: { slope_mb_per_hour: r(fit.slope), r2: r(fit.r2, 3), points: mem.length, first_mb: r(mem[0]![1]), last_mb: r(mem.at(-1)![1]) },
+        });
+      }
+    }
+    if (p.restarts >= THRESHOLDS.restarts) {
+      out.push({
+        kind: 'restart_loop',
+        severity: p.status === 'error' ? 'critical' : 'warning',
+        subject: p.plugin_id,
+        finding: `Plugin ${p.plugin_id} was restarted ${p.restarts} times by its restart policy since perfwatch started${p.status === 'error' ? ' and gave up (status error)' : ''}: read its stderr log.`,
+        evidence: { restarts: p.restarts, status: p.status, threshold: THRESHOLDS.restarts },
+      });
+    }
+  }
+  const t0 = d.disk[0]?.[0] ?? 0;
+  const fit = linearFit(d.disk.map(([t, v]) => [(t - t0) / 86_400_000, v] as [number, number]));
+  const last = d.disk.at(-1)?.[1];
+  if (fit && last !== undefined && fit.slope > 0 && fit.r2 >= THRESHOLDS.diskR2) {
+    const days = (100 - last) / fit.slope;
+    if (days <= THRESHOLDS.diskDays) {
+      out.push({
+        kind: 'disk_full',
+        severity: days <= 7 ? 'critical' : 'warning',
+        subject: 'disk',
+        finding: `At the rate of this period (${r(fit.slope)} points a day) the disk is full in ${r(days, 1)} days.`,
+        evidence: { current_percent: r(last), slope_percent_per_day: r(fit.slope, 3), r2: r(fit.r2, 3), days_to_full: r(days, 1) },
+      });
+    }
+  }
+  const fired = new Map<string, { title: string; count: number }>();
+  for (const a of d.alerts) {
+    const f = fired.get(a.rule_id) ?? { title: a.title, count: 0 };
+    f.count++;
+    fired.set(a.rule_id, f);
+  }
+  for (const [rule, f] of fired) {
+    if (f.count >= THRESHOLDS.noisyCount) {
+      out.push({
+        kind: 'noisy_rule',
+        severity: 'info',
+        subject: rule,
+        finding: `Rule ${rule} fired ${f.count} times in the period (${r(f.count / Math.max(hours, 1e-9), 1)} an hour): raise its threshold, add a \`for\` or a cooldown.`,
+        evidence: { fired: f.count, per_hour: r(f.count / Math.max(hours, 1e-9), 2), threshold: THRESHOLDS.noisyCount },
+      });
+    }
+  }
+  for (const rule of d.rules) {
+    if (rule.enabled === true && Number(rule.trigger_count) === 0) {
+      out.push({
+        kind: 'silent_rule',
+        severity: 'info',
+        subject: String(rule.id),
+        finding: `Rule ${String(rule.id)} has never fired: check that its metric exists and its threshold can be reached.`,
+        evidence: { trigger_count: 0, metric: String(rule.metric ?? ''), threshold: Number(rule.threshold ?? 0) },
+      });
+    }
+  }
+  return out;
+}
