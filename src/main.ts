@@ -164,6 +164,8 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     writeAuth,
     requireAdmin,
     log,
+    channel: (name) => alerting.channel(name),
+    publicUrl: () => config.alerting.external_url ?? http?.url ?? '',
     sources: {
       history: history.reader,
       pluginSamples: (id, startMs, endMs) => history.plugins.batches(id, startMs, endMs),

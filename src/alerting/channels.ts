@@ -17,7 +17,8 @@ export type ChannelResult = 'sent' | 'failed' | 'queue_full' | 'suppressed';
 
 /** One alert transition as channels see it. */
 export interface ChannelEvent {
-  status: 'firing' | 'resolved';
+  /** `report`: a scheduled report is ready (docs/reports.md#schedules), not an alert. */
+  status: 'firing' | 'resolved' | 'report';
   ruleId: string;
   ruleName: string;
   level: string;
@@ -109,7 +110,7 @@ export function renderEvent(e: ChannelEvent, t: { subject?: string | undefined; 
 
 /** Chat text: a first line with the level mark and the state, then the body. */
 function chatText(e: ChannelEvent, r: Rendered): string {
-  return `${LEVEL_MARK[e.level] ?? ''} [${e.status === 'firing' ? 'FIRING' : 'RESOLVED'}] ${r.subject}\n\n${r.text}`;
+  return `${LEVEL_MARK[e.level] ?? ''} [${e.status.toUpperCase()}] ${r.subject}\n\n${r.text}`;
 }
 
 /** A request a chat channel sends: the URL (DingTalk signs in the query) and the JSON body. */
@@ -221,10 +222,12 @@ export class Channel {
   #lastFiring = new Map<string, number>();
   #notified = new Set<string>();
   #onResult: (result: ChannelResult) => void;
+  #mailer: Transporter | undefined;
 
   constructor(config: ChannelConfig, o: { mailer?: Transporter | undefined; onResult: (result: ChannelResult) => void; onError?: (err: unknown, attempt: number) => void; now?: () => number }) {
     this.config = config;
     this.#onResult = o.onResult;
+    this.#mailer = o.mailer;
     const now = o.now ?? Date.now;
     const c = config;
     const deliver = async (e: ChannelEvent) => {
@@ -248,6 +251,22 @@ export class Channel {
 
   get pending(): number {
     return this.#queue.pending;
+  }
+
+  /**
+   * A scheduled report (docs/reports.md#schedules): email gets the file attached, chat channels the text (with the
+   * download link). Sent at once, without the alert routing, cooldown or queue; rejects when delivery fails.
+   */
+  async deliverReport(m: { subject: string; text: string; attachment?: { filename: string; path: string } }): Promise<void> {
+    const c = this.config;
+    const e: ChannelEvent = { status: 'report', ruleId: '', ruleName: '', level: 'info', title: m.subject, message: m.text, value: null, threshold: null, labels: {}, alertId: null, atMs: Date.now(), host: '' };
+    const r: Rendered = { subject: m.subject, text: m.text, html: `<p>${escapeHtml(m.text).replace(/\n/g, '<br>')}</p>` };
+    if (c.type === 'email') {
+      await this.#mailer!.sendMail({ from: c.from, to: [...(c.to ?? [])], subject: r.subject, text: r.text, html: r.html, ...(m.attachment ? { attachments: [m.attachment] } : {}) });
+      return;
+    }
+    const req = c.type === 'slack' ? slackRequest(c.url!, e, r) : c.type === 'dingtalk' ? dingtalkRequest(c.url!, e, r, c.secret, Date.now()) : c.type === 'feishu' ? feishuRequest(c.url!, e, r, c.secret, Date.now()) : wecomRequest(c.url!, e, r);
+    await postChat(req, c.timeoutMs);
   }
 
   /** Routes one transition: level and rule filters, then the per-rule cooldown for firing, send_resolved for resolved. */

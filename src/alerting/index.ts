@@ -131,7 +131,7 @@ export async function createAlerting(o: AlertingOptions) {
   };
   // the routes resolve the service per request: it exists from start() on, before the server listens
   const router = createAlertRouter({ alerts: () => live(), writeAuth: o.writeAuth, clock: o.clock, bodyLimit: o.config.server.body_limit });
-  return { component, sink, router, get service(): AlertService {
+  return { component, sink, router, channel: (name: string) => channels.find((c) => c.config.name === name), get service(): AlertService {
     return live();
   } };
 }

@@ -134,6 +134,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
         smtp: c.smtp && { ...c.smtp, password_file: c.smtp.password_file === undefined ? undefined : path.resolve(baseDir, c.smtp.password_file) },
       })),
     },
+    reports: { ...cfg.reports, schedules: cfg.reports.schedules.map((sch) => ({ ...sch, deliver: sch.deliver.map((d) => (d.file === undefined ? d : { ...d, file: path.resolve(baseDir, d.file) })) })) },
     history: { ...cfg.history, prometheus: cfg.history.prometheus && resolveBackendFiles(cfg.history.prometheus, baseDir) },
     plugin_dirs: pluginDirs,
     plugins,

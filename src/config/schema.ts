@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
@@ -96,6 +97,46 @@ export const channelSchema = z
     }
   });
 export type ChannelConfigInput = z.output<typeof channelSchema>;
+
+/** One scheduled report (docs/reports.md#schedules). */
+export const scheduleSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_-]{1,32}$/, { error: 'expected 1 to 32 characters from a-z 0-9 _ -' }).describe('Unique; reports it makes say `origin: schedule:<name>`.'),
+  cron: z
+    .string()
+    .max(100)
+    .refine((c) => cron.validate(c), { message: 'expected a cron expression: 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "0 8 * * 1" for Mondays at 08:00' })
+    .describe('When (node-cron syntax, 5 or 6 fields).'),
+  timezone: z
+    .string()
+    .max(64)
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, { message: 'expected an IANA time zone such as Asia/Shanghai' })
+    .optional()
+    .describe('Time zone of `cron` (default the host\'s).'),
+  type: z.enum(['summary', 'detailed', 'custom']).prefault('summary').describe('As in `POST reports`.'),
+  period: z.enum(['1h', '6h', '24h', '7d']).prefault('24h').describe('The period ending when the schedule fires.'),
+  format: z.enum(['json', 'csv', 'pdf']).prefault('pdf').describe('As in `POST reports`.'),
+  metrics: z.array(z.string().min(1).max(128)).min(1).max(100).optional().describe('For `custom`.'),
+  include_alerts: z.boolean().prefault(true),
+  include_recommendations: z.boolean().prefault(true),
+  deliver: z
+    .array(
+      z.strictObject({
+        channel: z.string().optional().describe('An `alerting.channels` name: email gets the file attached; chat channels get the download link.'),
+        file: z.string().optional().describe('A folder the file is copied into (relative to the config file).'),
+        webhook: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional().describe('POSTed `{"event": "report_ready", "report": {…GET reports/{id}…}}` (JSON).'),
+      }),
+    )
+    .max(10)
+    .prefault([])
+    .describe('Where each finished report goes, besides staying downloadable; each entry one of `channel`, `file`, `webhook`.'),
+});
 
 export const CHECK_TYPES = ['http', 'tcp', 'exec', 'heartbeat'] as const;
 export const CHECK_ROLES = ['liveness', 'readiness', 'dependency'] as const;
@@ -256,6 +297,12 @@ export const configSchema = z.strictObject({
       timeout: duration('5m', { min: 1000, max: 3_600_000 }).describe('A report still generating after this fails with the cause `timed out`.'),
       max_age: duration('720h', { min: 60_000 }).describe('Finished reports older than this are deleted (row and file), checked hourly.'),
       max_count: z.int().min(1).max(100_000).prefault(100).describe('Finished reports kept at most; the oldest go first.'),
+      schedules: z
+        .array(scheduleSchema)
+        .max(100)
+        .prefault([])
+        .superRefine(uniqueNames('schedule'))
+        .describe('Reports made on a schedule and delivered (docs/reports.md#schedules).'),
       chromium: z.string().optional().describe('The Chromium that prints PDF reports (`PERFWATCH_CHROMIUM` too); default the first of /usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome. Debian: `apt-get install chromium fonts-noto-cjk`.'),
     })
     .prefault({})
@@ -345,6 +392,15 @@ export const configSchema = z.strictObject({
   plugin_dirs: z.array(z.string()).prefault([]).describe('Folders whose `*/plugin.toml` files each register a plugin.'),
   plugins: z.array(pluginSchema).prefault([]).describe('Inline plugins.'),
 }).superRefine((c, ctx) => {
+  const channels = new Set(c.alerting.channels.map((ch) => ch.name));
+  c.reports.schedules.forEach((sch, i) => {
+    if (sch.type === 'custom' && !sch.metrics) ctx.addIssue({ code: 'custom', path: ['reports', 'schedules', i, 'metrics'], message: 'a custom report lists its metrics' });
+    sch.deliver.forEach((d, k) => {
+      const kinds = [d.channel, d.file, d.webhook].filter((x) => x !== undefined).length;
+      if (kinds !== 1) ctx.addIssue({ code: 'custom', path: ['reports', 'schedules', i, 'deliver', k], message: 'each entry is one of channel, file or webhook' });
+      if (d.channel !== undefined && !channels.has(d.channel)) ctx.addIssue({ code: 'custom', path: ['reports', 'schedules', i, 'deliver', k, 'channel'], message: `no alerting.channels entry is named "${d.channel}"` });
+    });
+  });
   const p = c.history.prometheus;
   if (c.history.backend === 'prometheus' && !p) ctx.addIssue({ code: 'custom', path: ['history', 'prometheus', 'url'], message: 'history.backend: prometheus needs history.prometheus.url' });
   if (p?.basic_auth && p.bearer_token_file) ctx.addIssue({ code: 'custom', path: ['history', 'prometheus', 'bearer_token_file'], message: 'use basic_auth or bearer_token_file, not both' });

@@ -129,10 +129,13 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
   // host KPIs
   const summaryGauges = SUMMARY_GAUGES.filter(([, name]) => sel.host.includes(name));
   const { gauges } = await src.history.summarize({ gauges: summaryGauges.map(([, n]) => n), counters: [], trend: true }, req.startMs, req.endMs, step);
+  // `current` of a report is the period's last value (GET summary's is now's): a past period reads the same later
+  const lasts = await src.history.range(summaryGauges.map(([, n]) => n), req.startMs, req.endMs, step);
   const summary: ReportContent['summary'] = {};
   summaryGauges.forEach(([key, , unit], i) => {
     const g = gauges[i];
-    summary[key] = g ? { current: r2(g.current), average: r2(g.average), maximum: r2(g.maximum), minimum: r2(g.minimum), trend: g.trend, unit } : { current: null, average: null, maximum: null, minimum: null, trend: 'stable', unit };
+    const last = lasts[i]?.[0]?.hundredths.at(-1);
+    summary[key] = g && last !== undefined ? { current: last / 100, average: r2(g.average), maximum: r2(g.maximum), minimum: r2(g.minimum), trend: g.trend, unit } : { current: null, average: null, maximum: null, minimum: null, trend: 'stable', unit };
   });
   await pause();
 

@@ -1,4 +1,6 @@
+import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import cron, { type ScheduledTask } from 'node-cron';
 import type { Middleware } from 'koa';
 import type { Config } from '../config/load.js';
 import type { AdminMiddleware } from '../http/auth.js';
@@ -7,8 +9,13 @@ import type { Component } from '../model/component.js';
 import type { ReportSources } from './content.js';
 import { findChromium, printPdf, reportHtml } from './pdf.js';
 import { createReportRouter } from './routes.js';
-import { ReportService } from './service.js';
-import { ReportStore } from './store.js';
+import { reportJson, ReportService } from './service.js';
+import { ReportStore, type ReportRow } from './store.js';
+
+/** What a schedule can deliver to besides files and webhooks: a notification channel (alerting/channels.ts). */
+export interface ReportChannel {
+  deliverReport(m: { subject: string; text: string; attachment?: { filename: string; path: string } }): Promise<void>;
+}
 
 export interface ReportsOptions {
   config: Config;
@@ -18,6 +25,10 @@ export interface ReportsOptions {
   writeAuth: Middleware;
   requireAdmin: AdminMiddleware;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** A channel by name (`alerting.channels`), for schedules' `deliver: [{channel}]`. */
+  channel: (name: string) => ReportChannel | undefined;
+  /** perfwatch's URL as users reach it (`alerting.external_url`, else the listening address), for download links. */
+  publicUrl: () => string;
 }
 
 /**
@@ -37,14 +48,61 @@ export function createReports(o: ReportsOptions) {
     if (!chromium) throw new Error(`no Chromium to print the PDF: set reports.chromium or PERFWATCH_CHROMIUM, or install it (Debian: apt-get install chromium fonts-noto-cjk)${c.chromium ? `; ${c.chromium} is not an executable` : ''}`);
     return printPdf(await reportHtml(content), chromium, Math.min(c.timeout, 120_000));
   };
+  let tasks: ScheduledTask[] = [];
+  const deliver = async (row: ReportRow) => {
+    const name = row.request.origin.startsWith('schedule:') ? row.request.origin.slice('schedule:'.length) : null;
+    const sch = c.schedules.find((x) => x.name === name);
+    if (!sch || !service) return;
+    if (row.status !== 'ready') {
+      o.log('warn', 'scheduled report failed; nothing delivered', { schedule: sch.name, report_id: row.id, cause: row.error });
+      return;
+    }
+    const file = service.fileOf(row);
+    const filename = `perfwatch-${row.request.type}-${new Date(row.request.endMs).toISOString().slice(0, 10)}-${row.id}.${row.request.format}`;
+    const url = `${o.publicUrl().replace(/\/$/, '')}/api/v1/performance/reports/${row.id}/download`;
+    const subject = `[perfwatch] ${sch.name}: ${row.request.type} report ${row.id} (${row.request.period})`;
+    const text = `${subject}\nhost: ${o.sources.hostname}\nperiod: ${new Date(row.request.startMs).toISOString()} – ${new Date(row.request.endMs).toISOString()}\ndownload (admin token): ${url}`;
+    for (const d of sch.deliver) {
+      try {
+        if (d.channel !== undefined) await o.channel(d.channel)!.deliverReport({ subject, text, attachment: { filename, path: file } });
+        else if (d.file !== undefined) {
+          await mkdir(d.file, { recursive: true });
+          await copyFile(file, path.join(d.file, filename));
+        } else if (d.webhook !== undefined) {
+          const res = await fetch(d.webhook, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'perfwatch' }, body: JSON.stringify({ event: 'report_ready', schedule: sch.name, report: reportJson(row) }), signal: AbortSignal.timeout(10_000) });
+          await res.arrayBuffer();
+          if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+        }
+        o.log('info', 'scheduled report delivered', { schedule: sch.name, report_id: row.id, to: d });
+      } catch (err) {
+        o.log('warn', 'scheduled report delivery failed', { schedule: sch.name, report_id: row.id, to: d, err: String(err) });
+      }
+    }
+  };
+  /** Makes the report a schedule asks for now (also what `cron` calls). */
+  const runSchedule = (name: string) => {
+    const sch = c.schedules.find((x) => x.name === name);
+    if (!sch || !service) return null;
+    try {
+      const { row } = service.create({ type: sch.type, period: sch.period, format: sch.format, ...(sch.metrics ? { metrics: sch.metrics } : {}), include_alerts: sch.include_alerts, include_recommendations: sch.include_recommendations }, `schedule:${sch.name}`);
+      o.log('info', 'scheduled report queued', { schedule: sch.name, report_id: row.id });
+      return row.id;
+    } catch (err) {
+      o.log('warn', 'scheduled report not queued', { schedule: sch.name, err: String(err) });
+      return null;
+    }
+  };
   const component: Component = {
     name: 'reports',
     start() {
       store = new ReportStore(path.join(o.config.storage.path, 'reports'));
-      service = new ReportService({ store, sources: o.sources, clock: o.clock, concurrency: c.concurrency, maxQueue: c.max_queue, timeoutMs: c.timeout, maxAgeMs: c.max_age, maxCount: c.max_count, renderPdf, log: o.log });
+      service = new ReportService({ store, sources: o.sources, clock: o.clock, concurrency: c.concurrency, maxQueue: c.max_queue, timeoutMs: c.timeout, maxAgeMs: c.max_age, maxCount: c.max_count, renderPdf, log: o.log, onFinished: (row) => void deliver(row) });
       service.start();
+      tasks = c.schedules.map((sch) => cron.schedule(sch.cron, () => void runSchedule(sch.name), { name: `report:${sch.name}`, noOverlap: true, ...(sch.timezone ? { timezone: sch.timezone } : {}) }));
     },
     async stop() {
+      for (const t of tasks) await t.stop();
+      tasks = [];
       await service?.stop();
       store?.close();
       service = null;
@@ -52,5 +110,5 @@ export function createReports(o: ReportsOptions) {
     },
   };
   const router = createReportRouter({ reports: live, writeAuth: o.writeAuth, requireAdmin: o.requireAdmin, clock: o.clock, bodyLimit: o.config.server.body_limit });
-  return { component, router, service: live };
+  return { component, router, service: live, runSchedule };
 }

@@ -27,23 +27,28 @@ export async function findChromium(configured: string | undefined, env: NodeJS.P
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? '–' : `${v}${unit}`);
 
-/** One line chart as an SVG string: time axis with labels, the unit on the value axis. */
+/** Bytes shown in MiB or GiB, whichever keeps the numbers short. */
+function scaled(s: SeriesContent): { unit: string; points: Array<[number, number]> } {
+  if (s.unit !== 'bytes' && s.unit !== 'bytes/s') return { unit: s.unit, points: s.points };
+  const max = Math.max(...s.points.map(([, v]) => Math.abs(v)), 0);
+  const [k, name] = max >= 10 * 2 ** 30 ? [2 ** 30, 'GiB'] : max >= 2 ** 20 ? [2 ** 20, 'MiB'] : [2 ** 10, 'KiB'];
+  return { unit: s.unit === 'bytes/s' ? `${name}/s` : name, points: s.points.map(([t, v]) => [t, Math.round((v / k) * 100) / 100]) };
+}
+
+/** One line chart as an SVG string: a time axis with labels fit to the span, the unit in the title. */
 async function chartSvg(s: SeriesContent, spanMs: number): Promise<string> {
   const echarts = await import('echarts');
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
+  const { unit, points } = scaled(s);
+  const labels = spanMs > 2 * 86_400_000 ? '{MM}-{dd} {HH}:{mm}' : spanMs > 3_600_000 ? '{HH}:{mm}' : '{HH}:{mm}:{ss}';
   try {
-    const days = spanMs > 2 * 86_400_000;
     chart.setOption({
       animation: false,
-      title: { text: s.name, left: 0, top: 0, textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: 'Noto Sans CJK SC, sans-serif' } },
-      grid: { left: 56, right: 16, top: 30, bottom: 28 },
-      xAxis: {
-        type: 'time',
-        axisLabel: { fontSize: 9, hideOverlap: true, formatter: days ? '{MM}-{dd} {HH}:{mm}' : '{HH}:{mm}' },
-        splitLine: { show: false },
-      },
-      yAxis: { type: 'value', name: s.unit, nameTextStyle: { fontSize: 9 }, axisLabel: { fontSize: 9 }, scale: true },
-      series: [{ type: 'line', data: s.points, showSymbol: false, lineStyle: { width: 1.2 } }],
+      title: { text: unit ? `${s.name} (${unit})` : s.name, left: 0, top: 0, textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: 'Noto Sans CJK SC, sans-serif' } },
+      grid: { left: 64, right: 16, top: 30, bottom: 28 },
+      xAxis: { type: 'time', min: 'dataMin', max: 'dataMax', axisLabel: { fontSize: 9, hideOverlap: true, formatter: labels }, splitLine: { show: false } },
+      yAxis: { type: 'value', axisLabel: { fontSize: 9 }, scale: true },
+      series: [{ type: 'line', data: points, showSymbol: false, lineStyle: { width: 1.2 } }],
     });
     return chart.renderToSVGString();
   } finally {
