@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, peers in the same run; prints markdown tables for bench/README.md.
-// BENCH=plugins, BENCH=host, BENCH=checkpoint, BENCH=fleet, BENCH=export, BENCH=top, BENCH=health, BENCH=service, BENCH=soak or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
+// BENCH=plugins, BENCH=host, BENCH=checkpoint, BENCH=fleet, BENCH=export, BENCH=top, BENCH=health, BENCH=service, BENCH=reports, BENCH=soak or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
 // limits the plugin counts.
 import { machine } from './harness.js';
 import { runCheckpointBench } from './checkpoint.bench.js';
@@ -7,12 +7,13 @@ import { runExportBench } from './export.bench.js';
 import { runFleetBench } from './fleet.bench.js';
 import { runHealthBench } from './health.bench.js';
 import { runHostBench, runIngestBench } from './host.bench.js';
+import { runReportsBench } from './reports.bench.js';
 import { runServiceBench } from './service.bench.js';
 import { runPluginsBench } from './plugins.bench.js';
 import { runTopBench } from './top.bench.js';
 import { runSoakBench } from './soak.bench.js';
 
-const which = process.env.BENCH ?? 'plugins,host,checkpoint,fleet,export,top,health,service';
+const which = process.env.BENCH ?? 'plugins,host,checkpoint,fleet,export,top,health,service,reports';
 console.log(`# perfwatch bench, ${new Date().toISOString()}\n${machine()}\n`);
 if (which.includes('plugins')) {
   const ns = (process.env.BENCH_N ?? '10,100,500').split(',').map(Number);
@@ -51,6 +52,10 @@ if (which.split(',').includes('health')) {
 if (which.split(',').includes('service')) {
   console.log('## Service metrics: CPU per reported call, /metrics while calls arrive\n');
   console.log(await runServiceBench((l) => console.error(l)));
+}
+if (which.split(',').includes('reports')) {
+  console.log('## Reports: a 7-day detailed PDF and CSV, and /metrics while they are built\n');
+  console.log(await runReportsBench((l) => console.error(l)));
 }
 // not in the default run (minutes long): BENCH=soak [SOAK_SECONDS=180] [SOAK_PLUGINS=500]
 if (which.split(',').includes('soak')) {

@@ -62,7 +62,11 @@ export async function reportHtml(c: ReportContent): Promise<string> {
   const rows = (cells: unknown[][]) => cells.map((r) => `<tr>${r.map((x) => `<td>${esc(x)}</td>`).join('')}</tr>`).join('');
   const table = (head: string[], body: unknown[][]) => `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.length ? rows(body) : `<tr><td colspan="${head.length}">—</td></tr>`}</tbody></table>`;
   const charts: string[] = [];
-  for (const s of c.series) if (s.points.length > 1) charts.push(`<div class="chart">${await chartSvg(s, spanMs)}</div>`);
+  for (const s of c.series) {
+    if (s.points.length < 2) continue;
+    charts.push(`<div class="chart">${await chartSvg(s, spanMs)}</div>`);
+    await new Promise<void>((r) => setImmediate(r)); // one chart at a time: scrapes and requests run in between
+  }
   const period = c.period.name ? `${c.period.name} (${c.period.start} – ${c.period.end})` : `${c.period.start} – ${c.period.end}`;
   const plugin = (p: ReportContent['plugins']['all'][number]) => [p.plugin_id, p.status, p.health, p.restarts, num(p.cpu_average, '%'), num(p.cpu_maximum, '%'), num(p.memory_average_mb, ' MB'), num(p.memory_maximum_mb, ' MB')];
   const pluginHead = ['plugin', 'status', 'health', 'restarts', 'CPU avg', 'CPU max', 'memory avg', 'memory max'];
