@@ -2,7 +2,9 @@ import { HOST_SERIES_BY_NAME } from '../model/legacy-names.js';
 import { isoUtc } from '../model/time.js';
 import type { HistoryReader } from '../store/history-reader.js';
 import type { StoredPluginSample } from '../store/plugin-history.js';
-import { recommend, type Recommendation } from './recommendations.js';
+import { recommend, THRESHOLDS, type Recommendation } from './recommendations.js';
+
+const CPU_THRESHOLD = THRESHOLDS.cpuPercent;
 import type { ReportRequest } from './store.js';
 
 /** What a report reads, each a function main.ts wires: the local history, the plugins, the alerts and the rules. */
@@ -143,6 +145,9 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
   const wantPluginSeries = req.type !== 'summary';
   const series: SeriesContent[] = [];
   const rows: PluginRowContent[] = [];
+  // what the recommendations read, gathered in the same pass: memory by bucket, samples above the CPU threshold
+  const memoryOf = new Map<string, Array<[number, number]>>();
+  const cpuOf = new Map<string, { samples: number; above: number; average: number }>();
   for (const p of statuses.filter((s) => sel.plugins.includes(s.id))) {
     let n = 0;
     let cpuSum = 0;
@@ -151,6 +156,7 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
     let memMax = -Infinity;
     let memFirst: number | null = null;
     let memLast: number | null = null;
+    let above = 0;
     const cpuB = new Map<number, [number, number]>();
     const memB = new Map<number, [number, number]>();
     for (const batch of src.pluginSamples(p.id, req.startMs, req.endMs)) {
@@ -163,16 +169,17 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
         if (mb > memMax) memMax = mb;
         memFirst ??= mb;
         memLast = mb;
+        if (s.cpuPercent > CPU_THRESHOLD) above++;
+        const b = Math.floor(s.timestampMs / step) * step;
+        const m = memB.get(b) ?? [0, 0];
+        m[0] += mb;
+        m[1]++;
+        memB.set(b, m);
         if (wantPluginSeries) {
-          const b = Math.floor(s.timestampMs / step) * step;
           const c = cpuB.get(b) ?? [0, 0];
           c[0] += s.cpuPercent;
           c[1]++;
           cpuB.set(b, c);
-          const m = memB.get(b) ?? [0, 0];
-          m[0] += mb;
-          m[1]++;
-          memB.set(b, m);
         }
       }
       await pause();
@@ -193,9 +200,12 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
       calls_total: p.calls?.total ?? null,
       calls_failed: p.calls?.failed ?? null,
     });
+    const memory = [...memB].map(([t, [s, c]]): [number, number] => [t, r2(s / c)]);
+    memoryOf.set(p.id, memory);
+    cpuOf.set(p.id, { samples: n, above, average: n ? cpuSum / n : 0 });
     if (wantPluginSeries && n) {
       series.push({ name: `plugin ${p.id} cpu_percent`, unit: '%', points: [...cpuB].map(([t, [s, c]]) => [t, r2(s / c)]) });
-      series.push({ name: `plugin ${p.id} memory_mb`, unit: 'MB', points: [...memB].map(([t, [s, c]]) => [t, r2(s / c)]) });
+      series.push({ name: `plugin ${p.id} memory_mb`, unit: 'MB', points: memory });
     }
   }
   const sampled = rows.filter((r) => r.samples > 0);
@@ -205,7 +215,12 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
   // host series (detailed: every gauge; custom: the listed ones and the custom metrics)
   if (req.type !== 'summary') {
     const names = [...sel.host, ...sel.custom];
-    const got = await src.history.range(names, req.startMs, req.endMs, step);
+    const got: Awaited<ReturnType<HistoryReader['range']>> = [];
+    for (const name of names) {
+      // one series at a time: a week of one is a few ms; all of them at once would hold the event loop
+      got.push(...(await src.history.range([name], req.startMs, req.endMs, step)));
+      await pause();
+    }
     names.forEach((name, i) => {
       for (const s of got[i]!) {
         const unit = HOST_SERIES_BY_NAME.get(name)?.unit ?? '';
@@ -241,7 +256,7 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
     // the disk and memory findings read the host series over the whole period whatever the report type
     const [disk] = await src.history.range(['disk_usage_percent'], req.startMs, req.endMs, step);
     const diskPoints = (disk?.[0]?.times ?? []).map((t, k) => [t, disk![0]!.hundredths[k]! / 100] as [number, number]);
-    content.recommendations = recommend({ rows, disk: diskPoints, alerts: alerts?.list ?? [], rules: src.rules(), spanMs: span, pluginSeries: (id) => pluginMemory(src, id, req.startMs, req.endMs, step), cpuSeries: (id) => pluginCpu(src, id, req.startMs, req.endMs) });
+    content.recommendations = recommend({ rows, disk: diskPoints, alerts: alerts?.list ?? [], rules: src.rules(), spanMs: span, pluginSeries: (id) => memoryOf.get(id) ?? [], cpuStats: (id) => cpuOf.get(id) ?? { samples: 0, above: 0, average: 0 } });
   }
   return content;
 }
@@ -281,24 +296,4 @@ function alertSection(list: Array<Record<string, unknown>>, endMs: number): NonN
     most_frequent: frequent ? { rule_id: frequent[0], title: frequent[1].title, count: frequent[1].count } : null,
     list: items,
   };
-}
-
-function pluginMemory(src: ReportSources, id: string, startMs: number, endMs: number, step: number): Array<[number, number]> {
-  const b = new Map<number, [number, number]>();
-  for (const batch of src.pluginSamples(id, startMs, endMs)) {
-    for (const s of batch) {
-      const k = Math.floor(s.timestampMs / step) * step;
-      const v = b.get(k) ?? [0, 0];
-      v[0] += s.rssBytes / 1048576;
-      v[1]++;
-      b.set(k, v);
-    }
-  }
-  return [...b].map(([t, [s, c]]) => [t, s / c]);
-}
-
-function pluginCpu(src: ReportSources, id: string, startMs: number, endMs: number): number[] {
-  const out: number[] = [];
-  for (const batch of src.pluginSamples(id, startMs, endMs)) for (const s of batch) out.push(s.cpuPercent);
-  return out;
 }

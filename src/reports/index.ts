@@ -7,7 +7,7 @@ import type { AdminMiddleware } from '../http/auth.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
 import type { ReportSources } from './content.js';
-import { findChromium, printPdf, reportHtml } from './pdf.js';
+import { findChromium, renderPdf as printReport } from './pdf.js';
 import { createReportRouter } from './routes.js';
 import { reportJson, ReportService } from './service.js';
 import { ReportStore, type ReportRow } from './store.js';
@@ -43,10 +43,10 @@ export function createReports(o: ReportsOptions) {
     if (!service) throw new Error('reports are not started');
     return service;
   };
-  const renderPdf = async (content: Parameters<typeof reportHtml>[0]) => {
+  const renderPdf = async (content: Parameters<typeof printReport>[0]) => {
     const chromium = await findChromium(c.chromium, o.env);
     if (!chromium) throw new Error(`no Chromium to print the PDF: set reports.chromium or PERFWATCH_CHROMIUM, or install it (Debian: apt-get install chromium fonts-noto-cjk)${c.chromium ? `; ${c.chromium} is not an executable` : ''}`);
-    return printPdf(await reportHtml(content), chromium, Math.min(c.timeout, 120_000));
+    return printReport(content, chromium, Math.min(c.timeout, 120_000));
   };
   let tasks: ScheduledTask[] = [];
   const deliver = async (row: ReportRow) => {

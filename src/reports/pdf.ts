@@ -1,11 +1,14 @@
 import { access, constants } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type { ReportContent, SeriesContent } from './content.js';
 
 /**
  * The PDF engine (docs/reports.md says why): the report as HTML, its charts as SVG rendered on the server by ECharts
  * (no browser scripting, no canvas), printed to A4 by Debian's Chromium through playwright-core. Chromium lays out the
  * tables and falls back per glyph between fonts, so Chinese rule titles render with any CJK font installed
- * (`fonts-noto-cjk`); the PDF embeds the glyphs it uses. Chromium runs in its own process: the event loop only waits.
+ * (`fonts-noto-cjk`); the PDF embeds the glyphs it uses. Charts and printing run in a worker thread, Chromium in its
+ * own process: the event loop only waits.
  */
 
 export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -35,42 +38,98 @@ function scaled(s: SeriesContent): { unit: string; points: Array<[number, number
   return { unit: s.unit === 'bytes/s' ? `${name}/s` : name, points: s.points.map(([t, v]) => [t, Math.round((v / k) * 100) / 100]) };
 }
 
-/** One line chart as an SVG string: a time axis with labels fit to the span, the unit in the title. */
-async function chartSvg(s: SeriesContent, spanMs: number): Promise<string> {
-  const echarts = await import('echarts');
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
+/** One line chart's ECharts option: a time axis with labels fit to the span, the unit in the title. */
+function chartOption(s: SeriesContent, spanMs: number): Record<string, unknown> {
   const { unit, points } = scaled(s);
   const labels = spanMs > 2 * 86_400_000 ? '{MM}-{dd} {HH}:{mm}' : spanMs > 3_600_000 ? '{HH}:{mm}' : '{HH}:{mm}:{ss}';
+  return {
+    animation: false,
+    title: { text: unit ? `${s.name} (${unit})` : s.name, left: 0, top: 0, textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: 'Noto Sans CJK SC, sans-serif' } },
+    grid: { left: 64, right: 16, top: 30, bottom: 28 },
+    xAxis: { type: 'time', min: 'dataMin', max: 'dataMax', axisLabel: { fontSize: 9, hideOverlap: true, formatter: labels }, splitLine: { show: false } },
+    yAxis: { type: 'value', axisLabel: { fontSize: 9 }, scale: true },
+    series: [{ type: 'line', data: points, showSymbol: false, lineStyle: { width: 1.2 } }],
+  };
+}
+
+/**
+ * The whole PDF is made in a worker thread: loading ECharts and playwright-core (half a second of module compilation),
+ * rendering a hundred charts and talking to Chromium would otherwise hold the event loop (bench/README.md, "Reports").
+ * The worker is plain JavaScript, so it runs the same from src/ under tsx and from dist/; it requires both libraries by
+ * their resolved paths, renders the charts into the HTML's `<!--chart:N-->` slots, prints, and lives for one report.
+ */
+const PDF_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+parentPort.once('message', async ({ html, options, executablePath, timeoutMs }) => {
   try {
-    chart.setOption({
-      animation: false,
-      title: { text: unit ? `${s.name} (${unit})` : s.name, left: 0, top: 0, textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: 'Noto Sans CJK SC, sans-serif' } },
-      grid: { left: 64, right: 16, top: 30, bottom: 28 },
-      xAxis: { type: 'time', min: 'dataMin', max: 'dataMax', axisLabel: { fontSize: 9, hideOverlap: true, formatter: labels }, splitLine: { show: false } },
-      yAxis: { type: 'value', axisLabel: { fontSize: 9 }, scale: true },
-      series: [{ type: 'line', data: points, showSymbol: false, lineStyle: { width: 1.2 } }],
+    const echarts = require(workerData.echarts);
+    const svgs = options.map((option) => {
+      const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
+      try {
+        chart.setOption(option);
+        return chart.renderToSVGString();
+      } finally {
+        chart.dispose();
+      }
     });
-    return chart.renderToSVGString();
+    const doc = html.replace(/<!--chart:(\\d+)-->/g, (_, i) => svgs[Number(i)]);
+    const { chromium } = require(workerData.playwright);
+    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: timeoutMs });
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(timeoutMs);
+      await page.setContent(doc, { waitUntil: 'load' });
+      const pdf = await page.pdf(workerData.pdf);
+      const bytes = pdf.buffer.slice(pdf.byteOffset, pdf.byteOffset + pdf.length);
+      parentPort.postMessage({ pdf: bytes }, [bytes]);
+    } finally {
+      await browser.close();
+    }
+  } catch (err) {
+    parentPort.postMessage({ error: String((err && err.message) || err) });
+  }
+});
+`;
+
+const PDF_OPTIONS = {
+  format: 'A4',
+  printBackground: true,
+  displayHeaderFooter: true,
+  headerTemplate: '<span></span>',
+  footerTemplate: '<div style="font-size:8px;width:100%;text-align:center;color:#777;font-family:sans-serif"><span class="pageNumber"></span> / <span class="totalPages"></span></div>',
+  margin: { top: '16mm', bottom: '16mm', left: '12mm', right: '12mm' },
+};
+
+/** The report as a PDF: its HTML and chart options made here, the charts and the printing done in a worker thread. */
+export async function renderPdf(c: ReportContent, executablePath: string, timeoutMs: number): Promise<Buffer> {
+  const { html, options } = reportHtml(c);
+  const require = createRequire(import.meta.url);
+  const worker = new Worker(PDF_WORKER, { eval: true, workerData: { echarts: require.resolve('echarts'), playwright: require.resolve('playwright-core'), pdf: PDF_OPTIONS } });
+  try {
+    const answer = await new Promise<{ pdf?: ArrayBuffer; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the PDF worker exited (${code})`)));
+      worker.postMessage({ html, options, executablePath, timeoutMs });
+    });
+    if (answer.error !== undefined) throw new Error(answer.error);
+    return Buffer.from(answer.pdf!);
   } finally {
-    chart.dispose(); // an undisposed SSR instance keeps Node alive
+    await worker.terminate();
   }
 }
 
-/** The report as one HTML document: title page, summary, plugins, alerts, recommendations, charts. */
-export async function reportHtml(c: ReportContent): Promise<string> {
+/** The report as one HTML document (title page, summary, plugins, alerts, recommendations) with a `<!--chart:N-->` slot per chart, and the charts' options. */
+export function reportHtml(c: ReportContent): { html: string; options: Array<Record<string, unknown>> } {
   const spanMs = Date.parse(c.period.end) - Date.parse(c.period.start);
   const rows = (cells: unknown[][]) => cells.map((r) => `<tr>${r.map((x) => `<td>${esc(x)}</td>`).join('')}</tr>`).join('');
   const table = (head: string[], body: unknown[][]) => `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.length ? rows(body) : `<tr><td colspan="${head.length}">—</td></tr>`}</tbody></table>`;
-  const charts: string[] = [];
-  for (const s of c.series) {
-    if (s.points.length < 2) continue;
-    charts.push(`<div class="chart">${await chartSvg(s, spanMs)}</div>`);
-    await new Promise<void>((r) => setImmediate(r)); // one chart at a time: scrapes and requests run in between
-  }
+  const options = c.series.filter((s) => s.points.length > 1).map((s) => chartOption(s, spanMs));
+  const charts = options.map((_, i) => `<div class="chart"><!--chart:${i}--></div>`);
   const period = c.period.name ? `${c.period.name} (${c.period.start} – ${c.period.end})` : `${c.period.start} – ${c.period.end}`;
   const plugin = (p: ReportContent['plugins']['all'][number]) => [p.plugin_id, p.status, p.health, p.restarts, num(p.cpu_average, '%'), num(p.cpu_maximum, '%'), num(p.memory_average_mb, ' MB'), num(p.memory_maximum_mb, ' MB')];
   const pluginHead = ['plugin', 'status', 'health', 'restarts', 'CPU avg', 'CPU max', 'memory avg', 'memory max'];
-  return `<!doctype html>
+  const html = `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>${esc(c.title)}</title>
 <style>
   @page { size: A4; margin: 18mm 14mm 18mm 14mm; }
@@ -117,25 +176,5 @@ ${c.recommendations.length ? c.recommendations.map((r) => `<div class="rec ${esc
 }
 ${charts.length ? `<h2>Time series · 时间序列</h2>\n${charts.join('\n')}` : ''}
 </body></html>`;
-}
-
-/** Prints the HTML report to A4 with page numbers, through the Chromium at `executablePath`. */
-export async function printPdf(html: string, executablePath: string, timeoutMs: number): Promise<Buffer> {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: timeoutMs });
-  try {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(timeoutMs);
-    await page.setContent(html, { waitUntil: 'load', timeout: timeoutMs });
-    return await page.pdf({
-      format: 'A4',
-      printBackground: true,
-      displayHeaderFooter: true,
-      headerTemplate: '<span></span>',
-      footerTemplate: '<div style="font-size:8px;width:100%;text-align:center;color:#777;font-family:sans-serif"><span class="pageNumber"></span> / <span class="totalPages"></span></div>',
-      margin: { top: '16mm', bottom: '16mm', left: '12mm', right: '12mm' },
-    });
-  } finally {
-    await browser.close();
-  }
+  return { html, options };
 }

@@ -61,22 +61,23 @@ export function recommend(d: {
   alerts: ReadonlyArray<{ rule_id: string; title: string }>;
   rules: ReadonlyArray<Record<string, unknown>>;
   spanMs: number;
+  /** A plugin's memory in MB by bucket, in time order. */
   pluginSeries: (id: string) => Array<[number, number]>;
-  cpuSeries: (id: string) => number[];
+  /** A plugin's CPU samples in the period: how many, how many above THRESHOLDS.cpuPercent, their mean. */
+  cpuStats: (id: string) => { samples: number; above: number; average: number };
 }): Recommendation[] {
   const out: Recommendation[] = [];
   const hours = d.spanMs / 3_600_000;
   for (const p of d.rows) {
     if (p.samples >= 10) {
-      const cpu = d.cpuSeries(p.plugin_id);
-      const above = cpu.filter((v) => v > THRESHOLDS.cpuPercent).length;
-      if (above / cpu.length >= THRESHOLDS.cpuShare) {
+      const cpu = d.cpuStats(p.plugin_id);
+      if (cpu.samples && cpu.above / cpu.samples >= THRESHOLDS.cpuShare) {
         out.push({
           kind: 'sustained_cpu',
           severity: 'warning',
           subject: p.plugin_id,
-          finding: `Plugin ${p.plugin_id} used more than ${THRESHOLDS.cpuPercent}% of a core in ${Math.round((above / cpu.length) * 100)}% of its samples: profile it, or give it more CPU.`,
-          evidence: { samples: cpu.length, above_threshold: above, share: r(above / cpu.length), threshold_percent: THRESHOLDS.cpuPercent, average_percent: r(cpu.reduce((a, b) => a + b, 0) / cpu.length) },
+          finding: `Plugin ${p.plugin_id} used more than ${THRESHOLDS.cpuPercent}% of a core in ${Math.round((cpu.above / cpu.samples) * 100)}% of its samples: profile it, or give it more CPU.`,
+          evidence: { samples: cpu.samples, above_threshold: cpu.above, share: r(cpu.above / cpu.samples), threshold_percent: THRESHOLDS.cpuPercent, average_percent: r(cpu.average) },
         });
       }
       // hours from the first point, so the slope reads in MB an hour
