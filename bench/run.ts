@@ -21,44 +21,23 @@ if (which.includes('plugins')) {
   console.log('## Plugins: collection cycle and /metrics, next to the fd-reuse floor and prometheus-process-exporter\n');
   console.log(table, '\n');
 }
-if (which.split(',').includes('ingest')) {
-  console.log('## Batch ingest\n');
-  console.log(await runIngestBench((l) => console.error(l)));
-}
-if (which.includes('host')) {
-  console.log('## Host collector, history, ingest\n');
-  console.log(await runHostBench((l) => console.error(l)));
-}
-if (which.includes('checkpoint')) {
-  console.log('## History checkpoint (default retention)\n');
-  console.log(await runCheckpointBench((l) => console.error(l)));
-}
-if (which.includes('fleet')) {
-  console.log('## Fleet history through a Prometheus backend\n');
-  console.log(await runFleetBench((l) => console.error(l)));
-}
-if (which.includes('export')) {
-  console.log('## Export: a week of 500 plugins, streamed\n');
-  console.log(await runExportBench((l) => console.error(l)));
-}
-if (which.split(',').includes('top')) {
-  console.log('## perfwatch top: its cost to the server and its own\n');
-  console.log(await runTopBench((l) => console.error(l)));
-}
-if (which.split(',').includes('health')) {
-  console.log('## Health checks: CPU per probe next to blackbox_exporter, /metrics with checks running\n');
-  console.log(await runHealthBench((l) => console.error(l)));
-}
-if (which.split(',').includes('service')) {
-  console.log('## Service metrics: CPU per reported call, /metrics while calls arrive\n');
-  console.log(await runServiceBench((l) => console.error(l)));
-}
-if (which.split(',').includes('reports')) {
-  console.log('## Reports: a 7-day detailed PDF and CSV, and /metrics while they are built\n');
-  console.log(await runReportsBench((l) => console.error(l)));
-}
-// not in the default run (minutes long): BENCH=soak [SOAK_SECONDS=180] [SOAK_PLUGINS=500]
-if (which.split(',').includes('soak')) {
-  console.log('## Load and soak\n');
-  console.log(await runSoakBench((l) => console.error(l)));
+const log = (l: string) => console.error(l);
+/** The parts after the plugins one, in run order: the name `BENCH` selects, the section title, the run. */
+const PARTS: Array<[string, string, () => Promise<string>]> = [
+  ['ingest', 'Batch ingest', () => runIngestBench(log)],
+  ['host', 'Host collector, history, ingest', () => runHostBench(log)],
+  ['checkpoint', 'History checkpoint (default retention)', () => runCheckpointBench(log)],
+  ['fleet', 'Fleet history through a Prometheus backend', () => runFleetBench(log)],
+  ['export', 'Export: a week of 500 plugins, streamed', () => runExportBench(log)],
+  ['top', 'perfwatch top: its cost to the server and its own', () => runTopBench(log)],
+  ['health', 'Health checks: CPU per probe next to blackbox_exporter, /metrics with checks running', () => runHealthBench(log)],
+  ['service', 'Service metrics: CPU per reported call, /metrics while calls arrive', () => runServiceBench(log)],
+  ['reports', 'Reports: a 7-day detailed PDF and CSV, and /metrics while they are built', () => runReportsBench(log)],
+  // not in the default run (minutes long): BENCH=soak [SOAK_SECONDS=180] [SOAK_PLUGINS=500]
+  ['soak', 'Load and soak', () => runSoakBench(log)],
+];
+for (const [name, title, run] of PARTS) {
+  if (!which.split(',').includes(name)) continue;
+  console.log(`## ${title}\n`);
+  console.log(await run());
 }
