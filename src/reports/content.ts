@@ -58,8 +58,11 @@ export interface PluginRowContent {
   memory_maximum_mb: number | null;
   memory_first_mb: number | null;
   memory_last_mb: number | null;
+  /** The calls the plugin reported since perfwatch started (docs/service-metrics.md); null when it reports none. */
   calls_total: number | null;
   calls_failed: number | null;
+  calls_error_rate: number | null;
+  avg_response_time: number | null;
 }
 
 export interface SeriesContent {
@@ -199,6 +202,8 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
       memory_last_mb: memLast === null ? null : r2(memLast),
       calls_total: p.calls?.total ?? null,
       calls_failed: p.calls?.failed ?? null,
+      calls_error_rate: p.calls?.total ? Math.round((p.calls.failed / p.calls.total) * 10_000) / 10_000 : null,
+      avg_response_time: p.calls?.total ? Math.round(p.calls.avgSeconds * 1e6) / 1e6 : null,
     });
     const memory = [...memB].map(([t, [s, c]]): [number, number] => [t, r2(s / c)]);
     memoryOf.set(p.id, memory);

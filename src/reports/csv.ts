@@ -22,8 +22,8 @@ export async function reportCsv(c: ReportContent): Promise<string> {
   section('summary', ['metric', 'unit', 'current', 'average', 'maximum', 'minimum', 'trend'], Object.entries(c.summary).map(([k, s]) => [k, s.unit, s.current, s.average, s.maximum, s.minimum, s.trend]));
   section(
     'plugins',
-    ['plugin_id', 'status', 'health', 'restarts', 'samples', 'cpu_average', 'cpu_maximum', 'memory_average_mb', 'memory_maximum_mb', 'calls_total', 'calls_failed'],
-    c.plugins.all.map((p) => [p.plugin_id, p.status, p.health, p.restarts, p.samples, p.cpu_average, p.cpu_maximum, p.memory_average_mb, p.memory_maximum_mb, p.calls_total, p.calls_failed]),
+    ['plugin_id', 'status', 'health', 'restarts', 'samples', 'cpu_average', 'cpu_maximum', 'memory_average_mb', 'memory_maximum_mb', 'calls_total', 'calls_failed', 'calls_error_rate', 'avg_response_time'],
+    c.plugins.all.map((p) => [p.plugin_id, p.status, p.health, p.restarts, p.samples, p.cpu_average, p.cpu_maximum, p.memory_average_mb, p.memory_maximum_mb, p.calls_total, p.calls_failed, p.calls_error_rate, p.avg_response_time]),
   );
   if (c.alerts) section('alerts', ['id', 'level', 'title', 'message', 'created_at', 'resolved_at', 'seconds'], c.alerts.list.map((a) => [a.id, a.level, a.title, a.message, a.created_at, a.resolved_at, a.seconds]));
   if (c.recommendations) section('recommendations', ['kind', 'severity', 'subject', 'finding', 'evidence'], c.recommendations.map((r) => [r.kind, r.severity, r.subject, r.finding, JSON.stringify(r.evidence)]));

@@ -157,6 +157,12 @@ ${table(['metric', 'current', 'average', 'maximum', 'minimum', 'trend'], Object.
 ${table(pluginHead, c.plugins.top_cpu.map(plugin))}
 <h2>Top plugins by memory · 内存占用最高的插件</h2>
 ${table(pluginHead, c.plugins.top_memory.map(plugin))}
+${
+  c.plugins.all.some((p) => p.calls_total !== null)
+    ? `<h2>Services · 服务调用</h2>
+${table(['plugin', 'health', 'calls', 'failed', 'error rate', 'avg response'], c.plugins.all.filter((p) => p.calls_total !== null).map((p) => [p.plugin_id, p.health, p.calls_total, p.calls_failed, num(p.calls_error_rate === null ? null : Math.round(p.calls_error_rate * 10_000) / 100, '%'), num(p.avg_response_time, ' s')]))}`
+    : ''
+}
 <h2>Restarts · 重启</h2>
 ${table(['plugin', 'status', 'restarts'], c.plugins.all.filter((p) => p.restarts > 0).map((p) => [p.plugin_id, p.status, p.restarts]))}
 ${

@@ -4,7 +4,7 @@
  */
 
 export interface Recommendation {
-  kind: 'sustained_cpu' | 'memory_growth' | 'disk_full' | 'restart_loop' | 'noisy_rule' | 'silent_rule';
+  kind: 'sustained_cpu' | 'memory_growth' | 'disk_full' | 'restart_loop' | 'failing_calls' | 'noisy_rule' | 'silent_rule';
   severity: 'info' | 'warning' | 'critical';
   subject: string;
   finding: string;
@@ -24,6 +24,9 @@ export const THRESHOLDS = {
   diskDays: 30,
   diskR2: 0.5,
   restarts: 3,
+  /** A plugin whose reported calls fail this often (of at least `minCalls`)… */
+  callErrorRate: 0.1,
+  minCalls: 100,
   /** A rule that fired at least this many times in the period is noisy. */
   noisyCount: 10,
 } as const;
@@ -56,7 +59,7 @@ export function linearFit(points: ReadonlyArray<readonly [number, number]>): { s
 const r = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export function recommend(d: {
-  rows: ReadonlyArray<{ plugin_id: string; status: string; restarts: number; samples: number }>;
+  rows: ReadonlyArray<{ plugin_id: string; status: string; restarts: number; samples: number; calls_total?: number | null; calls_failed?: number | null }>;
   disk: ReadonlyArray<[number, number]>;
   alerts: ReadonlyArray<{ rule_id: string; title: string }>;
   rules: ReadonlyArray<Record<string, unknown>>;
@@ -93,6 +96,16 @@ export function recommend(d: {
           evidence: { slope_mb_per_hour: r(fit.slope), r2: r(fit.r2, 3), points: mem.length, first_mb: r(mem[0]![1]), last_mb: r(mem.at(-1)![1]) },
         });
       }
+    }
+    if (p.calls_total && p.calls_total >= THRESHOLDS.minCalls && (p.calls_failed ?? 0) / p.calls_total >= THRESHOLDS.callErrorRate) {
+      const rate = (p.calls_failed ?? 0) / p.calls_total;
+      out.push({
+        kind: 'failing_calls',
+        severity: rate >= 0.5 ? 'critical' : 'warning',
+        subject: p.plugin_id,
+        finding: `${Math.round(rate * 100)}% of the ${p.calls_total} calls plugin ${p.plugin_id} reported failed: GET /plugin/${p.plugin_id}/service-metrics has the last error.`,
+        evidence: { calls: p.calls_total, failed: p.calls_failed ?? 0, error_rate: r(rate, 4), threshold: THRESHOLDS.callErrorRate },
+      });
     }
     if (p.restarts >= THRESHOLDS.restarts) {
       out.push({

@@ -47,6 +47,9 @@ t.test('JSON and CSV reports: the seed\'s request and answer, content, the same 
   const end = new Date().toISOString();
   const start = new Date(Date.now() - 30_000).toISOString();
 
+  // echo reports 200 calls, a quarter of them failed: the report's service columns and a recommendation
+  const calls = Array.from({ length: 200 }, (_, i) => ({ tool: 'search', duration_ms: 10, ok: i % 4 !== 0, ...(i % 4 === 0 ? { error: 'boom' } : {}) }));
+  t.equal((await fetch(`${pw.url}/plugin/echo/report`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ calls }) })).status, 200);
   const r = await post(pw.url, { type: 'summary', period: '24h', format: 'json', metrics: ['cpu', 'memory', 'disk'], include_alerts: true, include_recommendations: true });
   t.equal(r.status, 200);
   t.match(r.body, { status: 'success', data: { report_id: 'report_001', download_url: '/api/v1/performance/reports/report_001/download', estimated_ready_time: /^\d{4}-\d\d-\d\dT/ } }, 'seed 001\'s answer, field for field');
@@ -65,6 +68,8 @@ t.test('JSON and CSV reports: the seed\'s request and answer, content, the same 
   t.same(summary.series, [], 'a summary has no series');
   t.ok(Array.isArray(summary.recommendations), 'recommendations asked for');
   t.ok(summary.recommendations.some((x: any) => x.kind === 'silent_rule' && x.evidence.trigger_count === 0), 'rules that never fired');
+  t.match(summary.plugins.all.find((p: any) => p.plugin_id === 'echo'), { calls_total: 200, calls_failed: 50, calls_error_rate: 0.25, avg_response_time: 0.01 });
+  t.match(summary.recommendations.find((x: any) => x.kind === 'failing_calls'), { subject: 'echo', severity: 'warning', evidence: { calls: 200, failed: 50, error_rate: 0.25 } }, 'failing calls, with the evidence');
 
   // the same custom period as JSON and as CSV: the same numbers
   const body = { type: 'detailed', start, end, include_recommendations: true };
