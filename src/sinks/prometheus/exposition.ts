@@ -34,6 +34,7 @@ export class Exposition {
   #rendered: Rendered | null = null;
   #generation = 0;
   #renderChain: Promise<unknown> = Promise.resolve();
+  #inFlight: Promise<void> | null = null;
 
   readonly cpuRatio: ResourceGauge;
   readonly cpuSeconds: Counter<'plugin_id' | 'mode'>;
@@ -129,7 +130,7 @@ export class Exposition {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     });
-    this.renderDuration = new Gauge({ name: M.exporterRenderDurationSeconds, help: 'Time the last /metrics render took.', registers });
+    this.renderDuration = new Gauge({ name: M.exporterRenderDurationSeconds, help: 'Time the last /metrics render spent serializing (its families, summed; it yields between them).', registers });
     this.dropped = new Counter({
       name: M.samplesDroppedTotal,
       help: 'Data dropped rather than buffered without bound, by sink and reason.',
@@ -259,18 +260,37 @@ export class Exposition {
   }
 
   /** Serializes the registry once; scrapes until the next render get these bytes. */
+  /**
+   * Serializes the registry once; scrapes until the next render get these bytes. One family at a time, with the
+   * event loop free in between: at 1000 plugins the whole text took 124 ms of one piece of main thread, which every
+   * request arriving meanwhile waited for. Scrapes during a render are served the previous text. The same text as
+   * prom-client's `metrics()`: each family as `getMetricsAsString` writes it, joined by an empty line.
+   */
   render(): Promise<void> {
-    return this.#serial(async () => {
-      const t0 = performance.now();
-      const text = await this.registry.metrics();
-      this.renderDuration.set((performance.now() - t0) / 1000);
-      this.#rendered = { generation: ++this.#generation, classic: Buffer.from(text) };
+    const run = this.#serial(async () => {
+      const registry = this.registry as unknown as { getMetricsAsString(m: Metric): Promise<string> };
+      const parts: string[] = [];
+      let busyMs = 0;
+      for (const m of this.registry.getMetricsAsArray()) {
+        const t0 = performance.now();
+        parts.push(await registry.getMetricsAsString(m as unknown as Metric));
+        busyMs += performance.now() - t0;
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      this.renderDuration.set(busyMs / 1000);
+      this.#rendered = { generation: ++this.#generation, classic: Buffer.from(`${parts.join('\n\n')}\n`) };
     });
+    this.#inFlight = run;
+    void run.finally(() => {
+      if (this.#inFlight === run) this.#inFlight = null;
+    }).catch(() => undefined);
+    return run;
   }
 
   /** The last rendered exposition; renders first if nothing has been rendered yet. */
   async get(format: 'classic' | 'openmetrics', gzipped: boolean): Promise<{ body: Buffer; contentType: string }> {
-    if (!this.#rendered) await this.render();
+    // before the first text exists: wait for the render under way (the first tick's), or start one
+    if (!this.#rendered) await (this.#inFlight ?? this.render());
     const r = this.#rendered!;
     if (format === 'classic') {
       const contentType = Registry.PROMETHEUS_CONTENT_TYPE;
