@@ -51,6 +51,9 @@ export class Pipeline {
   /** One tick at the clock's now. Never rejects: collector and sink failures go to `onError`. */
   async tick(): Promise<Snapshot> {
     const o = this.#o;
+    // who asked before this tick began waits for it; who asks during it waits for the next (its data may be newer)
+    const waiters = this.#waiters;
+    this.#waiters = [];
     const t0 = performance.now();
     const now = o.clock.now();
     const plugins = o.plugins.collect(o.running(), now);
@@ -80,13 +83,11 @@ export class Pipeline {
         o.onError(`sink ${sink.name}`, err);
       }
     }
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const resolve of w) resolve(snapshot);
+    for (const resolve of waiters) resolve(snapshot);
     return snapshot;
   }
 
-  /** Resolves after the next tick has been applied to every sink. */
+  /** Resolves after the next tick to begin from now on has been applied to every sink (the render included). */
   nextTick(): Promise<Snapshot> {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }

@@ -142,6 +142,7 @@ t.test('rules API, firing and resolving, notifications, persistence', async (t) 
   t.equal(hook.headers['x-perfwatch-signature'], `sha256=${createHmac('sha256', SECRET).update(`${ts}.${hook.raw}`).digest('hex')}`, 'HMAC-SHA256 over timestamp.body');
   const sum = (await getJson(`${api}/summary?period=1h&metrics=cpu`)).body.data;
   t.same(sum.alerts, { total: 1, info: 0, warning: 1, error: 0, critical: 0 });
+  await pw.nextTick(); // the exposition of the tick after the one that fired
   t.match(await (await fetch(`${pw.url}/metrics`)).text(), /perfwatch_alerts_firing\{severity="warning"\} 1/);
 
   // ---- manual resolve: recorded, and no re-fire while the condition still holds ----
