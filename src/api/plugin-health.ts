@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { ApiError } from '../http/api-error.js';
+import { ApiError, invalidBody } from '../http/api-error.js';
 import type { AdminMiddleware } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import type { Clock } from '../model/clock.js';
@@ -43,11 +43,7 @@ export function createPluginHealthRouter(deps: { supervisor: Supervisor; require
     const hasBody = Boolean(ctx.request.length || ctx.get('transfer-encoding'));
     const raw = hasBody ? await readJson(ctx, HEARTBEAT_BODY_LIMIT) : {};
     const parsed = heartbeatSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.join('.') || 'body';
-      throw new ApiError('INVALID_JSON', `heartbeat ${field}: ${issue.message}`, { field });
-    }
+    if (!parsed.success) throw invalidBody(parsed.error.issues, 'heartbeat ');
     if (!p.hasProcess) throw new ApiError('PLUGIN_NOT_RUNNING', `plugin "${p.id}" is not running (status ${p.state}); its heartbeat was not recorded`);
     p.health.heartbeat(parsed.data.status, parsed.data.note);
     ctx.body = { plugin_id: p.id, status: parsed.data.status, time: formatLocalIso(clock.now()) };

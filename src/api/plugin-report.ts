@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { ApiError } from '../http/api-error.js';
+import { ApiError, invalidBody } from '../http/api-error.js';
 import type { AdminMiddleware } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import type { Clock } from '../model/clock.js';
@@ -48,11 +48,7 @@ export function createPluginReportRouter(deps: { supervisor: Supervisor; service
     const n = (raw as { calls?: unknown } | null)?.calls;
     if (Array.isArray(n) && n.length > deps.maxBatch) throw new ApiError('BATCH_TOO_LARGE', `report calls: ${n.length} calls, more than service_metrics.max_batch (${deps.maxBatch}); nothing was recorded`, { field: 'calls' });
     const parsed = reportSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || 'body';
-      throw new ApiError('INVALID_JSON', `report ${field}: ${issue.message}; nothing was recorded`, { field });
-    }
+    if (!parsed.success) throw invalidBody(parsed.error.issues, 'report ', '; nothing was recorded');
     const r = parsed.data;
     if (!p.hasProcess) throw new ApiError('PLUGIN_NOT_RUNNING', `plugin "${p.id}" is not running (status ${p.state}); its report was not recorded`);
     services.record(p.id, {

@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import { DomainError } from '../model/errors.js';
+import { formatPath, issuesToProblems } from '../model/issues.js';
 
 /**
  * Every error code perfwatch answers with, once, with its HTTP status and meaning. docs/errors.md lists the same
@@ -58,4 +60,14 @@ export class ApiError extends DomainError<ErrorCode> {
     const code = (Object.hasOwn(ERROR_CODES, err.code) ? err.code : 'INTERNAL_ERROR') as ErrorCode;
     return new ApiError(code, err.message, err.field === undefined ? {} : { field: err.field });
   }
+}
+
+/**
+ * A request body that failed its schema: 400 INVALID_JSON with the first problem, as the config loader words it
+ * (`calls[1].duration_ms: …`), its path as the field (`body` for the body itself), and `what`/`after` around it.
+ */
+export function invalidBody(issues: z.core.$ZodIssue[], what = '', after = ''): ApiError {
+  const first = issues[0];
+  const field = first?.path.length ? formatPath(first.path) : 'body';
+  return new ApiError('INVALID_JSON', `${what}${issuesToProblems(issues.slice(0, 1))[0] ?? 'invalid body'}${after}`, { field });
 }

@@ -13,6 +13,15 @@ export type AdminMiddleware = Middleware & { [ADMIN_ROUTE]: true };
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
+ * True when the `Authorization` header is `Bearer <token>`. Both sides are hashed first, so the comparison is
+ * constant-time whatever the lengths. The admin check and the plugins' own tokens (api/plugin-auth.ts) use it.
+ */
+export function bearerMatches(header: string, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
+}
+
+/**
  * `Authorization: Bearer <token>` check. Both sides are hashed first so the comparison is constant-time whatever the
  * lengths. A missing or wrong token gets 401 with `WWW-Authenticate: Bearer` before the handler runs.
  */

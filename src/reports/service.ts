@@ -1,6 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ApiError } from '../http/api-error.js';
+import { ApiError, invalidBody } from '../http/api-error.js';
 import type { Clock } from '../model/clock.js';
 import { isoUtc } from '../model/time.js';
 import { buildReport, ReportInputError, selection, type ReportContent, type ReportSources } from './content.js';
@@ -89,11 +89,7 @@ export class ReportService {
   /** Validates and queues a request; nothing is stored when it is refused. */
   create(body: unknown, origin = 'api'): { row: ReportRow; estimatedReadyMs: number } {
     const parsed = reportRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.join('.') || 'body';
-      throw new ApiError('INVALID_JSON', `${field}: ${issue.message}`, { field });
-    }
+    if (!parsed.success) throw invalidBody(parsed.error.issues);
     const r = parsed.data;
     const now = this.#o.clock.now();
     const endMs = r.end ? Date.parse(r.end) : now;
