@@ -9,6 +9,7 @@ import { createPluginControlRouter } from './api/plugin-control.js';
 import { createPluginHealthRouter } from './api/plugin-health.js';
 import { createPluginReportRouter } from './api/plugin-report.js';
 import { createCollectors } from './collectors/index.js';
+import { createConsoleRouter } from './console/index.js';
 import { Scheduler } from './collectors/scheduler.js';
 import { readSystemConstants } from './collectors/system-constants.js';
 import type { Config } from './config/load.js';
@@ -202,6 +203,8 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     { router: createPluginHealthRouter({ supervisor, requireAdmin, clock }), envelope: 'plugin' },
     { router: createPluginReportRouter({ supervisor, services, requireAdmin, clock, maxBatch: config.service_metrics.max_batch, bodyLimit: config.server.body_limit }), envelope: 'plugin' },
     { router: createPluginMetricsRouter({ supervisor, history: history.plugins, readers: historyBackend.readers, requireAdmin, clock, logger }), envelope: 'plugin' },
+    // the web console, built into dist/ui beside src/ and dist/ alike (docs/console.md)
+    ...(config.server.console ? [{ router: createConsoleRouter({ dir: path.resolve(import.meta.dirname, '..', 'dist', 'ui') }), envelope: 'plain' as const }] : []),
   ];
   http = new HttpServer({ app: createHttpApp({ logger, clock, families }), host: config.server.host, port: config.server.port });
 

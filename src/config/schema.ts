@@ -209,6 +209,7 @@ export const configSchema = z.strictObject({
       host: z.string().min(1).prefault('0.0.0.0').describe('Address to listen on.'),
       port: z.int().min(0).max(65535).prefault(9470).describe('TCP port; 0 picks a free one (the start-up log line shows it).'),
       body_limit: z.int().min(1024).max(64 * 1024 * 1024).prefault(1024 * 1024).describe('Largest request body accepted, in bytes; larger bodies get 413.'),
+      console: z.boolean().prefault(true).describe('Serve the web console at `/` (docs/console.md). It uses the same API and token as any client; turning it off removes only the pages.'),
     })
     .prefault({})
     .describe('HTTP server.'),

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   PLUGIN_START_FAILED: { status: 500, description: 'The plugin\'s process could not be spawned (command or cwd missing) or exited during start.' },
   HISTORY_BACKEND_UNAVAILABLE: { status: 503, description: 'With `history.backend: prometheus`, the backend failed or did not answer within its timeout while another agent\'s history (`host=`) was asked for; this agent\'s own history falls back to the local ring instead (docs/fleet.md).' },
   SYSTEM_INFO_UNAVAILABLE: { status: 503, description: 'The static system facts could not be read (yet); the message says why.' },
+  CONSOLE_NOT_BUILT: { status: 503, description: 'The web console\'s files are missing from `dist/ui/` (perfwatch runs from a checkout that was not built); `npm run build` builds them.' },
   NOT_READY: { status: 503, description: '`/readyz`: the collectors have not produced a first sample yet.' },
   SHUTTING_DOWN: { status: 503, description: 'perfwatch is stopping and takes no new plugin operations.' },
 } as const satisfies Record<string, { status: number; description: string }>;

@@ -17,6 +17,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   collectors: ['model', 'proc', 'config'],
   supervisor: ['model', 'proc', 'config'],
   ingest: ['model', 'store', 'http'],
+  // serves the built web console (ui/ → dist/ui): files, not data
+  console: ['http'],
   // plugin control, health and the plugins' own reports: the service-metrics store is written here
   api: ['model', 'http', 'supervisor', 'store'],
   'sinks/prometheus': ['model', 'store', 'pipeline'],
