@@ -79,7 +79,7 @@ export async function paced(url: string, everyMs: number, durationMs: number) {
     await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (performance.now() - t0))));
   }
   agent.destroy();
-  return { count: lat.length, p50: median(lat), p99: pct(lat, 99) };
+  return { count: lat.length, p50: median(lat), p99: pct(lat, 99), lat };
 }
 
 /** `concurrency` keep-alive clients scraping back to back for `durationMs` (bounded); requests per second. */

@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark, peers in the same run; prints markdown tables for bench/README.md.
-// BENCH=plugins, BENCH=host, BENCH=checkpoint, BENCH=fleet, BENCH=export, BENCH=top, BENCH=health, BENCH=service, BENCH=reports, BENCH=soak or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
+// BENCH=plugins, BENCH=host, BENCH=checkpoint, BENCH=fleet, BENCH=export, BENCH=top, BENCH=health, BENCH=service, BENCH=reports, BENCH=console, BENCH=soak or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
 // limits the plugin counts.
 import { machine } from './harness.js';
 import { runCheckpointBench } from './checkpoint.bench.js';
+import { runConsoleBench } from './console.bench.js';
 import { runExportBench } from './export.bench.js';
 import { runFleetBench } from './fleet.bench.js';
 import { runHealthBench } from './health.bench.js';
@@ -13,7 +14,7 @@ import { runPluginsBench } from './plugins.bench.js';
 import { runTopBench } from './top.bench.js';
 import { runSoakBench } from './soak.bench.js';
 
-const which = process.env.BENCH ?? 'plugins,host,checkpoint,fleet,export,top,health,service,reports';
+const which = process.env.BENCH ?? 'plugins,host,checkpoint,fleet,export,top,health,service,reports,console';
 console.log(`# perfwatch bench, ${new Date().toISOString()}\n${machine()}\n`);
 if (which.includes('plugins')) {
   const ns = (process.env.BENCH_N ?? '10,100,500').split(',').map(Number);
@@ -33,6 +34,7 @@ const PARTS: Array<[string, string, () => Promise<string>]> = [
   ['health', 'Health checks: CPU per probe next to blackbox_exporter, /metrics with checks running', () => runHealthBench(log)],
   ['service', 'Service metrics: CPU per reported call, /metrics while calls arrive', () => runServiceBench(log)],
   ['reports', 'Reports: a 7-day detailed PDF and CSV, and /metrics while they are built', () => runReportsBench(log)],
+  ['console', 'Console: first load next to Netdata\'s, /metrics with ten consoles open', () => runConsoleBench(log)],
   // not in the default run (minutes long): BENCH=soak [SOAK_SECONDS=180] [SOAK_PLUGINS=500]
   ['soak', 'Load and soak', () => runSoakBench(log)],
 ];

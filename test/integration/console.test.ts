@@ -3,7 +3,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import t from 'tap';
-import { en, zh } from '../../ui/src/i18n.js';
+import { en, statusWord, translator, zh } from '../../ui/src/i18n.js';
 // @ts-expect-error plain JavaScript, so that `npm run build` needs no TypeScript runner
 import { buildUi } from '../../scripts/build-ui.mjs';
 import { auth, getJson, nodePlugin, ROOT, startApp, TOKEN, waitFor } from '../helpers/index.js';
@@ -23,6 +23,10 @@ t.test('the translations: the same keys in English and Chinese, none empty, ever
   const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join(',');
   const keys = Object.keys(en) as (keyof typeof en)[];
   t.same(keys.filter((k) => placeholders(zh[k]) !== placeholders(en[k])), [], 'the same placeholders in both');
+  const tr = translator('zh');
+  t.equal(tr('plugins.confirm', { action: '停止', id: 'echo' }), '确定停止插件 echo？', 'placeholders filled');
+  t.equal(statusWord(tr, 'status', 'running'), '运行中');
+  t.equal(statusWord(tr, 'health', 'a-new-state'), 'a-new-state', 'a word the catalogue does not know is shown as the API said it');
   const used = new Set<string>();
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -152,6 +156,8 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
       const { page, errors } = await open(ctx, `${pw.url}/#/${route}`);
       await page.locator(ready).first().waitFor({ timeout: 10_000 });
       await page.waitForTimeout(interval + 200); // a live update arrives and renders
+      // the header's indicator follows the WebSocket (it once missed an open that came before its listener)
+      t.equal(await page.locator('[data-testid=live]').getAttribute('class'), 'dot up', `#/${route}: says live`);
       t.same(errors, [], `#/${route}: no console errors`);
       await page.close();
     }

@@ -132,6 +132,8 @@ class LiveFeed {
   #stateListeners = new Set<(up: boolean) => void>();
   #retryMs = 1000;
   connected = false;
+  /** False until the first connection: the header says "connecting", not "reconnecting". */
+  everConnected = false;
 
   subscribe(l: Listener): () => void {
     this.#listeners.add(l);
@@ -146,6 +148,7 @@ class LiveFeed {
 
   #setState(up: boolean) {
     this.connected = up;
+    if (up) this.everConnected = true;
     this.#stateListeners.forEach((l) => l(up));
   }
 

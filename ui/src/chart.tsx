@@ -38,7 +38,7 @@ export function TimeChart(props: { title: string; series: SeriesDef[]; data: (nu
     const axisColor = cssVar('--muted');
     const grid = { stroke: cssVar('--grid'), width: 1 };
     const scales = new Set(props.series.map((s) => s.scale ?? 'y'));
-    const axes: uPlot.Axis[] = [{ stroke: axisColor, grid, ticks: grid, values: timeLabels }];
+    const axes: uPlot.Axis[] = [{ stroke: axisColor, grid, ticks: grid, values: timeLabels, space: 80 }];
     let side = 3;
     for (const sc of scales) {
       const fmt = props.series.find((s) => (s.scale ?? 'y') === sc)?.format;

@@ -11,6 +11,7 @@ export const en = {
   'nav.system': 'System',
   'shell.live': 'live',
   'shell.offline': 'reconnecting…',
+  'shell.connecting': 'connecting…',
   'shell.theme': 'Switch light/dark',
   'shell.language': 'Language',
   'token.button': 'Admin token',
@@ -164,6 +165,10 @@ export const en = {
   'health.unhealthy': 'unhealthy',
   'health.degraded': 'degraded',
   'health.unknown': 'unknown',
+  'level.info': 'info',
+  'level.warning': 'warning',
+  'level.error': 'error',
+  'level.critical': 'critical',
 };
 
 export type Key = keyof typeof en;
@@ -176,6 +181,7 @@ export const zh: Record<Key, string> = {
   'nav.system': '系统',
   'shell.live': '实时',
   'shell.offline': '正在重连…',
+  'shell.connecting': '正在连接…',
   'shell.theme': '切换浅色/深色',
   'shell.language': '语言',
   'token.button': '管理令牌',
@@ -329,6 +335,10 @@ export const zh: Record<Key, string> = {
   'health.unhealthy': '不健康',
   'health.degraded': '降级',
   'health.unknown': '未知',
+  'level.info': '信息',
+  'level.warning': '警告',
+  'level.error': '错误',
+  'level.critical': '严重',
 };
 
 export type Lang = 'en' | 'zh';
@@ -344,7 +354,7 @@ export function translator(lang: Lang) {
 export type T = ReturnType<typeof translator>;
 
 /** A status word of the API in the current language, or the word itself when the catalogue does not know it. */
-export function statusWord(t: T, prefix: 'status' | 'health', value: string): string {
+export function statusWord(t: T, prefix: 'status' | 'health' | 'level', value: string): string {
   const key = `${prefix}.${value}` as Key;
   return key in en ? t(key) : value;
 }

@@ -100,7 +100,11 @@ function App() {
   document.documentElement.dataset.theme = theme;
   useEffect(() => onTokenChange(() => { setHasToken(getToken() !== ''); setAuthError(null); }), []);
   useEffect(() => onAuthFailure(setAuthError), []);
-  useEffect(() => live.onState(setConnected), []);
+  useEffect(() => {
+    const off = live.onState(setConnected);
+    setConnected(live.connected); // it may have opened between the first render and this effect
+    return off;
+  }, []);
   useEffect(() => live.subscribe(() => undefined), []);
 
   const ctx: AppCtx = { t, lang, theme, hasToken };
@@ -118,7 +122,7 @@ function App() {
           ))}
         </nav>
         <div class="tools">
-          <span class={`dot ${connected ? 'up' : 'down'}`} role="status" data-testid="live">{connected ? t('shell.live') : t('shell.offline')}</span>
+          <span class={`dot ${connected ? 'up' : 'down'}`} role="status" data-testid="live">{connected ? t('shell.live') : live.everConnected ? t('shell.offline') : t('shell.connecting')}</span>
           <select aria-label={t('shell.language')} value={lang} onChange={(e) => { const l = (e.target as HTMLSelectElement).value as Lang; saveLang(l); setLang(l); }}>
             <option value="en">English</option>
             <option value="zh">中文</option>

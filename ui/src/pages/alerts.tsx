@@ -30,7 +30,7 @@ export function AlertRows(props: { alerts: any[]; compact?: boolean; onResolve?:
         <tbody>
           {props.alerts.map((a) => (
             <tr>
-              <td><span class={`badge l-${a.level}`}>{a.level}</span></td>
+              <td><span class={`badge l-${a.level}`}>{statusWord(t, 'level', a.level)}</span></td>
               <td class="wrap"><b>{a.title}</b><br /><small>{a.message}</small></td>
               <td class="num">{typeof a.value === 'number' ? a.value.toFixed(2) : '–'}</td>
               <td>{time(a.created_at)}</td>
@@ -74,7 +74,7 @@ function AlertList(props: { resolved: boolean }) {
   return (
     <>
       <div class="row">
-        <label>{t('alerts.level')} <select value={level} onChange={(e) => setLevel((e.target as HTMLSelectElement).value)}><option value="">{t('common.all')}</option>{LEVELS.map((l) => <option value={l}>{l}</option>)}</select></label>
+        <label>{t('alerts.level')} <select value={level} onChange={(e) => setLevel((e.target as HTMLSelectElement).value)}><option value="">{t('common.all')}</option>{LEVELS.map((l) => <option value={l}>{statusWord(t, 'level', l)}</option>)}</select></label>
         <label>{t('alerts.type')} <select value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}><option value="">{t('common.all')}</option>{TYPES.map((l) => <option value={l}>{l}</option>)}</select></label>
         {list.data ? <span class="muted">{list.data.summary.active} {t('status.active')} · {list.data.summary.resolved} {t('status.resolved')}</span> : null}
       </div>
@@ -140,7 +140,7 @@ function RuleEditor(props: { rule: any | null; onSaved: (text: string) => void; 
         <datalist id="metrics">{METRICS.map((m) => <option value={m} />)}</datalist>
         <label>{t('rules.operator')}<select name="operator" value={f.operator} onChange={set('operator')}>{OPERATORS.map((o) => <option value={o}>{o}</option>)}</select></label>
         <label>{t('rules.threshold')}<input name="threshold" required inputMode="decimal" value={f.threshold} onInput={set('threshold')} /></label>
-        <label>{t('rules.level')}<select name="level" value={f.level} onChange={set('level')}>{LEVELS.map((o) => <option value={o}>{o}</option>)}</select></label>
+        <label>{t('rules.level')}<select name="level" value={f.level} onChange={set('level')}>{LEVELS.map((o) => <option value={o}>{statusWord(t, 'level', o)}</option>)}</select></label>
         <label>{t('rules.for')}<input name="for" value={f.for} onInput={set('for')} /></label>
         <label class="span2">{t('alerts.title')}<input name="description" maxLength={500} value={f.description} onInput={set('description')} /></label>
         <label class="check"><input type="checkbox" name="enabled" checked={f.enabled} onChange={set('enabled')} /> {t('rules.enabled')}</label>
@@ -188,7 +188,7 @@ function Rules() {
             {(rules.data?.rules ?? []).map((r) => (
               <tr data-rule={r.name}>
                 <td>{r.name}</td><td>{r.metric}</td><td>{symbol(r.operator)}</td><td class="num">{r.threshold}</td>
-                <td><span class={`badge l-${r.level}`}>{r.level}</span></td><td class="num">{r.for}</td>
+                <td><span class={`badge l-${r.level}`}>{statusWord(t, 'level', r.level)}</span></td><td class="num">{r.for}</td>
                 <td>{r.enabled ? t('common.yes') : t('common.no')}</td><td class="num">{r.trigger_count}</td>
                 <td>{r.source === 'file' ? t('rules.readOnly') : 'API'}</td>
                 <td class="actions">{r.source === 'file' ? null : <><button type="button" onClick={() => setEditing(r)}>{t('common.edit')}</button><button type="button" onClick={() => setDeleting(r)}>{t('common.delete')}</button></>}</td>
