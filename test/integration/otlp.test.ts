@@ -196,9 +196,10 @@ t.test('a collector that is down costs dropped points, counted, and never stops 
   const text = await waitFor(
     async () => {
       const body = await (await fetch(`${pw.url}/metrics`)).text();
-      return /perfwatch_otlp_exports_total\{result="failed"\} [1-9]/.test(body) ? body : null;
+      // both counters: /metrics renders one family at a time, so one scrape can fall between the two increments
+      return /perfwatch_otlp_exports_total\{result="failed"\} [1-9]/.test(body) && /perfwatch_samples_dropped_total\{sink="otlp",reason="export_failed"\} [1-9]/.test(body) ? body : null;
     },
-    { timeoutMs: 15_000, what: 'a failed export counted' },
+    { timeoutMs: 15_000, what: 'a failed export counted, and its points counted as dropped' },
   );
   t.match(text, /perfwatch_samples_dropped_total\{sink="otlp",reason="export_failed"\} [1-9]/);
   const before = Date.now();
