@@ -23,6 +23,7 @@ import { StartupError } from './model/errors.js';
 import type { CheckView, HealthView, PluginHealthStatus, Snapshot } from './model/plugin.js';
 import { isoUtc } from './model/time.js';
 import { startAll } from './pipeline/lifecycle.js';
+import { createProfiling } from './profiling/index.js';
 import { createReports } from './reports/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { createExportRouter } from './sinks/compat/export.js';
@@ -158,6 +159,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
         return t >= startMs && t <= endMs;
       })
       .reverse();
+  const profiling = createProfiling({ config, registry, clock, requireAdmin, log });
   const reports = createReports({
     config,
     env,
@@ -196,6 +198,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     },
     { router: alerting.router, envelope: 'performance' },
     { router: reports.router, envelope: 'performance' },
+    { router: profiling.router, envelope: 'performance' },
     { router: createHealthRouter({ isReady: () => pipeline.latest !== null }), envelope: 'plain' },
     { router: prometheus.router, envelope: 'plain' },
     { router: createPluginsRouter({ supervisor, clock }), envelope: 'plugin', owns: /^\/plugins?(\/|$)/ },
@@ -210,7 +213,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
 
   // start order; stop is the reverse: the scheduler's last tick ends before anything it writes to is closed
   const stop = await startAll(
-    [supervision.storage, alerting.component, history.component, reports.component, ingest.component, collectors.component, http, historyBackend.component, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
+    [supervision.storage, alerting.component, history.component, reports.component, profiling.component, ingest.component, collectors.component, http, historyBackend.component, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
     log,
   );
   let stopped: Promise<void> | null = null;

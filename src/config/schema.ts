@@ -308,6 +308,36 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Performance reports, `POST /api/v1/performance/reports` (docs/reports.md): files and a SQLite index under `<storage.path>/reports/`.'),
+  profiling: z
+    .strictObject({
+      projects: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1 to 64 characters from A-Z a-z 0-9 _ . -' }).describe('The project, as records and `/metrics` (`project` label) name it.'),
+            key: z.string().min(16, { error: 'expected at least 16 characters (`openssl rand -hex 16` makes one)' }).max(256).describe('What the SDK sends as `X-Project-Key` (its `project_key`).'),
+          }),
+        )
+        .max(100)
+        .prefault([])
+        .superRefine((ps, ctx) => {
+          const names = new Set<string>();
+          const keys = new Set<string>();
+          ps.forEach((p, i) => {
+            if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `project ${p.name} is listed twice` });
+            if (keys.has(p.key)) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: 'two projects have the same key' });
+            names.add(p.name);
+            keys.add(p.key);
+          });
+        })
+        .describe('Projects that may send request records (docs/profiling.md); none: the collect routes refuse every record.'),
+      max_batch: z.int().min(1).max(10_000).prefault(500).describe('Records in one `POST batch` at most; a larger batch is refused whole (400 `BATCH_TOO_LARGE`).'),
+      max_nodes: z.int().min(1).max(100_000).prefault(2000).describe('Frames in one record\'s tree at most (depth at most 128); a record over it is refused.'),
+      retention: duration('168h', { min: 60_000, max: 90 * 86_400_000 }).describe('Records older than this are deleted, checked every minute.'),
+      max_records: z.int().min(100).max(10_000_000).prefault(200_000).describe('Records kept at most; the oldest go first.'),
+      max_routes: z.int().min(1).max(10_000).prefault(200).describe('Distinct routes per project on /metrics; further routes count under `<other>` (bounds the series).'),
+    })
+    .prefault({})
+    .describe('Request profiling (seed 004, docs/profiling.md): records the `@perfwatch/sdk` sends, stored in `<storage.path>/profiling.db`.'),
   service_metrics: z
     .strictObject({
       max_tools: z.int().min(1).max(10_000).prefault(100).describe('Distinct tool names kept per plugin; calls to further tools are counted under `other` (bounds the series on /metrics).'),

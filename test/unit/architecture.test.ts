@@ -29,6 +29,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   alerting: ['model', 'store', 'http', 'config', 'pipeline'],
   // performance reports: read the stores through functions main.ts passes; files and SQLite of their own
   reports: ['model', 'store', 'http', 'config'],
+  // request profiling (seed 004): the records the SDK sends, their SQLite store and RED series
+  profiling: ['model', 'http', 'config'],
   client: [],
   // perfwatch/plugin, the SDK plugins import: nothing of perfwatch comes along
   'plugin-sdk': [],

@@ -1,0 +1,356 @@
+/**
+ * @perfwatch/sdk: per-request performance records with a span tree, for Node web apps, sent to perfwatch
+ * (docs/profiling.md). No runtime dependency. The three ways in of seed 004: framework middleware (`koa`, `express`,
+ * `fastify` below), a wrapper (`collector.monitor(fn)`, `collector.decorate()`), and a manual block
+ * (`collector.collect(fn)`).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { cpuUsage, memoryUsage } from 'node:process';
+import { resolveConfig, type SdkConfig } from './config.js';
+
+export { resolveConfig, parseYamlBlock, type SdkConfig } from './config.js';
+
+/** A node of the tree, in pyinstrument's JSON frame fields plus `self_time` and `calls`; times in seconds. */
+export interface Frame {
+  function: string;
+  file_path_short: string;
+  time: number;
+  self_time: number;
+  calls: number;
+  is_application_code: boolean;
+  children: Frame[];
+}
+
+/** One request, as POST /api/v1/performance/collect takes it. */
+export interface PerfRecord {
+  route: string;
+  method: string;
+  status: number;
+  path?: string;
+  start_time: number;
+  duration_ms: number;
+  cpu_time_ms: number;
+  memory_delta_bytes: number;
+  tree: { kind: 'instrumented'; node_count: number; truncated: boolean; root_frame: Frame };
+}
+
+interface Node {
+  name: string;
+  time: number;
+  calls: number;
+  children: Map<string, Node>;
+}
+
+interface Context {
+  root: Node;
+  cur: Node;
+  nodes: number;
+  truncated: boolean;
+}
+
+export interface SdkStats {
+  recorded: number;
+  sampled_out: number;
+  sent: number;
+  dropped_queue_full: number;
+  dropped_send_failed: number;
+  queued: number;
+}
+
+const newNode = (name: string): Node => ({ name, time: 0, calls: 0, children: new Map() });
+
+function toFrame(n: Node): Frame {
+  const children = [...n.children.values()].map(toFrame);
+  const childTime = children.reduce((s, c) => s + c.time, 0);
+  // concurrent children (Promise.all) can add up to more than their parent's wall time: self time never goes below 0
+  return { function: n.name, file_path_short: '', time: n.time, self_time: Math.max(0, n.time - childTime), calls: n.calls, is_application_code: true, children };
+}
+
+/** The fields a request's record starts with; the middleware fills `route` and `status` when the response is done. */
+export interface RequestInfo {
+  method: string;
+  path?: string;
+  route?: string;
+  status?: number;
+}
+
+/** A request begun by `Collector.begin`. */
+export interface Begun {
+  enter<T>(fn: () => T): T;
+  end(info: RequestInfo): void;
+}
+
+/**
+ * The collector: the span tree of the request in flight (AsyncLocalStorage), the queue, and the sender. Nothing here
+ * throws into the app or waits on the network inside a request: records are queued and leave from a timer.
+ */
+export class Collector {
+  readonly config: SdkConfig;
+  readonly #als = new AsyncLocalStorage<Context>();
+  readonly #queue: PerfRecord[] = [];
+  readonly #stats: SdkStats = { recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0 };
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #chain: Promise<void> = Promise.resolve();
+  readonly #batchUrl: string;
+  readonly #onExit = () => void this.flush();
+
+  constructor(config: Partial<SdkConfig> = {}, env: NodeJS.ProcessEnv = process.env) {
+    this.config = resolveConfig(config, env);
+    this.#batchUrl = this.config.api_endpoint.replace(/\/collect\/?$/, '/batch');
+    if (this.config.enabled) {
+      this.#timer = setInterval(() => void this.flush(), this.config.flush_interval * 1000);
+      this.#timer.unref();
+      process.once('beforeExit', this.#onExit); // the last partial batch leaves when the app ends on its own
+    }
+  }
+
+  stats(): SdkStats {
+    return { ...this.#stats, queued: this.#queue.length };
+  }
+
+  /**
+   * Runs `handler` as one request: a root span, timing, CPU and heap deltas; the record is queued when it settles.
+   * `info.route` and `info.status` may be set by the handler (the middleware does, from the framework).
+   */
+  async request<T>(info: RequestInfo, handler: (info: RequestInfo) => Promise<T> | T): Promise<T> {
+    const r = this.#als.getStore() ? null : this.begin(info.method); // a request inside a request is part of it
+    if (!r) return handler(info);
+    try {
+      return await r.enter(() => handler(info));
+    } catch (err) {
+      info.status ??= typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 500;
+      throw err;
+    } finally {
+      r.end(info);
+    }
+  }
+
+  /**
+   * Starts a request, or returns null when the SDK is off or the request is sampled out (counted). `enter` runs a
+   * function in the request's context; `end` records it (once). For frameworks whose end is an event (Express'
+   * `finish`, Fastify's `onResponse`) rather than one awaited call.
+   */
+  begin(method: string): Begun | null {
+    if (!this.config.enabled) return null;
+    if (Math.random() >= this.config.sampling_rate) {
+      this.#stats.sampled_out++;
+      return null;
+    }
+    const root = newNode(`${method} request`);
+    root.calls = 1;
+    const context: Context = { root, cur: root, nodes: 1, truncated: false };
+    const t0 = performance.now();
+    const startTime = Date.now() / 1000;
+    const cpu0 = cpuUsage();
+    const heap0 = memoryUsage().heapUsed;
+    let ended = false;
+    return {
+      enter: <T>(fn: () => T) => this.#als.run(context, fn),
+      end: (info: RequestInfo) => {
+        if (ended) return;
+        ended = true;
+        root.time = (performance.now() - t0) / 1000;
+        const cpu = cpuUsage(cpu0);
+        root.name = `${info.method} ${info.route ?? '<unmatched>'}`;
+        this.#push({
+          route: info.route ?? '<unmatched>',
+          method: info.method,
+          status: info.status ?? 200,
+          ...(info.path !== undefined ? { path: info.path.split('?')[0]!.slice(0, 512) } : {}),
+          start_time: startTime,
+          duration_ms: root.time * 1000,
+          // process CPU over the request: exact for one request at a time, an upper bound under concurrency
+          cpu_time_ms: (cpu.user + cpu.system) / 1000,
+          memory_delta_bytes: memoryUsage().heapUsed - heap0,
+          tree: { kind: 'instrumented', node_count: context.nodes, truncated: context.truncated, root_frame: toFrame(root) },
+        });
+      },
+    };
+  }
+
+  /** Runs `fn` as a span named `name` of the request in flight (a plain call outside a request). Repeated calls of one name under one parent merge into one node with `calls`. */
+  span<T>(name: string, fn: () => T): T {
+    const ctx = this.#als.getStore();
+    if (!ctx) return fn(); // outside a request: no bookkeeping at all
+    let node = ctx.cur.children.get(name);
+    if (!node) {
+      if (ctx.nodes >= this.config.max_nodes) {
+        ctx.truncated = true;
+        return fn(); // over the cap: its time stays in the parent's self time
+      }
+      node = newNode(name);
+      ctx.cur.children.set(name, node);
+      ctx.nodes++;
+    }
+    const n = node;
+    n.calls++;
+    const t0 = performance.now();
+    const done = () => {
+      n.time += (performance.now() - t0) / 1000;
+    };
+    // each call its own context, so concurrent children (Promise.all) each nest under the right parent
+    const result = this.#als.run({ ...ctx, cur: n }, fn);
+    if (result && typeof (result as { then?: unknown }).then === 'function') {
+      return (result as unknown as Promise<unknown>).finally(done) as T;
+    }
+    done();
+    return result;
+  }
+
+  /** The seed's manual collector: `await collector.collect(async () => …, 'name')` records a span (or, outside a request, a request of its own). */
+  collect<T>(fn: () => Promise<T> | T, name = 'collect'): Promise<T> {
+    if (this.#als.getStore()) return Promise.resolve(this.span(name, fn));
+    return this.request({ method: 'TASK', route: name }, () => fn());
+  }
+
+  /** The seed's wrapper (`monitor_performance`): the function, timed as a span named after it on every call. */
+  monitor<A extends unknown[], R>(fn: (...args: A) => R, name = fn.name || 'anonymous'): (...args: A) => R {
+    const self = this;
+    return function (this: unknown, ...args: A): R {
+      return self.span(name, () => fn.apply(this, args));
+    };
+  }
+
+  /** A TypeScript (standard) method decorator: `@collector.decorate()` times the method as `Class.method`. */
+  decorate(name?: string) {
+    return <This, A extends unknown[], R>(method: (this: This, ...args: A) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>) => {
+      const label = name ?? String(context.name);
+      const self = this;
+      return function (this: This, ...args: A): R {
+        const owner = (this as { constructor?: { name?: string } })?.constructor?.name;
+        return self.span(owner ? `${owner}.${label}` : label, () => method.apply(this, args));
+      };
+    };
+  }
+
+  #push(r: PerfRecord): void {
+    this.#stats.recorded++;
+    if (this.#queue.length >= this.config.max_queue) {
+      this.#stats.dropped_queue_full++;
+      return;
+    }
+    this.#queue.push(r);
+    if (!this.config.async_send) void this.flush();
+    else if (this.#queue.length === this.config.batch_size) void this.flush(true);
+  }
+
+  /**
+   * Sends what is queued, batch by batch; resolves when done (never rejects). Sends run one after another. With
+   * `fullOnly` (what a filled batch triggers) only full batches leave; the rest waits for the timer or `flush()`.
+   */
+  flush(fullOnly = false): Promise<void> {
+    const run = async () => {
+      while (this.#queue.length >= (fullOnly ? this.config.batch_size : 1)) {
+        const batch = this.#queue.splice(0, this.config.batch_size);
+        if (await this.#send(batch)) this.#stats.sent += batch.length;
+        else this.#stats.dropped_send_failed += batch.length;
+      }
+    };
+    this.#chain = this.#chain.then(run, run);
+    return this.#chain;
+  }
+
+  async #send(records: PerfRecord[]): Promise<boolean> {
+    for (let attempt = 0; attempt < this.config.max_retries; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)).unref?.());
+      try {
+        const res = await fetch(this.#batchUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-project-key': this.config.project_key },
+          body: JSON.stringify({ records }),
+          signal: AbortSignal.timeout(this.config.timeout * 1000),
+        });
+        await res.arrayBuffer();
+        if (res.ok) return true;
+        if (res.status < 500 && res.status !== 429) return false; // refused: sending it again changes nothing
+      } catch {
+        /* unreachable or timed out: try again */
+      }
+    }
+    return false;
+  }
+
+  /** Stops the timer and sends what is left. */
+  async shutdown(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    process.removeListener('beforeExit', this.#onExit);
+    await this.flush();
+  }
+}
+
+/** Koa middleware; register it before the router. The route is the router's template (`ctx._matchedRoute`), never the raw URL. */
+export function koa(collector: Collector) {
+  return async (ctx: { method: string; path: string; status: number; _matchedRoute?: string | RegExp }, next: () => Promise<unknown>) => {
+    const info: RequestInfo = { method: ctx.method, path: ctx.path };
+    await collector.request(info, async () => {
+      try {
+        await next();
+        info.status = ctx.status;
+      } finally {
+        // read in finally: a handler that throws still has its route
+        info.route = ctx._matchedRoute === undefined ? undefined : String(ctx._matchedRoute);
+      }
+    });
+  };
+}
+
+/**
+ * The mount prefix of an Express router with its values replaced (`/t/acme` → `/t/:param`): `req.baseUrl` holds raw
+ * values, and a tenant id in a route would make one series per tenant.
+ */
+export function templatePrefix(baseUrl: string): string {
+  return baseUrl
+    .split('/')
+    .map((seg) => (/^\d+$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|^[0-9a-f]{16,}$/i.test(seg) || (seg.length > 20 && /\d/.test(seg)) ? ':param' : seg))
+    .join('/');
+}
+
+interface ExpressReq {
+  method: string;
+  path: string;
+  baseUrl: string;
+  route?: { path: string };
+}
+interface ExpressRes {
+  statusCode: number;
+  once(event: 'finish' | 'close', fn: () => void): unknown;
+}
+
+/** Express middleware; `app.use()` it first. The route is `req.route.path` under the mount's template. */
+export function express(collector: Collector) {
+  return (req: ExpressReq, res: ExpressRes, next: (err?: unknown) => void) => {
+    const r = collector.begin(req.method);
+    if (!r) return next();
+    const end = () => r.end({ method: req.method, path: req.baseUrl + req.path, status: res.statusCode, ...(req.route ? { route: templatePrefix(req.baseUrl) + req.route.path } : {}) });
+    res.once('finish', end);
+    res.once('close', end);
+    r.enter(() => next());
+  };
+}
+
+interface FastifyLike {
+  addHook(name: 'onRequest', fn: (req: { method: string; url: string; perfwatch?: unknown }, reply: unknown, done: () => void) => void): unknown;
+  addHook(name: 'onResponse', fn: (req: { method: string; url: string; routeOptions?: { url?: string }; perfwatch?: unknown }, reply: { statusCode: number }, done: () => void) => void): unknown;
+}
+
+/** Fastify hooks: `fastify.register(perfwatch.fastify(collector))` wraps every route (`request.routeOptions.url`). */
+export function fastify(collector: Collector) {
+  const plugin = (app: FastifyLike, _opts: unknown, done: () => void) => {
+    app.addHook('onRequest', (req, _reply, next) => {
+      const r = collector.begin(req.method);
+      if (!r) return next();
+      req.perfwatch = r;
+      r.enter(next); // the handler and its awaits run in the request's context
+    });
+    app.addHook('onResponse', (req, reply, next) => {
+      const r = req.perfwatch as Begun | undefined;
+      r?.end({ method: req.method, path: req.url, status: reply.statusCode, ...(req.routeOptions?.url ? { route: req.routeOptions.url } : {}) });
+      next();
+    });
+    done();
+  };
+  // fastify-plugin's marker: the hooks apply to the whole app, not an encapsulated child
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return plugin;
+}

@@ -1,0 +1,180 @@
+import path from 'node:path';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Config } from '../config/load.js';
+import { ApiError } from '../http/api-error.js';
+import { bearerMatches, type AdminMiddleware } from '../http/auth.js';
+import { readJson } from '../http/body.js';
+import { successEnvelope } from '../http/envelope.js';
+import { intParam, oneOf, textParam, timeParam } from '../http/params.js';
+import type { Clock } from '../model/clock.js';
+import type { Component } from '../model/component.js';
+import { M } from '../model/metric-names.js';
+import { parseRecord, type RecordInput } from './record.js';
+import { ProfilingStore, type StoredRecord } from './store.js';
+import { toSpeedscope } from './speedscope.js';
+
+/** Latency buckets of the per-route histogram, seconds: web requests from 5 ms to 10 s. */
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const OTHER = '<other>';
+const PRUNE_EVERY_MS = 60_000;
+
+export interface ProfilingOptions {
+  config: Config;
+  registry: Registry;
+  clock: Clock;
+  requireAdmin: AdminMiddleware;
+  log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * Request profiling (seed 004, docs/profiling.md): `POST collect` and `POST batch` take the records the SDK sends,
+ * authenticated by the project's key; the records go to SQLite and to per-route RED series on /metrics; the admin
+ * reads them back (list with filters, one with its tree, per-route statistics, speedscope export).
+ */
+export function createProfiling(o: ProfilingOptions): { router: Router; component: Component } {
+  const c = o.config.profiling;
+  const ok = successEnvelope(o.clock);
+  let store: ProfilingStore | null = null;
+  let pruner: ReturnType<typeof setInterval> | null = null;
+  const live = () => {
+    if (!store) throw new ApiError('SHUTTING_DOWN', 'profiling is not running');
+    return store;
+  };
+
+  const requests = new Counter({ name: M.profilingRequestsTotal, help: 'Requests the apps reported through the SDK, by route template (bounded by profiling.max_routes; further routes count as <other>) and status class.', labelNames: ['project', 'route', 'method', 'status_class'], registers: [o.registry] });
+  const duration = new Histogram({ name: M.profilingRequestDurationSeconds, help: 'Duration of the requests the apps reported, by route template.', labelNames: ['project', 'route', 'method'], buckets: BUCKETS, registers: [o.registry] });
+  const received = new Counter({ name: M.profilingRecordsTotal, help: 'Records received on collect and batch, by result (accepted, rejected: failed validation, unauthorized: bad project key).', labelNames: ['result'], registers: [o.registry] });
+  for (const result of ['accepted', 'rejected', 'unauthorized']) received.inc({ result }, 0);
+  const routesSeen = new Map<string, Set<string>>();
+  /** The route label: the template while the project has fewer than max_routes, else `<other>`. */
+  const routeLabel = (project: string, route: string) => {
+    let seen = routesSeen.get(project);
+    if (!seen) routesSeen.set(project, (seen = new Set()));
+    if (seen.has(route)) return route;
+    if (seen.size >= c.max_routes) return OTHER;
+    seen.add(route);
+    return route;
+  };
+
+  const projectOf = (ctx: Context, body: unknown): string => {
+    const key = ctx.get('x-project-key') || (typeof (body as { project_key?: unknown })?.project_key === 'string' ? (body as { project_key: string }).project_key : '');
+    const p = key ? c.projects.find((x) => bearerMatches(`Bearer ${x.key}`, key)) : undefined;
+    if (!p) {
+      received.inc({ result: 'unauthorized' });
+      throw new ApiError('PROJECT_KEY_INVALID', key ? 'the project key is not one of profiling.projects' : 'send the project key as X-Project-Key (or "project_key" in the body)');
+    }
+    return p.name;
+  };
+
+  const accept = (project: string, records: RecordInput[]): string[] => {
+    const ids = live().insert(project, records, o.clock.now());
+    for (const r of records) {
+      const route = routeLabel(project, r.route);
+      requests.inc({ project, route, method: r.method, status_class: `${Math.floor(r.status / 100)}xx` });
+      duration.observe({ project, route, method: r.method }, r.duration_ms / 1000);
+    }
+    received.inc({ result: 'accepted' }, records.length);
+    return ids;
+  };
+  const limits = { maxNodes: c.max_nodes };
+  const router = new Router({ prefix: '/api/v1/performance' });
+
+  // seed 004: one record
+  router.post('/collect', async (ctx) => {
+    const body = await readJson(ctx, o.config.server.body_limit);
+    const project = projectOf(ctx, body);
+    const parsed = parseRecord(body, '', limits);
+    if ('field' in parsed) {
+      received.inc({ result: 'rejected' });
+      throw new ApiError('INVALID_JSON', parsed.message, { field: parsed.field });
+    }
+    const [id] = accept(project, [parsed.record]);
+    ctx.body = ok({ record_id: id, project });
+  });
+
+  // seed 004: many; each record is accepted or rejected on its own, errors by index
+  router.post('/batch', async (ctx) => {
+    const body = await readJson(ctx, o.config.server.body_limit);
+    const project = projectOf(ctx, body);
+    const list = (body as { records?: unknown })?.records;
+    if (!Array.isArray(list)) throw new ApiError('INVALID_JSON', 'records: expected an array of records', { field: 'records' });
+    if (list.length > c.max_batch) throw new ApiError('BATCH_TOO_LARGE', `records: ${list.length} records, more than profiling.max_batch (${c.max_batch}); nothing was stored`, { field: 'records' });
+    const good: RecordInput[] = [];
+    const at: number[] = [];
+    const errors: Array<{ index: number; field: string; message: string }> = [];
+    list.forEach((r, i) => {
+      const parsed = parseRecord(r, `records[${i}].`, limits);
+      if ('field' in parsed) errors.push({ index: i, field: parsed.field, message: parsed.message });
+      else (good.push(parsed.record), at.push(i));
+    });
+    if (errors.length) received.inc({ result: 'rejected' }, errors.length);
+    const ids = good.length ? accept(project, good) : [];
+    ctx.body = ok({ accepted: ids.length, rejected: errors.length, record_ids: ids, errors });
+  });
+
+  router.get('/records', o.requireAdmin, (ctx) => {
+    const q = ctx.query;
+    const status = q.status === undefined ? undefined : intParam(q.status, 'status', 0, 100, 599);
+    const minDuration = q.min_duration_ms === undefined ? undefined : intParam(q.min_duration_ms, 'min_duration_ms', 0, 0, 86_400_000);
+    ctx.body = ok({
+      records: live().list({
+        project: textParam(q.project, 'project', 64),
+        route: textParam(q.route, 'route', 256),
+        method: oneOf(q.method, 'method', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TASK']),
+        ...(status !== undefined ? { status } : {}),
+        sinceMs: timeParam(q.since, 'since'),
+        untilMs: timeParam(q.until, 'until'),
+        ...(minDuration !== undefined ? { minDurationMs: minDuration } : {}),
+        limit: intParam(q.limit, 'limit', 100, 1, 1000),
+      }),
+    });
+  });
+
+  const one = (id: string) => {
+    const r = live().get(id);
+    if (!r) throw new ApiError('RECORD_NOT_FOUND', `no record ${id.slice(0, 64)}`);
+    return r;
+  };
+  router.get('/records/:record_id', o.requireAdmin, (ctx) => {
+    ctx.body = ok(one(ctx.params.record_id!));
+  });
+  // the record's tree for a viewer: speedscope's file format (https://www.speedscope.app, or the npm package)
+  router.get('/records/:record_id/profile', o.requireAdmin, (ctx) => {
+    oneOf(ctx.query.format ?? 'speedscope', 'format', ['speedscope']);
+    const r = one(ctx.params.record_id!);
+    ctx.set('Content-Disposition', `attachment; filename="${r.id}.speedscope.json"`);
+    ctx.body = toSpeedscope(r as StoredRecord & { tree: NonNullable<typeof r.tree> | null });
+  });
+
+  router.get('/routes', o.requireAdmin, (ctx) => {
+    const now = o.clock.now();
+    const minutes = intParam(ctx.query.minutes, 'minutes', 60, 1, 90 * 1440);
+    const untilMs = timeParam(ctx.query.until, 'until') ?? now;
+    const sinceMs = timeParam(ctx.query.since, 'since') ?? untilMs - minutes * 60_000;
+    if (sinceMs > untilMs) throw new ApiError('INVALID_PARAMETER', 'since: after until', { field: 'since' });
+    ctx.body = ok({ since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), routes: live().routes(sinceMs, untilMs, textParam(ctx.query.project, 'project', 64)) });
+  });
+
+  const component: Component = {
+    name: 'profiling',
+    start() {
+      store = new ProfilingStore(path.join(o.config.storage.path, 'profiling.db'));
+      const prune = () => {
+        const n = store?.prune(o.clock.now() - c.retention, c.max_records) ?? 0;
+        if (n) o.log('info', 'profiling records pruned', { deleted: n });
+      };
+      prune();
+      pruner = setInterval(prune, PRUNE_EVERY_MS);
+      pruner.unref();
+    },
+    stop() {
+      if (pruner) clearInterval(pruner);
+      pruner = null;
+      store?.close();
+      store = null;
+    },
+  };
+  return { router, component };
+}

@@ -1,0 +1,162 @@
+import { chmodSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Frame, RecordInput } from './record.js';
+
+/**
+ * Request records in `<storage.path>/profiling.db` (SQLite, WAL): one row per record, the tree as JSON beside the
+ * columns queries filter on. Bounded by age and count (`profiling.retention`, `profiling.max_records`).
+ */
+
+const SCHEMA = `
+create table if not exists records (
+  seq integer primary key autoincrement,
+  project text not null,
+  route text not null,
+  method text not null,
+  status integer not null,
+  path text,
+  start_ms integer not null,
+  duration_ms real not null,
+  cpu_ms real not null,
+  memory_delta integer not null,
+  received_ms integer not null,
+  tree text
+);
+create index if not exists records_project_route on records (project, route, start_ms);
+create index if not exists records_start on records (start_ms);
+create index if not exists records_received on records (received_ms);
+`;
+
+export interface StoredRecord {
+  id: string;
+  project: string;
+  route: string;
+  method: string;
+  status: number;
+  path: string | null;
+  start_time: string;
+  duration_ms: number;
+  cpu_time_ms: number;
+  memory_delta_bytes: number;
+}
+
+export interface RecordFilter {
+  project?: string;
+  route?: string;
+  method?: string;
+  status?: number;
+  sinceMs?: number;
+  untilMs?: number;
+  minDurationMs?: number;
+  limit: number;
+}
+
+export interface RouteStats {
+  project: string;
+  route: string;
+  method: string;
+  count: number;
+  errors: number;
+  error_rate: number;
+  throughput_per_second: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+type Row = { seq: number; project: string; route: string; method: string; status: number; path: string | null; start_ms: number; duration_ms: number; cpu_ms: number; memory_delta: number; tree?: string | null };
+
+const r3 = (v: number) => Math.round(v * 1000) / 1000;
+export const recordId = (seq: number) => `rec_${seq}`;
+export const seqOf = (id: string): number | null => (/^rec_(\d{1,15})$/.exec(id) ? Number(id.slice(4)) : null);
+
+function view(r: Row): StoredRecord {
+  return { id: recordId(r.seq), project: r.project, route: r.route, method: r.method, status: r.status, path: r.path, start_time: new Date(r.start_ms).toISOString(), duration_ms: r3(r.duration_ms), cpu_time_ms: r3(r.cpu_ms), memory_delta_bytes: r.memory_delta };
+}
+
+/** Nearest-rank percentile of sorted values. */
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+
+export class ProfilingStore {
+  #db: Database.Database;
+  #insert: Database.Statement;
+
+  constructor(file: string) {
+    this.#db = new Database(file);
+    chmodSync(file, 0o600);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.exec(SCHEMA);
+    this.#insert = this.#db.prepare('insert into records (project, route, method, status, path, start_ms, duration_ms, cpu_ms, memory_delta, received_ms, tree) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  }
+
+  /** Stores the records in one transaction; returns their ids in order. */
+  insert(project: string, records: RecordInput[], nowMs: number): string[] {
+    return this.#db.transaction(() =>
+      records.map((r) => {
+        const info = this.#insert.run(project, r.route, r.method, r.status, r.path, Math.round(r.start_time * 1000), r.duration_ms, r.cpu_time_ms, Math.round(r.memory_delta_bytes), nowMs, r.tree ? JSON.stringify(r.tree) : null);
+        return recordId(Number(info.lastInsertRowid));
+      }),
+    )();
+  }
+
+  list(f: RecordFilter): StoredRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const eq = (col: string, v: unknown) => {
+      if (v === undefined) return;
+      where.push(`${col} = ?`);
+      args.push(v);
+    };
+    eq('project', f.project);
+    eq('route', f.route);
+    eq('method', f.method);
+    eq('status', f.status);
+    if (f.sinceMs !== undefined) (where.push('start_ms >= ?'), args.push(f.sinceMs));
+    if (f.untilMs !== undefined) (where.push('start_ms <= ?'), args.push(f.untilMs));
+    if (f.minDurationMs !== undefined) (where.push('duration_ms >= ?'), args.push(f.minDurationMs));
+    const sql = `select seq, project, route, method, status, path, start_ms, duration_ms, cpu_ms, memory_delta from records ${where.length ? `where ${where.join(' and ')}` : ''} order by start_ms desc, seq desc limit ?`;
+    return (this.#db.prepare(sql).all(...args, f.limit) as Row[]).map(view);
+  }
+
+  get(id: string): (StoredRecord & { tree: { kind: string; truncated: boolean; root_frame: Frame } | null }) | null {
+    const seq = seqOf(id);
+    if (seq === null) return null;
+    const row = this.#db.prepare('select * from records where seq = ?').get(seq) as Row | undefined;
+    return row ? { ...view(row), tree: row.tree ? JSON.parse(row.tree) : null } : null;
+  }
+
+  /** Per project, route and method over [sinceMs, untilMs]: count, errors (status ≥ 500), throughput and latency percentiles. */
+  routes(sinceMs: number, untilMs: number, project?: string): RouteStats[] {
+    const rows = this.#db.prepare(`select project, route, method, status, duration_ms from records where start_ms >= ? and start_ms <= ? ${project ? 'and project = ?' : ''} order by project, route, method`).all(...[sinceMs, untilMs, ...(project ? [project] : [])]) as Row[];
+    const groups = new Map<string, { project: string; route: string; method: string; durations: number[]; errors: number }>();
+    for (const r of rows) {
+      const key = `${r.project}\u0000${r.route}\u0000${r.method}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { project: r.project, route: r.route, method: r.method, durations: [], errors: 0 }));
+      g.durations.push(r.duration_ms);
+      if (r.status >= 500) g.errors++;
+    }
+    const seconds = Math.max(1, (untilMs - sinceMs) / 1000);
+    return [...groups.values()].map((g) => {
+      const d = g.durations.sort((a, b) => a - b);
+      return { project: g.project, route: g.route, method: g.method, count: d.length, errors: g.errors, error_rate: r3(g.errors / d.length), throughput_per_second: r3(d.length / seconds), p50_ms: r3(pct(d, 50)), p95_ms: r3(pct(d, 95)), p99_ms: r3(pct(d, 99)), max_ms: r3(d.at(-1)!) };
+    });
+  }
+
+  /** Deletes records received before `beforeMs` and the oldest past `maxRecords`; returns how many went. */
+  prune(beforeMs: number, maxRecords: number): number {
+    const aged = this.#db.prepare('delete from records where received_ms < ?').run(beforeMs).changes;
+    const over = this.#db.prepare('delete from records where seq <= (select seq from records order by seq desc limit 1 offset ?)').run(maxRecords).changes;
+    return aged + over;
+  }
+
+  count(): number {
+    return (this.#db.prepare('select count(*) as n from records').get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,254 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import KoaRouter from '@koa/router';
+import expressApp from 'express';
+import fastifyApp from 'fastify';
+import Koa from 'koa';
+import t from 'tap';
+import { Collector, express as expressMw, fastify as fastifyPlugin, koa as koaMw, resolveConfig } from '../../packages/sdk/src/index.js';
+import { auth, getJson, startApp } from '../helpers/index.js';
+
+const KEY = 'shop-key-0123456789abcdef';
+const OTHER_KEY = 'blog-key-0123456789abcdef';
+
+/** A perfwatch that takes records for two projects. */
+async function agent(t: Parameters<typeof startApp>[0], extra: Record<string, unknown> = {}) {
+  return startApp(t, { profiling: { projects: [{ name: 'shop', key: KEY }, { name: 'blog', key: OTHER_KEY }], ...extra } });
+}
+
+async function listen(t: { teardown(fn: () => unknown): void }, server: import('node:http').Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise((r) => server.close(r)));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const records = async (url: string, query = '') => (await getJson(`${url}/api/v1/performance/records?limit=1000${query}`, auth)).body.data.records as Array<Record<string, any>>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('Koa: route templates, statuses and the span tree of a known workload reach perfwatch', async (t) => {
+  const pw = await agent(t);
+  const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, batch_size: 5, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  const loadUser = collector.monitor(async function loadUser(id: string) {
+    await sleep(5);
+    return { id };
+  });
+  const render = collector.monitor(function render(u: unknown) {
+    return JSON.stringify(u);
+  });
+  const app = new Koa();
+  app.use(koaMw(collector)); // before the router, as docs/profiling.md says
+  const router = new KoaRouter({ prefix: '/api' });
+  router.get('/users/:id', async (ctx) => {
+    const u = await loadUser(ctx.params.id!);
+    await loadUser(ctx.params.id!);
+    ctx.body = render(u);
+  });
+  router.get('/fail', () => {
+    throw Object.assign(new Error('boom'), { status: 503 });
+  });
+  router.get('/parallel', async (ctx) => {
+    // each branch's inner span nests under its own branch, not under whichever started last
+    const db = collector.monitor(async function db() {
+      await sleep(2);
+    });
+    await Promise.all([collector.collect(() => db(), 'branchA'), collector.collect(() => db(), 'branchB')]);
+    ctx.body = 'ok';
+  });
+  app.use(router.routes());
+  app.on('error', () => undefined);
+  const url = await listen(t, createServer(app.callback()));
+
+  for (let i = 0; i < 10; i++) t.equal((await fetch(`${url}/api/users/${1000 + i}`)).status, 200);
+  t.equal((await fetch(`${url}/api/fail`)).status, 503);
+  t.equal((await fetch(`${url}/nowhere/42`)).status, 404);
+  t.equal((await fetch(`${url}/api/parallel`)).status, 200);
+  await collector.flush();
+  t.match(collector.stats(), { recorded: 13, sent: 13, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0 });
+
+  const all = await records(pw.url, '&project=shop');
+  t.equal(all.length, 13);
+  const routes = new Set(all.map((r) => r.route));
+  t.same([...routes].sort(), ['/api/fail', '/api/parallel', '/api/users/:id', '<unmatched>'], 'templates, never a raw URL');
+  t.match(all.find((r) => r.route === '/api/fail'), { method: 'GET', status: 503 });
+  t.match(all.find((r) => r.route === '<unmatched>'), { status: 404, path: '/nowhere/42' });
+
+  const user = all.find((r) => r.route === '/api/users/:id')!;
+  const one = (await getJson(`${pw.url}/api/v1/performance/records/${user.id}`, auth)).body.data;
+  const root = one.tree.root_frame;
+  t.equal(root.function, 'GET /api/users/:id');
+  t.same(root.children.map((c: { function: string; calls: number }) => [c.function, c.calls]), [['loadUser', 2], ['render', 1]], 'repeated calls merge into one node with calls');
+  const load = root.children[0];
+  t.ok(load.time >= 0.009, `two awaited 5 ms loads take at least 9 ms (${(load.time * 1000).toFixed(1)} ms)`);
+  t.ok(load.time <= root.time, 'a child never outlasts its request');
+  t.ok(one.duration_ms >= load.time * 1000);
+
+  const par = all.find((r) => r.route === '/api/parallel')!;
+  const tree = (await getJson(`${pw.url}/api/v1/performance/records/${par.id}`, auth)).body.data.tree.root_frame;
+  t.same(tree.children.map((c: { function: string; children: Array<{ function: string; calls: number }> }) => [c.function, c.children.map((x) => [x.function, x.calls])]), [['branchA', [['db', 1]]], ['branchB', [['db', 1]]]], 'concurrent spans nest under their own parent');
+
+  const speedscope = (await getJson(`${pw.url}/api/v1/performance/records/${user.id}/profile?format=speedscope`, auth)).body;
+  t.equal(speedscope.$schema, 'https://www.speedscope.app/file-format-schema.json');
+  const ev = speedscope.profiles[0].events as Array<{ type: string; at: number }>;
+  t.equal(ev.filter((e) => e.type === 'O').length, ev.filter((e) => e.type === 'C').length, 'every frame opened is closed');
+  t.same(speedscope.shared.frames.map((f: { name: string }) => f.name), ['GET /api/users/:id', 'loadUser', 'render']);
+
+  await pw.nextTick(); // /metrics is rendered once per tick
+  const metrics = await (await fetch(`${pw.url}/metrics`)).text();
+  t.match(metrics, /perfwatch_profiling_requests_total\{project="shop",route="\/api\/users\/:id",method="GET",status_class="2xx"\} 10/);
+  t.match(metrics, /perfwatch_profiling_requests_total\{project="shop",route="\/api\/fail",method="GET",status_class="5xx"\} 1/);
+  t.match(metrics, /perfwatch_profiling_request_duration_seconds_count\{project="shop",route="\/api\/users\/:id",method="GET"\} 10/);
+  t.match(metrics, /perfwatch_profiling_records_total\{result="accepted"\} 13/);
+
+  const stats = (await getJson(`${pw.url}/api/v1/performance/routes?project=shop&minutes=5`, auth)).body.data.routes as Array<Record<string, any>>;
+  const users = stats.find((s) => s.route === '/api/users/:id')!;
+  t.match(users, { project: 'shop', method: 'GET', count: 10, errors: 0, error_rate: 0 });
+  t.ok(users.p50_ms >= 9 && users.p50_ms <= users.p95_ms && users.p95_ms <= users.p99_ms && users.p99_ms <= users.max_ms, `p50 ${users.p50_ms} ≤ p95 ${users.p95_ms} ≤ p99 ${users.p99_ms} ≤ max ${users.max_ms}`);
+  t.match(stats.find((s) => s.route === '/api/fail'), { count: 1, errors: 1, error_rate: 1 });
+
+  // filters
+  t.equal((await records(pw.url, '&status=503')).length, 1);
+  t.equal((await records(pw.url, '&route=%2Fapi%2Fusers%2F%3Aid&min_duration_ms=9')).length, 10);
+  t.equal((await records(pw.url, '&project=blog')).length, 0);
+});
+
+t.test('Express and Fastify: their route templates, a mount prefix templated', async (t) => {
+  const pw = await agent(t);
+  const collector = new Collector({ project_key: OTHER_KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  const step = collector.monitor(async function step() {
+    await sleep(1);
+  });
+
+  const ex = expressApp();
+  ex.use(expressMw(collector));
+  const items = expressApp.Router();
+  items.get('/items/:item', async (_req, res) => {
+    await step();
+    res.json({ ok: true });
+  });
+  ex.use('/t/:tenant', items);
+  const exUrl = await listen(t, createServer(ex));
+  t.equal((await fetch(`${exUrl}/t/42/items/7`)).status, 200);
+  t.equal((await fetch(`${exUrl}/t/acme/nothing`)).status, 404);
+
+  const fa = fastifyApp();
+  await fa.register(fastifyPlugin(collector));
+  fa.get('/api/orders/:order', async () => {
+    await step();
+    return { ok: true };
+  });
+  await fa.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => fa.close());
+  const faUrl = `http://127.0.0.1:${(fa.server.address() as AddressInfo).port}`;
+  t.equal((await fetch(`${faUrl}/api/orders/99?x=1`)).status, 200);
+
+  await collector.flush();
+  const all = await records(pw.url, '&project=blog');
+  t.same(all.map((r) => `${r.method} ${r.route} ${r.status}`).sort(), ['GET /api/orders/:order 200', 'GET /t/:param/items/:item 200', 'GET <unmatched> 404']);
+  for (const r of all.filter((x) => x.status === 200)) {
+    const tree = (await getJson(`${pw.url}/api/v1/performance/records/${r.id}`, auth)).body.data.tree.root_frame;
+    t.same(tree.children.map((c: { function: string }) => c.function), ['step'], `${r.route}: the handler's span is in the request's tree`);
+  }
+  t.equal(all.find((r) => r.route === '/api/orders/:order')!.path, '/api/orders/99', 'the raw path without its query string');
+});
+
+t.test('sampling, batching, a queue that is bounded, and perfwatch down: the app never notices', async (t) => {
+  const pw = await agent(t);
+  const none = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, sampling_rate: 0 }, {});
+  t.teardown(() => none.shutdown());
+  for (let i = 0; i < 5; i++) await none.request({ method: 'GET', route: '/x' }, () => 1);
+  t.match(none.stats(), { recorded: 0, sampled_out: 5 });
+
+  // batches of 4: 10 records leave as 4 + 4 when the queue fills, and the last 2 on flush
+  const batched = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, batch_size: 4, flush_interval: 60 }, {});
+  t.teardown(() => batched.shutdown());
+  for (let i = 0; i < 10; i++) await batched.request({ method: 'POST', route: '/orders' }, () => 1);
+  await sleep(200);
+  t.match(batched.stats(), { sent: 8, queued: 2 }, 'two full batches left on their own');
+  await batched.shutdown();
+  t.match(batched.stats(), { sent: 10, queued: 0 });
+  t.equal((await records(pw.url, '&route=%2Forders')).length, 10);
+
+  // nobody listening: tries, gives up, counts; the requests themselves are not slowed
+  const down = new Collector({ project_key: KEY, api_endpoint: 'http://127.0.0.1:1/api/v1/performance/collect', max_queue: 3, max_retries: 2, flush_interval: 60, batch_size: 100 }, {});
+  const t0 = performance.now();
+  for (let i = 0; i < 5; i++) await down.request({ method: 'GET', route: '/y' }, () => 1);
+  t.ok(performance.now() - t0 < 100, 'recording five requests takes no network time');
+  t.match(down.stats(), { recorded: 5, queued: 3, dropped_queue_full: 2 }, 'the queue holds max_queue and counts the rest');
+  await down.shutdown();
+  t.match(down.stats(), { sent: 0, dropped_send_failed: 3, queued: 0 });
+});
+
+t.test('the server refuses bad records and keeps the good ones; a wrong key stores nothing', async (t) => {
+  const pw = await agent(t, { max_batch: 10, max_nodes: 3 });
+  const post = (p: string, body: unknown, key: string | null = KEY) => fetch(`${pw.url}/api/v1/performance/${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'x-project-key': key } : {}) }, body: JSON.stringify(body) });
+  const good = { route: '/a', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 12.5 };
+  const frame = (n: number): object => ({ function: `f${n}`, time: 0.001, children: n > 1 ? [frame(n - 1)] : [] });
+
+  const single = await post('collect', good);
+  t.equal(single.status, 200);
+  t.match(((await single.json()) as any).data, { record_id: /^rec_\d+$/, project: 'shop' });
+
+  const res = await post('batch', {
+    records: [good, { ...good, status: 999 }, { ...good, route: undefined }, { ...good, tree: { kind: 'instrumented', root_frame: frame(4) } }, { ...good, tree: { kind: 'instrumented', root_frame: frame(3) } }, 'nope', { ...good, method: 'get' }],
+  });
+  t.equal(res.status, 200);
+  const body = ((await res.json()) as any).data;
+  t.match(body, { accepted: 2, rejected: 5 });
+  t.same(
+    body.errors.map((e: { index: number; field: string }) => [e.index, e.field]),
+    [
+      [1, 'records[1].status'],
+      [2, 'records[2].route'],
+      [3, 'records[3].tree.root_frame.children[0].children[0].children[0]'],
+      [5, 'records[5]'],
+      [6, 'records[6].method'],
+    ],
+    'each refusal names its record and field',
+  );
+  t.equal((await records(pw.url)).length, 3, 'the single one and the two good ones');
+
+  for (const [key, why] of [
+    [null, /send the project key/],
+    ['wrong-key-0123456789', /not one of profiling.projects/],
+  ] as const) {
+    const r = await post('batch', { records: [good] }, key);
+    t.equal(r.status, 401);
+    t.match(((await r.json()) as any).error, { code: 'PROJECT_KEY_INVALID', message: why });
+  }
+  const tooMany = await post('batch', { records: Array.from({ length: 11 }, () => good) });
+  t.equal(tooMany.status, 400);
+  t.match(((await tooMany.json()) as any).error, { code: 'BATCH_TOO_LARGE' });
+  const huge = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify({ records: [{ ...good, route: 'x'.repeat(2_000_000) }] }) });
+  t.equal(huge.status, 413);
+  t.equal((await records(pw.url)).length, 3, 'nothing more was stored');
+  await pw.nextTick();
+  t.match(await (await fetch(`${pw.url}/metrics`)).text(), /perfwatch_profiling_records_total\{result="unauthorized"\} 2/);
+
+  // reads are admin
+  t.equal((await getJson(`${pw.url}/api/v1/performance/records`)).status, 401);
+  t.equal((await getJson(`${pw.url}/api/v1/performance/records/rec_999`, auth)).body.error.code, 'RECORD_NOT_FOUND');
+  t.equal((await getJson(`${pw.url}/api/v1/performance/records?status=42`, auth)).status, 400);
+});
+
+t.test('SDK configuration: code over environment over file over defaults; a bad value names its key', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-sdk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'performance_monitor.yaml'), 'other: 1\nperformance_monitor:\n  project_key: "from-file"\n  api_endpoint: http://file/api/v1/performance/collect\n  batch_size: 7   # a comment\n  sampling_rate: 0.5\n');
+  t.match(resolveConfig({}, {}, dir), { project_key: 'from-file', api_endpoint: 'http://file/api/v1/performance/collect', batch_size: 7, sampling_rate: 0.5, async_send: true, flush_interval: 5 });
+  const env = { PERFORMANCE_MONITOR_PROJECT_KEY: 'from-env', PERFORMANCE_MONITOR_BATCH_SIZE: '9', PERFORMANCE_MONITOR_ASYNC_SEND: 'false' };
+  t.match(resolveConfig({}, env, dir), { project_key: 'from-env', batch_size: 9, async_send: false, sampling_rate: 0.5 });
+  t.match(resolveConfig({ batch_size: 3 }, env, dir), { project_key: 'from-env', batch_size: 3 });
+  writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ performance_monitor: { project_key: 'from-json', api_endpoint: 'https://json/collect' } }));
+  t.match(resolveConfig({}, { PERFORMANCE_MONITOR_CONFIG: path.join(dir, 'p.json') }, dir), { project_key: 'from-json', api_endpoint: 'https://json/collect' });
+  t.throws(() => resolveConfig({}, { PERFORMANCE_MONITOR_CONFIG: path.join(dir, 'missing.json') }, dir), /PERFORMANCE_MONITOR_CONFIG .*missing\.json/);
+  t.throws(() => resolveConfig({ sampling_rate: 2 }, {}, dir), /performance_monitor\.sampling_rate: expected a number from 0 to 1, got 2/);
+  t.throws(() => resolveConfig({}, { PERFORMANCE_MONITOR_ASYNC_SEND: 'maybe' }, dir), /performance_monitor\.async_send: expected true or false/);
+  t.throws(() => resolveConfig({}, {}, tmpdir()), /performance_monitor\.project_key: expected a non-empty string/);
+  writeFileSync(path.join(dir, 'performance_monitor.yaml'), 'performance_monitor:\n  project_key: [a, b]\n');
+  t.throws(() => resolveConfig({}, {}, dir), /performance_monitor\.yaml:2: the SDK reads flat "key: value" lines/);
+});
