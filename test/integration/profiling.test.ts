@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +10,9 @@ import fastifyApp from 'fastify';
 import Koa from 'koa';
 import t from 'tap';
 import { Collector, express as expressMw, fastify as fastifyPlugin, koa as koaMw, resolveConfig } from '../../packages/sdk/src/index.js';
-import { auth, getJson, startApp } from '../helpers/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { auth, getJson, ROOT, startApp, waitFor } from '../helpers/index.js';
+import { freePort } from '../helpers/peers.js';
 
 const KEY = 'shop-key-0123456789abcdef';
 const OTHER_KEY = 'blog-key-0123456789abcdef';
@@ -251,4 +254,28 @@ t.test('SDK configuration: code over environment over file over defaults; a bad 
   t.throws(() => resolveConfig({}, {}, tmpdir()), /performance_monitor\.project_key: expected a non-empty string/);
   writeFileSync(path.join(dir, 'performance_monitor.yaml'), 'performance_monitor:\n  project_key: [a, b]\n');
   t.throws(() => resolveConfig({}, {}, dir), /performance_monitor\.yaml:2: the SDK reads flat "key: value" lines/);
+});
+
+t.test('the example apps: the Koa one, run as the demo config runs it, sends its records; the demo config is valid', async (t) => {
+  // the examples import @perfwatch/sdk as users do, which resolves to the workspace's built dist/
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'packages/sdk/tsconfig.json')]);
+  const demo = await loadConfig({ file: path.join(ROOT, 'examples/perfwatch.yaml') });
+  t.same(demo.profiling.projects.map((p) => p.name), ['demo']);
+  t.ok(['shop-koa', 'shop-express', 'shop-fastify'].every((id) => demo.plugins.some((p) => p.id === id)), 'the three example apps are demo plugins');
+
+  const pw = await agent(t);
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'examples/profiling/koa-app.mjs')], {
+    env: { ...process.env, PORT: String(port), EXAMPLE_LOAD_MS: '100', PERFORMANCE_MONITOR_PROJECT_KEY: KEY, PERFORMANCE_MONITOR_API_ENDPOINT: `${pw.url}/api/v1/performance/collect` },
+    stdio: 'ignore',
+  });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const list = await waitFor(async () => {
+    const r = await records(pw.url, '&route=%2Fapi%2Fusers');
+    return r.length ? r : null;
+  }, { timeoutMs: 20_000, what: 'records from the example app' });
+  const tree = (await getJson(`${pw.url}/api/v1/performance/records/${list[0]!.id}`, auth)).body.data.tree.root_frame;
+  t.same(tree.children.map((c: { function: string; calls: number }) => [c.function, c.calls]), [['findUser', 5], ['render', 1]], 'five lookups and one render in the tree');
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
 });
