@@ -141,7 +141,7 @@ export class ProfilingStore {
     const seconds = Math.max(1, (untilMs - sinceMs) / 1000);
     return [...groups.values()].map((g) => {
       const d = g.durations.sort((a, b) => a - b);
-      return { project: g.project, route: g.route, method: g.method, count: d.length, errors: g.errors, error_rate: r3(g.errors / d.length), throughput_per_second: r3(d.length / seconds), p50_ms: r3(pct(d, 50)), p95_ms: r3(pct(d, 95)), p99_ms: r3(pct(d, 99)), max_ms: r3(d.at(-1)!) };
+      return { project: g.project, route: g.route, method: g.method, count: d.length, errors: g.errors, error_rate: r3(g.errors / d.length), throughput_per_second: Math.round((d.length / seconds) * 1e6) / 1e6, p50_ms: r3(pct(d, 50)), p95_ms: r3(pct(d, 95)), p99_ms: r3(pct(d, 99)), max_ms: r3(d.at(-1)!) };
     });
   }
 

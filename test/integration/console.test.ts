@@ -10,6 +10,7 @@ import { auth, getJson, nodePlugin, ROOT, startApp, TOKEN, waitFor } from '../he
 
 /** The Chromium the Debian package installs (.ci/run installs it); the browser tests say so when it is absent. */
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const PROJECT_KEY = 'console-project-key-0123';
 const noBrowser = CHROMIUM ? false : 'needs /usr/bin/chromium (apt-get install chromium; .ci/run installs it)';
 
 // the console is served from dist/ui: build it as `npm run build` does
@@ -125,7 +126,16 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
   const pw = await startApp(t, {
     collection: { interval: `${interval}ms` },
     plugins: [nodePlugin('alpha', 'idle.cjs'), nodePlugin('beta', 'idle.cjs')],
+    profiling: { projects: [{ name: 'shop', key: PROJECT_KEY }] },
   });
+  // one request record with a tree, as @perfwatch/sdk sends it, for the profiling pages
+  const frame = (name: string, ms: number, children: object[] = []) => ({ function: name, time: ms / 1000, self_time: 0, calls: 1, children });
+  const collected = await fetch(`${pw.url}/api/v1/performance/collect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-project-key': PROJECT_KEY },
+    body: JSON.stringify({ route: '/api/users/:id', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 12, tree: { kind: 'instrumented', root_frame: frame('GET /api/users/:id', 12, [frame('loadUser', 9, [frame('db.query', 7)]), frame('render', 1)]) } }),
+  });
+  const recordId = ((await collected.json()) as { data: { record_id: string } }).data.record_id;
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   t.teardown(() => browser.close());
   t.comment(`Chromium ${browser.version()}`);
@@ -150,6 +160,8 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
       ['alerts/history', 'nav.tabs'],
       ['alerts/rules', 'tr[data-rule]'],
       ['reports', '[data-testid=report-form]'],
+      ['profiling', 'tr[data-route="GET /api/users/:id"]'],
+      [`profiling/${recordId}`, '[data-testid=call-tree] .fname'],
       ['system', '[data-testid=system-host] dd'],
     ];
     for (const [route, ready] of pages) {
@@ -273,12 +285,12 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
     const { page, errors } = await open(ctx, `${pw.url}/#/plugins`);
     await page.locator('tr[data-plugin=alpha]').waitFor();
     t.equal(await page.evaluate(() => (globalThis as any).document.documentElement.lang), 'zh-CN');
-    t.same(await page.locator('header nav a').allTextContents(), ['概览', '插件', '告警', '报告', '系统']);
+    t.same(await page.locator('header nav a').allTextContents(), ['概览', '插件', '告警', '报告', '性能剖析', '系统']);
     t.match(await page.locator('thead').textContent(), /插件.*状态.*健康/);
     t.match(await page.locator('tr[data-plugin=alpha] [data-testid=status]').textContent(), /运行中/);
     // the switch is kept for the next visit
     await page.locator('header select').selectOption('en');
-    t.same(await page.locator('header nav a').allTextContents(), ['Overview', 'Plugins', 'Alerts', 'Reports', 'System']);
+    t.same(await page.locator('header nav a').allTextContents(), ['Overview', 'Plugins', 'Alerts', 'Reports', 'Profiling', 'System']);
     await page.reload();
     await page.locator('header nav a').first().waitFor();
     t.equal(await page.locator('header nav a').first().textContent(), 'Overview');
@@ -304,10 +316,26 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
     t.same(errors, []);
   });
 
+  t.test('profiling: a route\'s statistics, its records, a record\'s call tree in order with its times', async (t) => {
+    const ctx = await context();
+    const { page, errors } = await open(ctx, `${pw.url}/#/profiling`);
+    const row = page.locator('tr[data-route="GET /api/users/:id"]');
+    await row.waitFor();
+    t.same(await row.locator('td').allTextContents(), ['shop', 'GET /api/users/:id', '1', '0.02/min', '0.0 %', '12.00', '12.00', '12.00', '12.00'], 'count, throughput, error rate, p50, p95, p99, max');
+    await page.locator(`tr[data-record="${recordId}"] a`).click();
+    await page.locator('[data-testid=call-tree] .fname').first().waitFor();
+    t.same(await page.locator('[data-testid=call-tree] .fname').allTextContents(), ['GET /api/users/:id', 'loadUser', 'db.query', 'render'], 'the tree, depth first');
+    t.match(await page.locator('[data-testid=call-tree] li li .frame').first().textContent(), /loadUser.*9\.00 ms/);
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download for speedscope' }).click()]);
+    t.equal(JSON.parse(readFileSync((await file.path())!, 'utf8')).$schema, 'https://www.speedscope.app/file-format-schema.json');
+    t.same(errors, []);
+  });
+
   t.test('at phone size the pages fit the screen width', async (t) => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'en-US' });
     t.teardown(() => ctx.close());
-    for (const route of ['overview', 'plugins', 'alerts/rules', 'system']) {
+    await ctx.addInitScript((tk: string) => (globalThis as any).sessionStorage.setItem('perfwatch.token', tk), TOKEN);
+    for (const route of ['overview', 'plugins', 'alerts/rules', 'profiling', 'system']) {
       const { page, errors } = await open(ctx, `${pw.url}/#/${route}`);
       await page.waitForTimeout(500);
       const width = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth);

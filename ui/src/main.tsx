@@ -9,6 +9,7 @@ import { AlertsPage } from './pages/alerts';
 import { OverviewPage } from './pages/overview';
 import { PluginPage } from './pages/plugin';
 import { PluginsPage } from './pages/plugins';
+import { ProfilingPage } from './pages/profiling';
 import { ReportsPage } from './pages/reports';
 import { SystemPage } from './pages/system';
 
@@ -46,7 +47,7 @@ function useRoute(): string[] {
   return route;
 }
 
-const PAGES = ['overview', 'plugins', 'alerts', 'reports', 'system'] as const;
+const PAGES = ['overview', 'plugins', 'alerts', 'reports', 'profiling', 'system'] as const;
 
 function TokenBox(props: { ctx: AppCtx }) {
   const { t, hasToken } = props.ctx;
@@ -144,6 +145,7 @@ function App() {
         {page === 'plugins' && !route[1] ? <PluginsPage /> : null}
         {page === 'alerts' ? <AlertsPage tab={route[1]} /> : null}
         {page === 'reports' ? <ReportsPage /> : null}
+        {page === 'profiling' ? <ProfilingPage id={route[1]} /> : null}
         {page === 'system' ? <SystemPage /> : null}
       </main>
     </Ctx.Provider>

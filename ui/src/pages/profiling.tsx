@@ -1,0 +1,179 @@
+import { useState } from 'preact/hooks';
+import { download } from '../api';
+import { Failure, failureText, Flash, useApi, useCtx, useFlash } from '../ctx';
+import { bytes, num, pct, time } from '../format';
+
+interface RouteStats {
+  project: string;
+  route: string;
+  method: string;
+  count: number;
+  error_rate: number;
+  throughput_per_second: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+interface Rec {
+  id: string;
+  project: string;
+  route: string;
+  method: string;
+  status: number;
+  path: string | null;
+  start_time: string;
+  duration_ms: number;
+  cpu_time_ms: number;
+  memory_delta_bytes: number;
+}
+
+interface Frame {
+  function: string;
+  time: number;
+  self_time: number;
+  calls: number;
+  children: Frame[];
+}
+
+const WINDOWS = [15, 60, 1440] as const;
+
+/** Request profiling (docs/profiling.md): per-route statistics and the latest records; a record opens its call tree. */
+export function ProfilingPage(props: { id?: string }) {
+  return props.id ? <RecordView id={props.id} /> : <Overview />;
+}
+
+function Overview() {
+  const { t } = useCtx();
+  const [minutes, setMinutes] = useState<number>(60);
+  const [route, setRoute] = useState<string>('');
+  const routes = useApi<{ routes: RouteStats[] }>(`/api/v1/performance/routes?minutes=${minutes}`, 10_000);
+  const records = useApi<{ records: Rec[] }>(`/api/v1/performance/records?limit=50${route ? `&route=${encodeURIComponent(route)}` : ''}`, 10_000);
+  return (
+    <div class="page">
+      <div class="row between">
+        <h1>{t('profiling.routes')}</h1>
+        <label>
+          {t('profiling.window')}{' '}
+          <select value={String(minutes)} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))}>
+            {WINDOWS.map((m) => (
+              <option value={String(m)}>{m < 60 ? `${m} min` : `${m / 60} h`}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <Failure error={routes.error} />
+      {routes.data && routes.data.routes.length === 0 ? <p class="muted">{t('profiling.empty')}</p> : null}
+      <div class="table-wrap">
+        <table data-testid="routes-table">
+          <thead>
+            <tr><th>{t('profiling.project')}</th><th>{t('profiling.route')}</th><th class="num">{t('profiling.count')}</th><th class="num">{t('profiling.throughput')}</th><th class="num">{t('plugins.errorRate')}</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">p99 ms</th><th class="num">max ms</th></tr>
+          </thead>
+          <tbody>
+            {(routes.data?.routes ?? []).map((r) => (
+              <tr data-route={`${r.method} ${r.route}`} class={route === r.route ? 'selected' : ''}>
+                <td>{r.project}</td>
+                <td><button type="button" class="link" onClick={() => setRoute(route === r.route ? '' : r.route)}>{r.method} {r.route}</button></td>
+                <td class="num">{r.count}</td>
+                <td class="num">{r.throughput_per_second >= 1 ? `${num(r.throughput_per_second, 1)}/s` : `${num(r.throughput_per_second * 60, 2)}/min`}</td>
+                <td class="num">{pct(r.error_rate * 100)}</td>
+                <td class="num">{num(r.p50_ms)}</td>
+                <td class="num">{num(r.p95_ms)}</td>
+                <td class="num">{num(r.p99_ms)}</td>
+                <td class="num">{num(r.max_ms)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h2>{route ? t('profiling.recordsOf', { route }) : t('profiling.records')}</h2>
+      <Failure error={records.error} />
+      <div class="table-wrap">
+        <table data-testid="records-table">
+          <thead>
+            <tr><th>{t('profiling.started')}</th><th>{t('profiling.route')}</th><th class="num">{t('plugins.status')}</th><th class="num">ms</th><th class="num">CPU ms</th><th class="num">{t('profiling.heap')}</th></tr>
+          </thead>
+          <tbody>
+            {(records.data?.records ?? []).map((r) => (
+              <tr data-record={r.id}>
+                <td>{time(r.start_time)}</td>
+                <td><a href={`#/profiling/${r.id}`}>{r.method} {r.route}</a></td>
+                <td class="num"><span class={`badge ${r.status >= 500 ? 'l-error' : r.status >= 400 ? 'l-warning' : 'l-info'}`}>{r.status}</span></td>
+                <td class="num">{num(r.duration_ms)}</td>
+                <td class="num">{num(r.cpu_time_ms)}</td>
+                <td class="num">{bytes(r.memory_delta_bytes)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+/** One frame of the call tree and its children: a bar as wide as its share of the request, self time and calls beside it. */
+function FrameRow(props: { f: Frame; total: number; depth: number }) {
+  const { f, total } = props;
+  const [open, setOpen] = useState(props.depth < 6);
+  const share = total > 0 ? f.time / total : 0;
+  return (
+    <li>
+      <div class="frame">
+        <button type="button" class="toggle" disabled={!f.children.length} aria-expanded={open} onClick={() => setOpen(!open)}>{f.children.length ? (open ? '▾' : '▸') : '·'}</button>
+        <span class="fname">{f.function}</span>
+        <span class="bar" aria-hidden="true"><span style={{ width: `${Math.max(0.5, share * 100).toFixed(1)}%` }} /></span>
+        <span class="num">{(f.time * 1000).toFixed(2)} ms</span>
+        <span class="num muted">{(f.self_time * 1000).toFixed(2)} ms</span>
+        <span class="num muted">×{f.calls}</span>
+      </div>
+      {open && f.children.length ? (
+        <ul>
+          {f.children.map((c) => (
+            <FrameRow f={c} total={total} depth={props.depth + 1} />
+          ))}
+        </ul>
+      ) : null}
+    </li>
+  );
+}
+
+function RecordView(props: { id: string }) {
+  const { t } = useCtx();
+  const [flash, show] = useFlash();
+  const rec = useApi<Rec & { tree: { truncated: boolean; root_frame: Frame } | null }>(`/api/v1/performance/records/${encodeURIComponent(props.id)}`);
+  const r = rec.data;
+  return (
+    <div class="page">
+      <a href="#/profiling">{t('profiling.back')}</a>
+      <div class="row between">
+        <h1>{r ? `${r.method} ${r.route}` : props.id}</h1>
+        <button type="button" onClick={() => download(`/api/v1/performance/records/${encodeURIComponent(props.id)}/profile?format=speedscope`).catch((err) => show('error', failureText(err)))}>{t('profiling.speedscope')}</button>
+      </div>
+      <Flash flash={flash} />
+      <Failure error={rec.error} />
+      {r ? (
+        <>
+          <section class="kpis">
+            <div class="kpi"><span>{t('plugins.status')}</span><b>{r.status}</b><small>{r.path ?? ' '}</small></div>
+            <div class="kpi"><span>{t('profiling.duration')}</span><b>{num(r.duration_ms)} ms</b><small>{time(r.start_time)}</small></div>
+            <div class="kpi"><span>CPU</span><b>{num(r.cpu_time_ms)} ms</b><small> </small></div>
+            <div class="kpi"><span>{t('profiling.heap')}</span><b>{bytes(r.memory_delta_bytes)}</b><small>{r.project}</small></div>
+          </section>
+          <h2>{t('profiling.tree')}</h2>
+          {r.tree ? (
+            <>
+              <div class="frame head"><span /><span class="fname">{t('profiling.function')}</span><span /><span class="num">{t('profiling.total')}</span><span class="num">{t('profiling.self')}</span><span class="num">{t('profiling.calls')}</span></div>
+              <ul class="tree" data-testid="call-tree">
+                <FrameRow f={r.tree.root_frame} total={r.tree.root_frame.time} depth={0} />
+              </ul>
+              {r.tree.truncated ? <p class="muted">{t('profiling.truncated')}</p> : null}
+            </>
+          ) : (
+            <p class="muted">{t('profiling.noTree')}</p>
+          )}
+        </>
+      ) : null}
+    </div>
+  );
+}
