@@ -159,7 +159,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
         return t >= startMs && t <= endMs;
       })
       .reverse();
-  const profiling = createProfiling({ config, registry, clock, requireAdmin, log });
+  const profiling = createProfiling({ config, registry, clock, requireAdmin, log, env });
   const reports = createReports({
     config,
     env,
@@ -199,6 +199,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     { router: alerting.router, envelope: 'performance' },
     { router: reports.router, envelope: 'performance' },
     { router: profiling.router, envelope: 'performance' },
+    { router: profiling.analysisRouter, envelope: 'performance' },
     { router: createHealthRouter({ isReady: () => pipeline.latest !== null }), envelope: 'plain' },
     { router: prometheus.router, envelope: 'plain' },
     { router: createPluginsRouter({ supervisor, clock }), envelope: 'plugin', owns: /^\/plugins?(\/|$)/ },

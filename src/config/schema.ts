@@ -335,6 +335,23 @@ export const configSchema = z.strictObject({
       retention: duration('168h', { min: 60_000, max: 90 * 86_400_000 }).describe('Records older than this are deleted, checked every minute.'),
       max_records: z.int().min(100).max(10_000_000).prefault(200_000).describe('Records kept at most; the oldest go first.'),
       max_routes: z.int().min(1).max(10_000).prefault(200).describe('Distinct routes per project on /metrics; further routes count under `<other>` (bounds the series).'),
+      analysis: z
+        .strictObject({
+          provider: z.enum(['none', 'openai', 'qwen', 'deepseek', 'custom']).prefault('none').describe('Who writes the summary and suggestions after the rules\' findings: `none` (findings only), `openai`, `qwen` (DashScope\'s compatible mode), `deepseek`, or `custom` (any OpenAI-compatible `base_url`).'),
+          base_url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional().describe('The API base, e.g. `http://127.0.0.1:8000/v1`; required for `custom`, else the provider\'s own.'),
+          model: z.string().min(1).max(128).optional().describe('The model, e.g. `gpt-4o-mini`, `qwen-plus`, `deepseek-chat`; required unless `provider: none`.'),
+          api_key_file: z.string().optional().describe('File holding the API key (or `PERFWATCH_AI_API_KEY`); read at start.'),
+          timeout: duration('60s', { min: 1000, max: 600_000 }).describe('Time one call to the provider may take.'),
+          max_retries: z.int().min(0).max(5).prefault(2).describe('Tries after the first on 429, 5xx, timeouts and network errors (backoff 1 s, 2 s … or `Retry-After`).'),
+          max_tokens: z.int().min(64).max(16_000).prefault(800).describe('The answer\'s token budget (`max_tokens`).'),
+          extra_body: z.record(z.string(), z.unknown()).optional().describe('Extra request fields some providers need, e.g. `{enable_thinking: false}` for Qwen3.'),
+        })
+        .prefault({})
+        .superRefine((a, ctx) => {
+          if (a.provider === 'custom' && !a.base_url) ctx.addIssue({ code: 'custom', path: ['base_url'], message: 'required with provider: custom' });
+          if (a.provider !== 'none' && !a.model) ctx.addIssue({ code: 'custom', path: ['model'], message: `required with provider: ${a.provider}` });
+        })
+        .describe('Analysis of a record, `POST /api/v1/analysis/analyze/{record_id}` (docs/profiling.md#analysis).'),
     })
     .prefault({})
     .describe('Request profiling (seed 004, docs/profiling.md): records the `@perfwatch/sdk` sends, stored in `<storage.path>/profiling.db`.'),

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, description: 'No such route.' },
   PLUGIN_NOT_FOUND: { status: 404, description: 'No plugin is registered under that id.' },
   RULE_NOT_FOUND: { status: 404, description: 'No alert rule has that id.' },
+  ANALYSIS_NOT_FOUND: { status: 404, description: 'No analysis has this id (analyses go with their record when it ages out).' },
   RECORD_NOT_FOUND: { status: 404, description: 'No request record has this id (it may have aged out: `profiling.retention`, `profiling.max_records`).' },
   REPORT_NOT_FOUND: { status: 404, description: 'No report has that id (it may have been deleted or pruned: `reports.max_age`, `reports.max_count`).' },
   ALERT_NOT_FOUND: { status: 404, description: 'No alert has that id (it may have been pruned past `alerting.history_limit`).' },

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -10,7 +11,9 @@ import { successEnvelope } from '../http/envelope.js';
 import { intParam, oneOf, textParam, timeParam } from '../http/params.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
+import { StartupError } from '../model/errors.js';
 import { M } from '../model/metric-names.js';
+import { complete, findings, prompt, ProviderError, type ProviderConfig } from './analysis.js';
 import { parseRecord, type RecordInput } from './record.js';
 import { ProfilingStore, type StoredRecord } from './store.js';
 import { toSpeedscope } from './speedscope.js';
@@ -26,6 +29,7 @@ export interface ProfilingOptions {
   clock: Clock;
   requireAdmin: AdminMiddleware;
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -33,7 +37,7 @@ export interface ProfilingOptions {
  * authenticated by the project's key; the records go to SQLite and to per-route RED series on /metrics; the admin
  * reads them back (list with filters, one with its tree, per-route statistics, speedscope export).
  */
-export function createProfiling(o: ProfilingOptions): { router: Router; component: Component } {
+export function createProfiling(o: ProfilingOptions): { router: Router; analysisRouter: Router; component: Component } {
   const c = o.config.profiling;
   const ok = successEnvelope(o.clock);
   let store: ProfilingStore | null = null;
@@ -157,10 +161,58 @@ export function createProfiling(o: ProfilingOptions): { router: Router; componen
     ctx.body = ok({ since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), routes: live().routes(sinceMs, untilMs, textParam(ctx.query.project, 'project', 64)) });
   });
 
+  // analysis (seed 004's analyze): one job at a time, in the background; the rules always, the provider when configured
+  const a = c.analysis;
+  let provider: ProviderConfig | null = null;
+  let jobs: Promise<void> = Promise.resolve();
+  const analyze = async (id: string, recordId: string) => {
+    const s = live();
+    const rec = s.get(recordId);
+    if (!rec) return s.setAnalysis(id, 'failed', null, 'the record is gone (retention)', o.clock.now());
+    s.setAnalysis(id, 'running', null, null, null);
+    const now = o.clock.now();
+    const stats = s.routes(now - 3_600_000, now, rec.project).find((r) => r.route === rec.route && r.method === rec.method) ?? null;
+    const input = { ...rec, tree: rec.tree, route_stats: stats };
+    const found = findings(input);
+    if (!provider) return s.setAnalysis(id, 'done', { findings: found, summary: null, suggestions: [] }, null, o.clock.now());
+    try {
+      const answer = await complete(provider, prompt(input, found));
+      s.setAnalysis(id, 'done', { findings: found, ...answer }, null, o.clock.now());
+    } catch (err) {
+      const cause = err instanceof ProviderError ? err.message : `analysis failed: ${(err as Error).message}`;
+      o.log('warn', 'analysis failed', { analysis_id: id, cause });
+      s.setAnalysis(id, 'failed', { findings: found, summary: null, suggestions: [] }, cause, o.clock.now());
+    }
+  };
+  const analysisRouter = new Router({ prefix: '/api/v1/analysis' });
+  analysisRouter.post('/analyze/:record_id', o.requireAdmin, (ctx) => {
+    const rec = one(ctx.params.record_id!);
+    const id = live().createAnalysis(rec.id, a.provider, o.clock.now());
+    jobs = jobs.then(() => analyze(id, rec.id)).catch((err) => o.log('warn', 'analysis failed', { analysis_id: id, err: String(err) }));
+    ctx.body = ok({ analysis_id: id, record_id: rec.id, status: 'pending', result_url: `/api/v1/analysis/${id}` });
+  });
+  analysisRouter.get('/:analysis_id', o.requireAdmin, (ctx) => {
+    const row = live().getAnalysis(ctx.params.analysis_id!);
+    if (!row) throw new ApiError('ANALYSIS_NOT_FOUND', `no analysis ${ctx.params.analysis_id!.slice(0, 64)}`);
+    ctx.body = ok(row);
+  });
+  analysisRouter.get('/', o.requireAdmin, (ctx) => {
+    const rid = textParam(ctx.query.record_id, 'record_id', 32);
+    if (!rid) throw new ApiError('INVALID_PARAMETER', 'record_id: required', { field: 'record_id' });
+    ctx.body = ok({ analyses: live().analysesOf(one(rid).id) });
+  });
+
   const component: Component = {
     name: 'profiling',
-    start() {
+    async start() {
+      if (a.provider !== 'none') {
+        const key = o.env.PERFWATCH_AI_API_KEY?.trim() || (a.api_key_file ? (await readFile(a.api_key_file, 'utf8').catch((err: Error) => { throw new StartupError(`profiling.analysis.api_key_file ${a.api_key_file}: ${err.message}`); })).trim() : '');
+        if (!key) throw new StartupError(`profiling.analysis.provider ${a.provider} needs an API key: PERFWATCH_AI_API_KEY or profiling.analysis.api_key_file`);
+        provider = { provider: a.provider, base_url: a.base_url, model: a.model!, apiKey: key, timeoutMs: a.timeout, maxRetries: a.max_retries, maxTokens: a.max_tokens, extraBody: a.extra_body ?? {} };
+      }
       store = new ProfilingStore(path.join(o.config.storage.path, 'profiling.db'));
+      const interrupted = store.failInterrupted(o.clock.now());
+      if (interrupted) o.log('warn', 'analyses interrupted by the last stop marked failed', { count: interrupted });
       const prune = () => {
         const n = store?.prune(o.clock.now() - c.retention, c.max_records) ?? 0;
         if (n) o.log('info', 'profiling records pruned', { deleted: n });
@@ -169,12 +221,13 @@ export function createProfiling(o: ProfilingOptions): { router: Router; componen
       pruner = setInterval(prune, PRUNE_EVERY_MS);
       pruner.unref();
     },
-    stop() {
+    async stop() {
+      await jobs;
       if (pruner) clearInterval(pruner);
       pruner = null;
       store?.close();
       store = null;
     },
   };
-  return { router, component };
+  return { router, analysisRouter, component };
 }

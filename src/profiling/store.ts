@@ -25,7 +25,32 @@ create table if not exists records (
 create index if not exists records_project_route on records (project, route, start_ms);
 create index if not exists records_start on records (start_ms);
 create index if not exists records_received on records (received_ms);
+create table if not exists analyses (
+  seq integer primary key autoincrement,
+  record_seq integer not null,
+  status text not null,
+  provider text not null,
+  result text,
+  error text,
+  created_ms integer not null,
+  finished_ms integer
+);
+create index if not exists analyses_record on analyses (record_seq);
 `;
+
+export type AnalysisStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface AnalysisRow {
+  analysis_id: string;
+  record_id: string;
+  status: AnalysisStatus;
+  provider: string;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+  /** findings, summary, suggestions, model, tokens: whatever the job got to. */
+  result: Record<string, unknown> | null;
+}
 
 export interface StoredRecord {
   id: string;
@@ -73,6 +98,12 @@ export const seqOf = (id: string): number | null => (/^rec_(\d{1,15})$/.exec(id)
 
 function view(r: Row): StoredRecord {
   return { id: recordId(r.seq), project: r.project, route: r.route, method: r.method, status: r.status, path: r.path, start_time: new Date(r.start_ms).toISOString(), duration_ms: r3(r.duration_ms), cpu_time_ms: r3(r.cpu_ms), memory_delta_bytes: r.memory_delta };
+}
+
+type AnalysisDbRow = { seq: number; record_seq: number; status: AnalysisStatus; provider: string; result: string | null; error: string | null; created_ms: number; finished_ms: number | null };
+
+function analysisView(r: AnalysisDbRow): AnalysisRow {
+  return { analysis_id: `ana_${r.seq}`, record_id: recordId(r.record_seq), status: r.status, provider: r.provider, error: r.error, created_at: new Date(r.created_ms).toISOString(), finished_at: r.finished_ms === null ? null : new Date(r.finished_ms).toISOString(), result: r.result ? JSON.parse(r.result) : null };
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -145,10 +176,37 @@ export class ProfilingStore {
     });
   }
 
+  /** A new analysis job of a record, `pending`. */
+  createAnalysis(recordId: string, provider: string, nowMs: number): string {
+    const info = this.#db.prepare("insert into analyses (record_seq, status, provider, created_ms) values (?, 'pending', ?, ?)").run(seqOf(recordId), provider, nowMs);
+    return `ana_${Number(info.lastInsertRowid)}`;
+  }
+
+  setAnalysis(id: string, status: AnalysisStatus, result: Record<string, unknown> | null, error: string | null, nowMs: number | null): void {
+    this.#db.prepare('update analyses set status = ?, result = ?, error = ?, finished_ms = ? where seq = ?').run(status, result ? JSON.stringify(result) : null, error, nowMs, Number(id.slice(4)));
+  }
+
+  getAnalysis(id: string): AnalysisRow | null {
+    if (!/^ana_\d{1,15}$/.test(id)) return null;
+    const row = this.#db.prepare('select * from analyses where seq = ?').get(Number(id.slice(4))) as AnalysisDbRow | undefined;
+    return row ? analysisView(row) : null;
+  }
+
+  analysesOf(recordId: string): AnalysisRow[] {
+    return (this.#db.prepare('select * from analyses where record_seq = ? order by seq desc limit 100').all(seqOf(recordId)) as AnalysisDbRow[]).map(analysisView);
+  }
+
+  /** Jobs a stop or crash left `pending` or `running`: failed, never left hanging. */
+  failInterrupted(nowMs: number): number {
+    return this.#db.prepare("update analyses set status = 'failed', error = 'interrupted: perfwatch stopped while the analysis ran; ask again', finished_ms = ? where status in ('pending', 'running')").run(nowMs).changes;
+  }
+
   /** Deletes records received before `beforeMs` and the oldest past `maxRecords`; returns how many went. */
   prune(beforeMs: number, maxRecords: number): number {
     const aged = this.#db.prepare('delete from records where received_ms < ?').run(beforeMs).changes;
     const over = this.#db.prepare('delete from records where seq <= (select seq from records order by seq desc limit 1 offset ?)').run(maxRecords).changes;
+    // an analysis goes with its record
+    if (aged + over) this.#db.prepare('delete from analyses where record_seq not in (select seq from records)').run();
     return aged + over;
   }
 

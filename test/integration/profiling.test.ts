@@ -170,8 +170,9 @@ t.test('sampling, batching, a queue that is bounded, and perfwatch down: the app
   const batched = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, batch_size: 4, flush_interval: 60 }, {});
   t.teardown(() => batched.shutdown());
   for (let i = 0; i < 10; i++) await batched.request({ method: 'POST', route: '/orders' }, () => 1);
-  await sleep(200);
-  t.match(batched.stats(), { sent: 8, queued: 2 }, 'two full batches left on their own');
+  await waitFor(() => batched.stats().sent >= 8, { what: 'two full batches sent' });
+  await sleep(100);
+  t.match(batched.stats(), { sent: 8, queued: 2 }, 'two full batches left on their own; the partial one waits');
   await batched.shutdown();
   t.match(batched.stats(), { sent: 10, queued: 0 });
   t.equal((await records(pw.url, '&route=%2Forders')).length, 10);
@@ -278,4 +279,86 @@ t.test('the example apps: the Koa one, run as the demo config runs it, sends its
   t.same(tree.children.map((c: { function: string; calls: number }) => [c.function, c.calls]), [['findUser', 5], ['render', 1]], 'five lookups and one render in the tree');
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+});
+
+t.test('analysis: the rules\' findings with evidence, then a chat-completions stand-in; each provider failure ends the job clearly', async (t) => {
+  let mode: 'ok' | 'unauthorized' | 'busy' | 'hang' | 'garbage' = 'ok';
+  const asked: Array<Record<string, any>> = [];
+  const standIn = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      asked.push({ url: req.url, auth: req.headers.authorization, body: JSON.parse(body || '{}') });
+      if (mode === 'hang') return; // never answers: the client's timeout ends it
+      if (mode === 'unauthorized') return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"message":"Incorrect API key"}}');
+      if (mode === 'busy') return void res.writeHead(429, { 'retry-after': '0' }).end('{"error":{"message":"rate limit"}}');
+      if (mode === 'garbage') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>gateway</html>');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ model: 'stand-in-1', usage: { total_tokens: 321 }, choices: [{ message: { role: 'assistant', content: 'Here:\n{"summary": "findUser runs 12 times per request.", "suggestions": ["Load the users in one query."]}' } }] }));
+    });
+  });
+  const base = await listen(t, standIn);
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-ai-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'key'), 'sk-stand-in\n');
+  const pw = await agent(t, { analysis: { provider: 'custom', base_url: `${base}/v1`, model: 'stand-in-model', api_key_file: path.join(dir, 'key'), timeout: '1s', max_retries: 1, extra_body: { enable_thinking: false } } });
+  type F = { function: string; time: number; self_time: number; calls: number; children: F[] };
+  const frame = (name: string, ms: number, calls = 1, children: F[] = []): F => ({ function: name, time: ms / 1000, self_time: (ms - children.reduce((s, c) => s + c.time * 1000, 0)) / 1000, calls, children });
+  const res = await fetch(`${pw.url}/api/v1/performance/collect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-project-key': KEY },
+    body: JSON.stringify({ route: '/api/users', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 150, cpu_time_ms: 10, tree: { kind: 'instrumented', root_frame: frame('GET /api/users', 0.15 * 1000, 1, [frame('findUser', 120, 12), frame('readFileSync', 8)]) } }),
+  });
+  const recordId = ((await res.json()) as any).data.record_id as string;
+
+  const run = async () => {
+    const started = await fetch(`${pw.url}/api/v1/analysis/analyze/${recordId}`, { method: 'POST', headers: auth });
+    t.equal(started.status, 200);
+    const { analysis_id } = ((await started.json()) as any).data;
+    return waitFor(async () => {
+      const a = (await getJson(`${pw.url}/api/v1/analysis/${analysis_id}`, auth)).body.data;
+      return a.status === 'done' || a.status === 'failed' ? a : null;
+    }, { timeoutMs: 20_000, what: 'the analysis ends' });
+  };
+
+  const ok = await run();
+  t.match(ok, { status: 'done', provider: 'custom', error: null, result: { summary: 'findUser runs 12 times per request.', suggestions: ['Load the users in one query.'], model: 'stand-in-1', tokens: 321 } });
+  const kinds = ok.result.findings.map((f: { kind: string }) => f.kind);
+  t.ok(kinds.includes('repeated_calls') && kinds.includes('sync_io') && kinds.includes('hot_function') && kinds.includes('waiting'), `findings: ${kinds.join(', ')}`);
+  t.match(ok.result.findings.find((f: { kind: string }) => f.kind === 'repeated_calls').evidence, { function: 'findUser', parent: 'GET /api/users', calls: 12, total_ms: 120, per_call_ms: 10 });
+  const req = asked.at(-1)!;
+  t.equal(req.url, '/v1/chat/completions');
+  t.equal(req.auth, 'Bearer sk-stand-in', 'the key from api_key_file');
+  t.match(req.body, { model: 'stand-in-model', max_tokens: 800, enable_thinking: false });
+  t.match(req.body.messages[1].content, /GET \/api\/users → 200, 150 ms wall[\s\S]*findUser: 120 ms total, 120 ms self, 12 call\(s\)[\s\S]*repeated_calls/, 'the prompt carries the tree and the findings');
+
+  for (const [m, error, tries] of [
+    ['unauthorized', /refused the API key \(401\)/, 1],
+    ['busy', /rate limiting \(429\); gave up after 2 tries/, 2],
+    ['hang', /did not answer within 1 s; gave up after 2 tries/, 2],
+    ['garbage', /not a chat completion \(<html>gateway/, 1],
+  ] as const) {
+    mode = m;
+    const before = asked.length;
+    const a = await run();
+    t.match(a, { status: 'failed', error }, m);
+    t.equal(asked.length - before, tries, `${m}: ${tries} tries`);
+    t.ok(a.result.findings.length >= 3, `${m}: the findings are kept`);
+  }
+  t.equal((await getJson(`${pw.url}/api/v1/analysis?record_id=${recordId}`, auth)).body.data.analyses.length, 5);
+  t.equal((await getJson(`${pw.url}/api/v1/analysis/ana_999`, auth)).body.error.code, 'ANALYSIS_NOT_FOUND');
+  t.equal((await fetch(`${pw.url}/api/v1/analysis/analyze/rec_999`, { method: 'POST', headers: auth })).status, 404);
+  t.equal((await fetch(`${pw.url}/api/v1/analysis/analyze/${recordId}`, { method: 'POST' })).status, 401);
+});
+
+t.test('analysis without a provider: the findings alone; a provider without a key refuses to start', async (t) => {
+  const pw = await agent(t);
+  const res = await fetch(`${pw.url}/api/v1/performance/collect`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify({ route: '/r', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 80, cpu_time_ms: 78 }) });
+  const recordId = ((await res.json()) as any).data.record_id;
+  const { analysis_id } = ((await (await fetch(`${pw.url}/api/v1/analysis/analyze/${recordId}`, { method: 'POST', headers: auth })).json()) as any).data;
+  const a = await waitFor(async () => {
+    const x = (await getJson(`${pw.url}/api/v1/analysis/${analysis_id}`, auth)).body.data;
+    return x.status === 'done' ? x : null;
+  }, { what: 'done' });
+  t.match(a, { provider: 'none', result: { summary: null, suggestions: [], findings: [{ kind: 'cpu_bound', evidence: { cpu_ms: 78, duration_ms: 80 } }] } });
+  await t.rejects(agent(t, { analysis: { provider: 'qwen', model: 'qwen-plus' } }), /profiling\.analysis\.provider qwen needs an API key/);
 });

@@ -34,6 +34,8 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
     otlp: { endpoint: `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`, interval: '1s' },
     // a channel, so the channel counters exist (at 0 until an alert reaches it)
     alerting: { channels: [{ name: 'chat', type: 'slack', url: 'http://127.0.0.1:9/hook' }] },
+    // a profiling project, so the per-route request families have samples once a record arrives
+    profiling: { projects: [{ name: 'shop', key: 'live-test-project-key-01' }] },
     plugins: [
       // an exec health check, so the health families have samples (and the health panels data)
       nodePlugin('echo', 'idle.cjs', { start_grace: '100ms', health_checks: [{ name: 'alive', type: 'exec', command: ['true'], interval: '500ms' }] }),
@@ -45,6 +47,8 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
   // calls reported for echo, so the service-metric families have samples (the window gauges for a minute)
   const report = await fetch(`${pw.url}/plugin/echo/report`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ calls: [{ tool: 'search', duration_ms: 12, ok: true }, { tool: 'search', duration_ms: 40, ok: false, error: 'x' }], active_connections: 1, tools: ['search'] }) });
   t.equal(report.status, 200, 'a report for echo');
+  const record = await fetch(`${pw.url}/api/v1/performance/collect`, { method: 'POST', headers: { 'x-project-key': 'live-test-project-key-01', 'content-type': 'application/json' }, body: JSON.stringify({ route: '/api/users/:id', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 12 }) });
+  t.equal(record.status, 200, 'a request record for shop');
 
   const dir = tempDir(t);
   const config = path.join(dir, 'prometheus.yml');
@@ -76,7 +80,7 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
   const hasFrequency = /cpu MHz/.test(readFileSync('/proc/cpuinfo', 'utf8'));
   for (const name of Object.values(M)) {
     if (name === M.hostCpuFrequencyHertz && !hasFrequency) continue; // not every (virtual) CPU reports a frequency
-    const sample = name === M.collectionCycleDurationSeconds || name === M.pluginCallDurationSeconds ? `${name}_bucket` : name;
+    const sample = name === M.collectionCycleDurationSeconds || name === M.pluginCallDurationSeconds || name === M.profilingRequestDurationSeconds ? `${name}_bucket` : name;
     t.ok(names.has(sample), `${sample} scraped`);
   }
   t.ok([...names].some((n) => n.startsWith('perfwatch_custom_')), 'custom family scraped');
