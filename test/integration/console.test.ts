@@ -133,7 +133,7 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
   const collected = await fetch(`${pw.url}/api/v1/performance/collect`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-project-key': PROJECT_KEY },
-    body: JSON.stringify({ route: '/api/users/:id', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 12, tree: { kind: 'instrumented', root_frame: frame('GET /api/users/:id', 12, [frame('loadUser', 9, [frame('db.query', 7)]), frame('render', 1)]) } }),
+    body: JSON.stringify({ route: '/api/users/:id', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 12, tree: { kind: 'instrumented', root_frame: frame('GET /api/users/:id', 12, [frame('loadUser', 9, [{ ...frame('db.query', 7), calls: 6 }]), frame('render', 1)]) } }),
   });
   const recordId = ((await collected.json()) as { data: { record_id: string } }).data.record_id;
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
@@ -277,6 +277,8 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
     await p2.locator('input[name=token]').fill(TOKEN);
     await p2.keyboard.press('Enter');
     await p2.locator('[data-testid=plugin-chart]').waitFor();
+    // each view reloads on its own: wait for the last notice to go, then check none is left
+    await p2.locator('[data-testid=needs-token]').first().waitFor({ state: 'detached', timeout: 10_000 });
     t.equal(await p2.locator('[data-testid=needs-token]').count(), 0, 'the notices are gone');
   });
 
@@ -328,6 +330,11 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
     t.match(await page.locator('[data-testid=call-tree] li li .frame').first().textContent(), /loadUser.*9\.00 ms/);
     const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download for speedscope' }).click()]);
     t.equal(JSON.parse(readFileSync((await file.path())!, 'utf8')).$schema, 'https://www.speedscope.app/file-format-schema.json');
+    // run an analysis from the page and read it (no provider here: the rules' findings)
+    await page.locator('[data-testid=analyze]').click();
+    await page.locator('[data-testid=findings] li').first().waitFor();
+    t.match(await page.locator('[data-testid=findings]').textContent(), /repeated_calls.*db\.query is called 6 times from loadUser/);
+    t.match(await page.locator('[data-testid=analysis]').textContent(), /done · none/);
     t.same(errors, []);
   });
 

@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
-import { download } from '../api';
+import { api, download } from '../api';
 import { Failure, failureText, Flash, useApi, useCtx, useFlash } from '../ctx';
 import { bytes, num, pct, time } from '../format';
+import type { Key } from '../i18n';
 
 interface RouteStats {
   project: string;
@@ -35,6 +36,16 @@ interface Frame {
   self_time: number;
   calls: number;
   children: Frame[];
+}
+
+interface AnalysisRow {
+  analysis_id: string;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  provider: string;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+  result: { findings: Array<{ kind: string; severity: string; finding: string; evidence: Record<string, unknown> }>; summary: string | null; suggestions: string[] } | null;
 }
 
 const WINDOWS = [15, 60, 1440] as const;
@@ -138,6 +149,68 @@ function FrameRow(props: { f: Frame; total: number; depth: number }) {
   );
 }
 
+/** Runs an analysis of the record (POST analyze) and shows the latest one: findings with evidence, then the provider's summary. */
+function Analysis(props: { id: string }) {
+  const { t } = useCtx();
+  const [flash, show] = useFlash();
+  const [busy, setBusy] = useState(false);
+  const list = useApi<{ analyses: AnalysisRow[] }>(`/api/v1/analysis?record_id=${encodeURIComponent(props.id)}`, busy ? 1000 : undefined);
+  const latest = list.data?.analyses[0] ?? null;
+  if (busy && latest && (latest.status === 'done' || latest.status === 'failed')) setBusy(false);
+  const start = async () => {
+    try {
+      await api(`/api/v1/analysis/analyze/${encodeURIComponent(props.id)}`, { method: 'POST' });
+      setBusy(true);
+      void list.reload();
+    } catch (err) {
+      show('error', failureText(err));
+    }
+  };
+  return (
+    <section data-testid="analysis">
+      <div class="row between">
+        <h2>{t('profiling.analysis')}</h2>
+        <button type="button" class="primary" disabled={busy} onClick={() => void start()} data-testid="analyze">{busy ? t('profiling.analyzing') : t('profiling.analyze')}</button>
+      </div>
+      <Flash flash={flash} />
+      <Failure error={list.error} />
+      {latest ? (
+        <div class="card">
+          <p class="muted">
+            {t(`profiling.status.${latest.status}` as Key)} · {latest.provider} · {time(latest.finished_at ?? latest.created_at)}
+          </p>
+          {latest.error ? <p class="notice error" role="alert">{latest.error}</p> : null}
+          {latest.result?.summary ? <p data-testid="analysis-summary">{latest.result.summary}</p> : null}
+          {latest.result?.suggestions?.length ? (
+            <ol>
+              {latest.result.suggestions.map((s) => (
+                <li>{s}</li>
+              ))}
+            </ol>
+          ) : null}
+          {latest.result ? (
+            latest.result.findings.length ? (
+              <ul class="findings" data-testid="findings">
+                {latest.result.findings.map((f) => (
+                  <li>
+                    <span class={`badge l-${f.severity}`}>{f.kind}</span> {f.finding}
+                    <br />
+                    <code>{JSON.stringify(f.evidence)}</code>
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <p class="muted">{t('profiling.noFindings')}</p>
+            )
+          ) : null}
+        </div>
+      ) : list.data ? (
+        <p class="muted">{t('profiling.noAnalysis')}</p>
+      ) : null}
+    </section>
+  );
+}
+
 function RecordView(props: { id: string }) {
   const { t } = useCtx();
   const [flash, show] = useFlash();
@@ -172,6 +245,7 @@ function RecordView(props: { id: string }) {
           ) : (
             <p class="muted">{t('profiling.noTree')}</p>
           )}
+          <Analysis id={r.id} />
         </>
       ) : null}
     </div>
