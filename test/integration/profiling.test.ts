@@ -362,3 +362,47 @@ t.test('analysis without a provider: the findings alone; a provider without a ke
   t.match(a, { provider: 'none', result: { summary: null, suggestions: [], findings: [{ kind: 'cpu_bound', evidence: { cpu_ms: 78, duration_ms: 80 } }] } });
   await t.rejects(agent(t, { analysis: { provider: 'qwen', model: 'qwen-plus' } }), /profiling\.analysis\.provider qwen needs an API key/);
 });
+
+t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', async (t) => {
+  const pw = await agent(t);
+  const got: any[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      got.push({ url: req.url, type: req.headers['content-type'], body: JSON.parse(body) });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const otlp = await listen(t, receiver);
+  const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, flush_interval: 60 }, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_SERVICE_NAME: 'shop-api' });
+  t.teardown(() => collector.shutdown());
+  const query = collector.monitor(async function query() {
+    await sleep(3);
+  });
+  await collector.request({ method: 'GET', path: '/api/items/5' }, async (info) => {
+    await sleep(2);
+    await query();
+    await query();
+    info.route = '/api/items/:id';
+    info.status = 502;
+  });
+  await collector.flush();
+  t.match(collector.stats(), { sent: 1, otlp_sent: 1, otlp_failed: 0 });
+  t.equal(got.length, 1);
+  t.match(got[0], { url: '/v1/traces', type: 'application/json' });
+  const rs = got[0].body.resourceSpans[0];
+  t.same(rs.resource.attributes.find((a: { key: string }) => a.key === 'service.name').value, { stringValue: 'shop-api' }, 'OTEL_SERVICE_NAME');
+  const [root, child] = rs.scopeSpans[0].spans;
+  t.match(root, { name: 'GET /api/items/:id', kind: 2, status: { code: 2 } });
+  t.notOk(root.parentSpanId, 'the request is the root span');
+  const attrs = Object.fromEntries(root.attributes.map((a: { key: string; value: Record<string, string> }) => [a.key, Object.values(a.value)[0]]));
+  t.match(attrs, { 'http.request.method': 'GET', 'http.route': '/api/items/:id', 'http.response.status_code': '502', 'url.path': '/api/items/5' });
+  t.match(child, { name: 'query', kind: 1, traceId: root.traceId, parentSpanId: root.spanId });
+  t.match(child.attributes, [{ key: 'perfwatch.calls', value: { intValue: '2' } }]);
+  const ns = (s: string) => BigInt(s);
+  t.ok(ns(child.startTimeUnixNano) >= ns(root.startTimeUnixNano) + 1_000_000n, 'the child starts after the 2 ms the handler slept first');
+  t.ok(ns(child.endTimeUnixNano) <= ns(root.endTimeUnixNano) + 1000n, 'and ends within the request');
+  t.match(root.traceId, /^[0-9a-f]{32}$/);
+  t.match(child.spanId, /^[0-9a-f]{16}$/);
+});

@@ -24,6 +24,10 @@ export interface SdkConfig {
   /** Tries per batch (with backoff 0.5 s, 1 s, 2 s …) before it is dropped and counted. */
   max_retries: number;
   enabled: boolean;
+  /** An OTLP/HTTP endpoint (`http://collector:4318`): each record also leaves as a trace, to Tempo, Jaeger or any collector. */
+  otlp_endpoint?: string | undefined;
+  /** `service.name` of those traces (OTEL_SERVICE_NAME), default the project key's project. */
+  service_name?: string | undefined;
 }
 
 export const DEFAULTS: Omit<SdkConfig, 'project_key' | 'api_endpoint'> = {
@@ -46,6 +50,7 @@ const ENV: Record<string, keyof SdkConfig> = {
   PERFORMANCE_MONITOR_ASYNC_SEND: 'async_send',
   PERFORMANCE_MONITOR_FLUSH_INTERVAL: 'flush_interval',
   PERFORMANCE_MONITOR_ENABLED: 'enabled',
+  PERFORMANCE_MONITOR_OTLP_ENDPOINT: 'otlp_endpoint',
 };
 
 /** A scalar as YAML or an environment variable writes it: true/false, numbers, quoted or bare strings. */
@@ -108,7 +113,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];
-    if (v !== undefined && v !== '') out[key] = key === 'project_key' || key === 'api_endpoint' ? v : scalar(v);
+    if (v !== undefined && v !== '') out[key] = key === 'project_key' || key === 'api_endpoint' || key === 'otlp_endpoint' ? v : scalar(v);
   }
   return out;
 }
@@ -135,5 +140,9 @@ export function resolveConfig(code: Partial<SdkConfig> = {}, env: NodeJS.Process
   num('timeout', 0.1, 600);
   num('max_retries', 1, 20);
   for (const key of ['async_send', 'enabled'] as const) if (typeof merged[key] !== 'boolean') throw bad(key, 'true or false');
+  // the OpenTelemetry variables apply when the SDK's own are not set
+  merged.otlp_endpoint ??= env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  merged.service_name ??= env.OTEL_SERVICE_NAME;
+  if (merged.otlp_endpoint !== undefined && (typeof merged.otlp_endpoint !== 'string' || !/^https?:\/\//.test(merged.otlp_endpoint))) throw bad('otlp_endpoint', 'an http(s) URL');
   return merged as unknown as SdkConfig;
 }

@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { cpuUsage, memoryUsage } from 'node:process';
 import { resolveConfig, type SdkConfig } from './config.js';
+import { toOtlp } from './otlp.js';
 
 export { resolveConfig, parseYamlBlock, type SdkConfig } from './config.js';
 
@@ -19,6 +20,8 @@ export interface Frame {
   calls: number;
   is_application_code: boolean;
   children: Frame[];
+  /** Milliseconds from the request's start to this node's first call (for the OTLP spans; perfwatch ignores it). */
+  start_offset_ms?: number;
 }
 
 /** One request, as POST /api/v1/performance/collect takes it. */
@@ -36,12 +39,15 @@ export interface PerfRecord {
 
 interface Node {
   name: string;
+  /** ms from the request's start to the first call */
+  start: number;
   time: number;
   calls: number;
   children: Map<string, Node>;
 }
 
 interface Context {
+  t0: number;
   root: Node;
   cur: Node;
   nodes: number;
@@ -50,6 +56,9 @@ interface Context {
 
 export interface SdkStats {
   recorded: number;
+  /** Batches also sent as OTLP traces, and those that failed (not retried: perfwatch has the records). */
+  otlp_sent: number;
+  otlp_failed: number;
   sampled_out: number;
   sent: number;
   dropped_queue_full: number;
@@ -57,13 +66,13 @@ export interface SdkStats {
   queued: number;
 }
 
-const newNode = (name: string): Node => ({ name, time: 0, calls: 0, children: new Map() });
+const newNode = (name: string, start = 0): Node => ({ name, start, time: 0, calls: 0, children: new Map() });
 
 function toFrame(n: Node): Frame {
   const children = [...n.children.values()].map(toFrame);
   const childTime = children.reduce((s, c) => s + c.time, 0);
   // concurrent children (Promise.all) can add up to more than their parent's wall time: self time never goes below 0
-  return { function: n.name, file_path_short: '', time: n.time, self_time: Math.max(0, n.time - childTime), calls: n.calls, is_application_code: true, children };
+  return { function: n.name, file_path_short: '', time: n.time, self_time: Math.max(0, n.time - childTime), calls: n.calls, is_application_code: true, children, start_offset_ms: Math.round(n.start * 1000) / 1000 };
 }
 
 /** The fields a request's record starts with; the middleware fills `route` and `status` when the response is done. */
@@ -88,7 +97,7 @@ export class Collector {
   readonly config: SdkConfig;
   readonly #als = new AsyncLocalStorage<Context>();
   readonly #queue: PerfRecord[] = [];
-  readonly #stats: SdkStats = { recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0 };
+  readonly #stats: SdkStats = { otlp_sent: 0, otlp_failed: 0, recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0 };
   #timer: ReturnType<typeof setInterval> | null = null;
   #chain: Promise<void> = Promise.resolve();
   readonly #batchUrl: string;
@@ -138,8 +147,8 @@ export class Collector {
     }
     const root = newNode(`${method} request`);
     root.calls = 1;
-    const context: Context = { root, cur: root, nodes: 1, truncated: false };
     const t0 = performance.now();
+    const context: Context = { t0, root, cur: root, nodes: 1, truncated: false };
     const startTime = Date.now() / 1000;
     const cpu0 = cpuUsage();
     const heap0 = memoryUsage().heapUsed;
@@ -178,7 +187,7 @@ export class Collector {
         ctx.truncated = true;
         return fn(); // over the cap: its time stays in the parent's self time
       }
-      node = newNode(name);
+      node = newNode(name, performance.now() - ctx.t0);
       ctx.cur.children.set(name, node);
       ctx.nodes++;
     }
@@ -242,12 +251,30 @@ export class Collector {
     const run = async () => {
       while (this.#queue.length >= (fullOnly ? this.config.batch_size : 1)) {
         const batch = this.#queue.splice(0, this.config.batch_size);
+        if (this.config.otlp_endpoint) await this.#sendOtlp(batch);
         if (await this.#send(batch)) this.#stats.sent += batch.length;
         else this.#stats.dropped_send_failed += batch.length;
       }
     };
     this.#chain = this.#chain.then(run, run);
     return this.#chain;
+  }
+
+  async #sendOtlp(records: PerfRecord[]): Promise<void> {
+    const base = this.config.otlp_endpoint!.replace(/\/+$/, '');
+    try {
+      const res = await fetch(base.endsWith('/v1/traces') ? base : `${base}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(toOtlp(records, this.config.service_name ?? 'app')),
+        signal: AbortSignal.timeout(this.config.timeout * 1000),
+      });
+      await res.arrayBuffer();
+      if (res.ok) this.#stats.otlp_sent++;
+      else this.#stats.otlp_failed++;
+    } catch {
+      this.#stats.otlp_failed++;
+    }
   }
 
   async #send(records: PerfRecord[]): Promise<boolean> {
