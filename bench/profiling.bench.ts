@@ -1,0 +1,159 @@
+/**
+ * Request profiling (issue 15): what @perfwatch/sdk costs a light Koa app per request, next to the same app under
+ * OpenTelemetry's http + koa instrumentation exporting to a local OTLP receiver, in the same run; and perfwatch's ingest
+ * throughput with four clients, with /metrics p99 during it next to idle.
+ *
+ * The app (bench/apps/koa-app.cjs) runs in its own process in three modes: bare; the SDK's middleware and three
+ * wrapped functions per request, sending every record (no sampling) to a real `perfwatch serve`; bare code under OTel
+ * (bench/apps/otel-preload.cjs, BatchSpanProcessor, OTLP/HTTP to a receiver here). Four keep-alive clients send GET
+ * /items/:id; the app's CPU (utime + stime from /proc) over the requests gives CPU per request. Modes alternate over
+ * rounds and each round's figures are kept; the table gives the median per mode.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { cpuMsOf, freePort, median, paced, pct, scrape, waitHttp } from './harness.js';
+
+const ROUNDS = Number(process.env.PROFILING_ROUNDS ?? 3);
+const REQUESTS = Number(process.env.PROFILING_REQUESTS ?? 8000);
+const CLIENTS = 4;
+const KEY = 'bench-project-key-0123456789';
+const TOKEN = 'bench-token-0123456789';
+
+type Mode = 'bare' | 'sdk' | 'otel';
+
+function startApp(mode: Mode, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const args = mode === 'otel' ? ['--require', path.resolve('bench/apps/otel-preload.cjs'), 'bench/apps/koa-app.cjs'] : ['bench/apps/koa-app.cjs'];
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env, MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      const m = /ready (\d+)/.exec(d.toString());
+      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}` });
+    });
+    child.once('exit', (code) => reject(new Error(`${mode} app exited (${code})`)));
+  });
+}
+
+/** `n` GETs spread over `CLIENTS` kept-alive connections; returns the wall seconds. */
+async function drive(url: string, n: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next < n) {
+        const i = next++;
+        const r = await scrape(`${url}/items/${i % 1000}`, agent);
+        if (r.status !== 200) throw new Error(`app answered ${r.status}`);
+      }
+    }),
+  );
+  agent.destroy();
+  return (performance.now() - t0) / 1000;
+}
+
+export async function runProfilingBench(log: (l: string) => void): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-profiling-'));
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'perfwatch.yaml'), stringify({ server: { host: '127.0.0.1', port }, storage: { path: './data' }, log: { level: 'warn' }, profiling: { projects: [{ name: 'bench', key: KEY }], max_batch: 1000, max_records: 10_000_000 } }));
+  const server = spawn(path.resolve('bin/perfwatch.js'), ['serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
+  const base = `http://127.0.0.1:${port}`;
+  let spans = 0;
+  const receiver = http.createServer((req, res) => {
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      spans++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const otlpUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/v1/traces`;
+  try {
+    await waitHttp(`${base}/readyz`);
+    const env = { PROJECT_KEY: KEY, PERFWATCH_COLLECT: `${base}/api/v1/performance/collect`, OTLP_URL: otlpUrl };
+    const per: Record<Mode, { cpuUs: number[]; rps: number[] }> = { bare: { cpuUs: [], rps: [] }, sdk: { cpuUs: [], rps: [] }, otel: { cpuUs: [], rps: [] } };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['bare', 'sdk', 'otel'] as Mode[]) {
+        const app = await startApp(mode, env);
+        try {
+          await drive(app.url, 2000); // warm-up: JIT, connections, the first batches
+          await new Promise((r) => setTimeout(r, 1500));
+          const c0 = cpuMsOf(app.child.pid!);
+          const seconds = await drive(app.url, REQUESTS);
+          await new Promise((r) => setTimeout(r, 1200)); // the batches of these requests leave (SDK 1 s, OTel 5 s: part of it)
+          const cpuMs = cpuMsOf(app.child.pid!) - c0;
+          per[mode].cpuUs.push((cpuMs * 1000) / REQUESTS);
+          per[mode].rps.push(REQUESTS / seconds);
+          log(`profiling: round ${round + 1} ${mode}: ${((cpuMs * 1000) / REQUESTS).toFixed(1)} µs CPU/request, ${(REQUESTS / seconds).toFixed(0)} req/s`);
+        } finally {
+          app.child.kill('SIGTERM');
+          await new Promise((r) => app.child.once('exit', r));
+        }
+      }
+    }
+    const records = (await (await fetch(`${base}/api/v1/performance/routes?minutes=60`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { data: { routes: Array<{ count: number }> } };
+    const stored = records.data.routes.reduce((s, r) => s + r.count, 0);
+
+    // ingest: four clients posting batches of 100 records (each with a 4-node tree), /metrics every 100 ms meanwhile
+    const idle = await paced(`${base}/metrics`, 100, 10_000);
+    const frame = (name: string, children: object[] = []) => ({ function: name, time: 0.002, self_time: 0.001, calls: 1, children });
+    const batch = JSON.stringify({ records: Array.from({ length: 100 }, (_, i) => ({ route: `/r/${i % 20}`, method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 2 + (i % 7), cpu_time_ms: 1, tree: { kind: 'instrumented', root_frame: frame('GET /r', [frame('a', [frame('b')]), frame('c')]) } })) });
+    let sent = 0;
+    let stop = false;
+    const c0 = cpuMsOf(server.pid!);
+    const t0 = performance.now();
+    const load = Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        while (!stop) {
+          const res = await new Promise<number>((resolve, reject) => {
+            const req = http.request(`${base}/api/v1/performance/batch`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-project-key': KEY } }, (r) => {
+              r.resume();
+              r.on('end', () => resolve(r.statusCode ?? 0));
+            });
+            req.on('error', reject);
+            req.end(batch);
+          });
+          if (res !== 200) throw new Error(`batch answered ${res}`);
+          sent += 100;
+        }
+        agent.destroy();
+      }),
+    );
+    const during = await paced(`${base}/metrics`, 100, 10_000);
+    stop = true;
+    await load;
+    const seconds = (performance.now() - t0) / 1000;
+    const ingestCpu = (cpuMsOf(server.pid!) - c0) / seconds;
+    log(`profiling: ingest ${(sent / seconds).toFixed(0)} records/s, /metrics p99 ${during.p99.toFixed(2)} ms (idle ${idle.p99.toFixed(2)})`);
+
+    const m = (mode: Mode) => median(per[mode].cpuUs);
+    const over = (mode: Mode) => `${(((m(mode) - m('bare')) / m('bare')) * 100).toFixed(1)} %`;
+    const row = (name: string, mode: Mode) => `| ${name} | ${m(mode).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode)} | ${median(per[mode].rps).toFixed(0)} | ${per[mode].cpuUs.map((v) => v.toFixed(1)).join(', ')} |`;
+    return [
+      `| light Koa app, ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} clients | app CPU µs / request (median) | over bare | req/s | each round |`,
+      '|---|---|---|---|---|',
+      row('bare', 'bare'),
+      row('@perfwatch/sdk: middleware + 3 wrapped calls, every record sent to perfwatch', 'sdk'),
+      row('OpenTelemetry http + koa instrumentation, BatchSpanProcessor, OTLP/HTTP', 'otel'),
+      '',
+      `Records stored by perfwatch from the SDK rounds: ${stored} (of ${ROUNDS * (REQUESTS + 2000)} sent); OTLP export requests received: ${spans}.`,
+      '',
+      '| ingest, 4 clients posting batches of 100 records | figure |',
+      '|---|---|',
+      `| records / s | ${(sent / seconds).toFixed(0)} |`,
+      `| perfwatch CPU ms / s during it | ${ingestCpu.toFixed(0)} |`,
+      `| /metrics p50 / p99 ms, every 100 ms, idle | ${idle.p50.toFixed(2)} / ${idle.p99.toFixed(2)} |`,
+      `| /metrics p50 / p99 ms, every 100 ms, during ingest | ${during.p50.toFixed(2)} / ${during.p99.toFixed(2)} (max ${Math.max(...during.lat).toFixed(1)}, p99.9 ${pct(during.lat, 99.9).toFixed(1)}) |`,
+      '',
+    ].join('\n');
+  } finally {
+    receiver.close();
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
