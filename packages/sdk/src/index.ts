@@ -5,7 +5,8 @@
  * (`collector.collect(fn)`).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { cpuUsage, memoryUsage } from 'node:process';
+import { cpuUsage } from 'node:process';
+import { getHeapStatistics } from 'node:v8';
 import { resolveConfig, type SdkConfig } from './config.js';
 import { toOtlp } from './otlp.js';
 
@@ -151,7 +152,8 @@ export class Collector {
     const context: Context = { t0, root, cur: root, nodes: 1, truncated: false };
     const startTime = Date.now() / 1000;
     const cpu0 = cpuUsage();
-    const heap0 = memoryUsage().heapUsed;
+    // v8's heap statistics: 0.2 µs, where process.memoryUsage() reads /proc for the RSS it also returns (7 µs)
+    const heap0 = getHeapStatistics().used_heap_size;
     let ended = false;
     return {
       enter: <T>(fn: () => T) => this.#als.run(context, fn),
@@ -170,7 +172,7 @@ export class Collector {
           duration_ms: root.time * 1000,
           // process CPU over the request: exact for one request at a time, an upper bound under concurrency
           cpu_time_ms: (cpu.user + cpu.system) / 1000,
-          memory_delta_bytes: memoryUsage().heapUsed - heap0,
+          memory_delta_bytes: getHeapStatistics().used_heap_size - heap0,
           tree: { kind: 'instrumented', node_count: context.nodes, truncated: context.truncated, root_frame: toFrame(root) },
         });
       },
