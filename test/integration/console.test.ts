@@ -324,6 +324,9 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
     const row = page.locator('tr[data-route="GET /api/users/:id"]');
     await row.waitFor();
     t.same(await row.locator('td').allTextContents(), ['shop', 'GET /api/users/:id', '1', '0.02/min', '0.0 %', '12.00', '12.00', '12.00', '12.00'], 'count, throughput, error rate, p50, p95, p99, max');
+    t.same(await page.locator('[data-testid=project] option').allTextContents(), ['all', 'shop'], 'the projects that sent records');
+    await page.locator('[data-testid=project]').selectOption('shop');
+    await page.locator(`tr[data-record="${recordId}"]`).waitFor();
     await page.locator(`tr[data-record="${recordId}"] a`).click();
     await page.locator('[data-testid=call-tree] .fname').first().waitFor();
     t.same(await page.locator('[data-testid=call-tree] .fname').allTextContents(), ['GET /api/users/:id', 'loadUser', 'db.query', 'render'], 'the tree, depth first');

@@ -59,12 +59,27 @@ function Overview() {
   const { t } = useCtx();
   const [minutes, setMinutes] = useState<number>(60);
   const [route, setRoute] = useState<string>('');
-  const routes = useApi<{ routes: RouteStats[] }>(`/api/v1/performance/routes?minutes=${minutes}`, 10_000);
-  const records = useApi<{ records: Rec[] }>(`/api/v1/performance/records?limit=50${route ? `&route=${encodeURIComponent(route)}` : ''}`, 10_000);
+  const [project, setProject] = useState<string>('');
+  const q = (p: string) => (p ? `&project=${encodeURIComponent(p)}` : '');
+  // every project that sent records in the window, for the selector (the routes answer names them)
+  const routes = useApi<{ routes: RouteStats[] }>(`/api/v1/performance/routes?minutes=${minutes}${q(project)}`, 10_000);
+  const all = useApi<{ routes: RouteStats[] }>(project ? `/api/v1/performance/routes?minutes=${minutes}` : null, 30_000);
+  const projects = [...new Set(((project ? all.data : routes.data)?.routes ?? []).map((r) => r.project))].sort();
+  const records = useApi<{ records: Rec[] }>(`/api/v1/performance/records?limit=50${q(project)}${route ? `&route=${encodeURIComponent(route)}` : ''}`, 10_000);
   return (
     <div class="page">
       <div class="row between">
         <h1>{t('profiling.routes')}</h1>
+        <div class="row">
+        <label>
+          {t('profiling.project')}{' '}
+          <select value={project} onChange={(e) => { setProject((e.target as HTMLSelectElement).value); setRoute(''); }} data-testid="project">
+            <option value="">{t('common.all')}</option>
+            {projects.map((p) => (
+              <option value={p}>{p}</option>
+            ))}
+          </select>
+        </label>
         <label>
           {t('profiling.window')}{' '}
           <select value={String(minutes)} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))}>
@@ -73,6 +88,7 @@ function Overview() {
             ))}
           </select>
         </label>
+        </div>
       </div>
       <Failure error={routes.error} />
       {routes.data && routes.data.routes.length === 0 ? <p class="muted">{t('profiling.empty')}</p> : null}
