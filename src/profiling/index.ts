@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Router from '@koa/router';
@@ -62,9 +63,14 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
     return route;
   };
 
+  /** Projects made through the API, by the SHA-256 of their key (hex): loaded at start, kept in step with the store. */
+  const apiProjects = new Map<string, string>();
+  const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
   const projectOf = (ctx: Context, body: unknown): string => {
     const key = ctx.get('x-project-key') || (typeof (body as { project_key?: unknown })?.project_key === 'string' ? (body as { project_key: string }).project_key : '');
-    const p = key ? c.projects.find((x) => bearerMatches(`Bearer ${x.key}`, key)) : undefined;
+    const fromConfig = key ? c.projects.find((x) => bearerMatches(`Bearer ${x.key}`, key)) : undefined;
+    // an API project's key is looked up by its hash: the map lookup does not compare the secret itself
+    const p = fromConfig ?? (key && key.length <= 256 ? (apiProjects.has(sha256(key)) ? { name: apiProjects.get(sha256(key))! } : undefined) : undefined);
     if (!p) {
       received.inc({ result: 'unauthorized' });
       throw new ApiError('PROJECT_KEY_INVALID', key ? 'the project key is not one of profiling.projects' : 'send the project key as X-Project-Key (or "project_key" in the body)');
@@ -161,6 +167,35 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
     ctx.body = ok({ since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), routes: live().routes(sinceMs, untilMs, textParam(ctx.query.project, 'project', 64)) });
   });
 
+  // projects through the API (the config's are read-only here); a key is made here and shown once
+  const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+  router.get('/projects', o.requireAdmin, (ctx) => {
+    ctx.body = ok({
+      projects: [
+        ...c.projects.map((p) => ({ name: p.name, source: 'config', created_at: null })),
+        ...live().projects().map((p) => ({ name: p.name, source: 'api', created_at: new Date(p.createdMs).toISOString() })),
+      ],
+    });
+  });
+  router.post('/projects', o.requireAdmin, async (ctx) => {
+    const body = await readJson(ctx, 4096);
+    const name = (body as { name?: unknown })?.name;
+    if (typeof name !== 'string' || !NAME_RE.test(name)) throw new ApiError('INVALID_JSON', 'name: expected 1 to 64 characters from A-Z a-z 0-9 _ . -', { field: 'name' });
+    if (c.projects.some((p) => p.name === name) || live().projects().some((p) => p.name === name)) throw new ApiError('PROJECT_EXISTS', `project ${name} exists already`, { field: 'name' });
+    const key = `pwk_${randomBytes(24).toString('base64url')}`;
+    live().addProject(name, sha256(key), o.clock.now());
+    apiProjects.set(sha256(key), name);
+    ctx.body = ok({ name, key, note: 'the key is shown this once; perfwatch keeps only its hash' });
+  });
+  router.delete('/projects/:name', o.requireAdmin, (ctx) => {
+    const name = ctx.params.name!;
+    if (c.projects.some((p) => p.name === name)) throw new ApiError('PROJECT_READ_ONLY', `project ${name} comes from profiling.projects in the config file; change it there`);
+    const gone = live().projects().find((p) => p.name === name);
+    if (!gone || !live().deleteProject(name)) throw new ApiError('PROJECT_NOT_FOUND', `no project ${name.slice(0, 64)}`);
+    apiProjects.delete(gone.keySha256);
+    ctx.body = ok({ name, deleted: true });
+  });
+
   // analysis (seed 004's analyze): one job at a time, in the background; the rules always, the provider when configured
   const a = c.analysis;
   let provider: ProviderConfig | null = null;
@@ -211,6 +246,8 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
         provider = { provider: a.provider, base_url: a.base_url, model: a.model!, apiKey: key, timeoutMs: a.timeout, maxRetries: a.max_retries, maxTokens: a.max_tokens, extraBody: a.extra_body ?? {} };
       }
       store = new ProfilingStore(path.join(o.config.storage.path, 'profiling.db'));
+      apiProjects.clear();
+      for (const p of store.projects()) apiProjects.set(p.keySha256, p.name);
       const interrupted = store.failInterrupted(o.clock.now());
       if (interrupted) o.log('warn', 'analyses interrupted by the last stop marked failed', { count: interrupted });
       const prune = () => {

@@ -36,6 +36,11 @@ create table if not exists analyses (
   finished_ms integer
 );
 create index if not exists analyses_record on analyses (record_seq);
+create table if not exists projects (
+  name text primary key,
+  key_sha256 text not null unique,
+  created_ms integer not null
+);
 `;
 
 export type AnalysisStatus = 'pending' | 'running' | 'done' | 'failed';
@@ -174,6 +179,19 @@ export class ProfilingStore {
       const d = g.durations.sort((a, b) => a - b);
       return { project: g.project, route: g.route, method: g.method, count: d.length, errors: g.errors, error_rate: r3(g.errors / d.length), throughput_per_second: Math.round((d.length / seconds) * 1e6) / 1e6, p50_ms: r3(pct(d, 50)), p95_ms: r3(pct(d, 95)), p99_ms: r3(pct(d, 99)), max_ms: r3(d.at(-1)!) };
     });
+  }
+
+  /** Projects made through the API: name, the key's SHA-256 (the key itself is shown once, never stored), creation time. */
+  projects(): Array<{ name: string; keySha256: string; createdMs: number }> {
+    return (this.#db.prepare('select name, key_sha256, created_ms from projects order by name').all() as Array<{ name: string; key_sha256: string; created_ms: number }>).map((r) => ({ name: r.name, keySha256: r.key_sha256, createdMs: r.created_ms }));
+  }
+
+  addProject(name: string, keySha256: string, nowMs: number): void {
+    this.#db.prepare('insert into projects (name, key_sha256, created_ms) values (?, ?, ?)').run(name, keySha256, nowMs);
+  }
+
+  deleteProject(name: string): boolean {
+    return this.#db.prepare('delete from projects where name = ?').run(name).changes > 0;
   }
 
   /** A new analysis job of a record, `pending`. */

@@ -406,3 +406,36 @@ t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', a
   t.match(root.traceId, /^[0-9a-f]{32}$/);
   t.match(child.spanId, /^[0-9a-f]{16}$/);
 });
+
+t.test('projects through the admin API: a key shown once, used by the SDK, refused after the delete; config projects read-only', async (t) => {
+  const pw = await agent(t);
+  const api = (method: string, p: string, body?: unknown, headers: Record<string, string> = auth) => fetch(`${pw.url}/api/v1/performance${p}`, { method, headers: { ...headers, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const made = await api('POST', '/projects', { name: 'mobile' });
+  t.equal(made.status, 200);
+  const { key, name } = ((await made.json()) as any).data;
+  t.equal(name, 'mobile');
+  t.match(key, /^pwk_[\w-]{32}$/);
+  const listed = ((await (await api('GET', '/projects')).json()) as any).data.projects;
+  t.same(listed.map((p: { name: string; source: string }) => `${p.name}:${p.source}`), ['shop:config', 'blog:config', 'mobile:api']);
+  t.notOk(JSON.stringify(listed).includes(key), 'the key is never listed');
+
+  const collector = new Collector({ project_key: key, api_endpoint: `${pw.url}/api/v1/performance/collect`, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  await collector.request({ method: 'GET', route: '/m' }, () => 1);
+  await collector.flush();
+  t.equal((await records(pw.url, '&project=mobile')).length, 1, 'the SDK sends with the new key');
+
+  t.equal((await api('POST', '/projects', { name: 'mobile' })).status, 409, 'PROJECT_EXISTS');
+  t.equal((await api('POST', '/projects', { name: 'shop' })).status, 409, 'a config name too');
+  const bad = await api('POST', '/projects', { name: 'no spaces' });
+  t.equal(bad.status, 400);
+  t.match(((await bad.json()) as any).error, { code: 'INVALID_JSON', message: /^name: / });
+  t.equal((await api('POST', '/projects', { name: 'x' }, {})).status, 401, 'admin only');
+  t.equal((await api('DELETE', '/projects/shop')).status, 409, 'PROJECT_READ_ONLY');
+  t.equal((await api('DELETE', '/projects/nope')).status, 404);
+
+  t.equal((await api('DELETE', '/projects/mobile')).status, 200);
+  const refused = await fetch(`${pw.url}/api/v1/performance/collect`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': key }, body: JSON.stringify({ route: '/m', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 1 }) });
+  t.equal(refused.status, 401, 'a deleted project\'s key is refused');
+  t.equal((await records(pw.url, '&project=mobile')).length, 1, 'its records stay until they age out');
+});
