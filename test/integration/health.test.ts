@@ -104,6 +104,13 @@ t.test('http liveness, tcp dependency and heartbeat readiness against a real plu
   t.ok(hung.last_run.duration_ms < 500, `cut near its timeout (${hung.last_run.duration_ms} ms)`);
   writeFileSync(modeFile, 'ok');
   await waitFor(async () => (await status(pw.url, 'web')).health === 'healthy', { what: 'healthy after the hang', timeoutMs: 15_000 });
+  // steady: two passing runs in a row mean no hung run is still in flight (a check never overlaps itself); on a
+  // loaded machine one was, failed after the heartbeat part below began, and the liveness restart it caused was
+  // taken for a readiness restart
+  await waitFor(async () => {
+    const [h, s] = [await health(pw.url, 'web'), await status(pw.url, 'web')];
+    return h.checks[0].consecutive_successes >= 2 && s.status === 'running' && s.health === 'healthy';
+  }, { what: 'steady after the hang', timeoutMs: 15_000 });
 
   // the heartbeat stops: readiness fails, unhealthy, not restarted
   const before = (await getJson(`${pw.url}/plugin/status?details=true`)).body.plugins.web;
