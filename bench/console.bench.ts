@@ -10,12 +10,10 @@
  * every 100 ms over a kept-alive connection for `PHASE_MS`, alternately with no console and with the ten open.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { stringify } from 'yaml';
-import { cpuMsOf, freePort, have, median, paced, pct, waitHttp, waitPluginsRunning } from './harness.js';
+import { cpuMsOf, freePort, have, median, paced, pct, waitHttp, waitPluginsRunning, startServe } from './harness.js';
 
 const PLUGINS = 50;
 const PHASE_MS = Number(process.env.CONSOLE_PHASE_MS ?? 30_000);
@@ -67,13 +65,9 @@ async function loads(browser: Browser, url: string, chartReady: () => boolean, l
 
 export async function runConsoleBench(log: (l: string) => void): Promise<string> {
   if (!existsSync(CHROMIUM)) return 'chromium not installed (apt-get install chromium).\n';
-  const dir = mkdtempSync(path.join(tmpdir(), 'pw-console-'));
-  const port = await freePort();
   const plugins = Array.from({ length: PLUGINS }, (_, i) => ({ id: `p${i}`, command: 'sleep', args: ['100000', String(i)], start_grace: '100ms' }));
-  writeFileSync(path.join(dir, 'perfwatch.yaml'), stringify({ server: { host: '127.0.0.1', port }, collection: { interval: '1s' }, storage: { path: './data' }, log: { level: 'warn' }, plugins }));
   const token = 'bench-token-0123456789';
-  const server = spawn(path.resolve('bin/perfwatch.js'), ['serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: token } });
-  const base = `http://127.0.0.1:${port}`;
+  const { dir, base, server } = await startServe('pw-console-', { collection: { interval: '1s' }, log: { level: 'warn' }, plugins }, token);
   let netdata: ChildProcess | null = null;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   try {

@@ -1,5 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tmpdir } from 'node:os';
+import { stringify } from 'yaml';
 import http from 'node:http';
 import os from 'node:os';
 
@@ -152,4 +155,16 @@ export async function waitPluginsRunning(base: string, n: number, timeoutMs = 12
     if (Date.now() > until) throw new Error(`${n} plugins not running after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * A real `perfwatch serve` (the built one, in its own process) in a new temporary folder, on a free port: `config` is
+ * its perfwatch.yaml besides `server` and `storage` (`./data` in the folder). The caller stops it and removes `dir`.
+ */
+export async function startServe(prefix: string, config: Record<string, unknown>, token: string): Promise<{ dir: string; port: number; base: string; server: ChildProcess }> {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'perfwatch.yaml'), stringify({ server: { host: '127.0.0.1', port }, storage: { path: './data' }, ...config }));
+  const server = spawn(path.resolve('bin/perfwatch.js'), ['serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: token } });
+  return { dir, port, base: `http://127.0.0.1:${port}`, server };
 }

@@ -10,12 +10,11 @@
  * rounds and each round's figures are kept; the table gives the median per mode.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuMsOf, freePort, median, paced, pct, scrape, waitHttp } from './harness.js';
+import { cpuMsOf, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
 
 const ROUNDS = Number(process.env.PROFILING_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.PROFILING_REQUESTS ?? 8000);
@@ -56,11 +55,7 @@ async function drive(url: string, n: number): Promise<number> {
 }
 
 export async function runProfilingBench(log: (l: string) => void): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pw-profiling-'));
-  const port = await freePort();
-  writeFileSync(path.join(dir, 'perfwatch.yaml'), stringify({ server: { host: '127.0.0.1', port }, storage: { path: './data' }, log: { level: 'warn' }, profiling: { projects: [{ name: 'bench', key: KEY }], max_batch: 1000, max_records: 10_000_000 } }));
-  const server = spawn(path.resolve('bin/perfwatch.js'), ['serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
-  const base = `http://127.0.0.1:${port}`;
+  const { dir, base, server } = await startServe('pw-profiling-', { log: { level: 'warn' }, profiling: { projects: [{ name: 'bench', key: KEY }], max_batch: 1000, max_records: 10_000_000 } }, TOKEN);
   let spans = 0;
   const receiver = http.createServer((req, res) => {
     req.on('data', () => undefined);

@@ -7,13 +7,11 @@
  * from a set of 20, one call in 20 failing), spread over the second. Two windows of WINDOW each, /metrics scraped every
  * 250 ms in both: without reports, with reports. Per call = Δ CPU / calls accepted.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuMsOf, freePort, paced, waitHttp, waitPluginsRunning } from './harness.js';
+import { cpuMsOf, paced, waitHttp, waitPluginsRunning, startServe } from './harness.js';
 
 const PLUGINS = 10;
 const CALLS_PER_SECOND = Number(process.env.SERVICE_CALLS_PER_SECOND ?? 10_000);
@@ -21,12 +19,8 @@ const WINDOW_MS = Number(process.env.SERVICE_WINDOW_MS ?? 60_000);
 const TOKEN = 'bench-token-0123456789';
 
 export async function runServiceBench(log: (l: string) => void): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pw-service-'));
-  const port = await freePort();
   const plugins = Array.from({ length: PLUGINS }, (_, i) => ({ id: `p${i}`, command: 'sleep', args: ['100000', String(i)], start_grace: '100ms' }));
-  writeFileSync(path.join(dir, 'perfwatch.yaml'), stringify({ server: { host: '127.0.0.1', port }, collection: { interval: '1s' }, storage: { path: './data' }, log: { level: 'warn' }, plugins }));
-  const server = spawn(path.resolve('bin/perfwatch.js'), ['serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: TOKEN } });
-  const base = `http://127.0.0.1:${port}`;
+  const { dir, base, server } = await startServe('pw-service-', { collection: { interval: '1s' }, log: { level: 'warn' }, plugins }, TOKEN);
   try {
     await waitHttp(`${base}/readyz`);
     await waitPluginsRunning(base, PLUGINS);

@@ -8,13 +8,11 @@
  * extra of a phase over "nothing", per second and divided by K, is the cost per scrape or per refresh (one of either is
  * below this VM's noise of ±10 ms/s). top's own CPU is read from its process.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
-import { cpuMsOf, freePort, have, median, scrape, waitHttp, waitPluginsRunning } from './harness.js';
+import { cpuMsOf, have, median, scrape, waitHttp, waitPluginsRunning, startServe } from './harness.js';
 
 const N = Number(process.env.TOP_PLUGINS ?? 500);
 const PHASE_MS = Number(process.env.TOP_PHASE_MS ?? 30_000);
@@ -25,13 +23,9 @@ const SOCKET = `perfwatch-bench-${process.pid}`;
 
 export async function runTopBench(log: (l: string) => void): Promise<string> {
   if (!have('tmux')) return 'tmux not installed (apt-get install tmux).\n';
-  const dir = mkdtempSync(path.join(tmpdir(), 'pw-top-'));
-  const port = await freePort();
   const plugins = Array.from({ length: N }, (_, i) => ({ id: `p${i}`, command: 'sleep', args: ['100000', String(i)], start_grace: '100ms' }));
-  writeFileSync(path.join(dir, 'perfwatch.yaml'), stringify({ server: { host: '127.0.0.1', port }, collection: { interval: '1s' }, storage: { path: './data' }, log: { level: 'warn' }, plugins }));
   const token = 'bench-token-0123456789';
-  const server = spawn(path.resolve('bin/perfwatch.js'), ['serve', '--config', path.join(dir, 'perfwatch.yaml')], { cwd: dir, stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: token } });
-  const base = `http://127.0.0.1:${port}`;
+  const { dir, base, server } = await startServe('pw-top-', { collection: { interval: '1s' }, log: { level: 'warn' }, plugins }, token);
   const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
   try {
     await waitHttp(`${base}/readyz`);
