@@ -70,7 +70,8 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
     const key = ctx.get('x-project-key') || (typeof (body as { project_key?: unknown })?.project_key === 'string' ? (body as { project_key: string }).project_key : '');
     const fromConfig = key ? c.projects.find((x) => bearerMatches(`Bearer ${x.key}`, key)) : undefined;
     // an API project's key is looked up by its hash: the map lookup does not compare the secret itself
-    const p = fromConfig ?? (key && key.length <= 256 ? (apiProjects.has(sha256(key)) ? { name: apiProjects.get(sha256(key))! } : undefined) : undefined);
+    const apiName = !fromConfig && key && key.length <= 256 ? apiProjects.get(sha256(key)) : undefined;
+    const p = fromConfig ?? (apiName ? { name: apiName } : undefined);
     if (!p) {
       received.inc({ result: 'unauthorized' });
       throw new ApiError('PROJECT_KEY_INVALID', key ? 'the project key is not one of profiling.projects' : 'send the project key as X-Project-Key (or "project_key" in the body)');
@@ -206,7 +207,7 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
     if (!rec) return s.setAnalysis(id, 'failed', null, 'the record is gone (retention)', o.clock.now());
     s.setAnalysis(id, 'running', null, null, null);
     const now = o.clock.now();
-    const stats = s.routes(now - 3_600_000, now, rec.project).find((r) => r.route === rec.route && r.method === rec.method) ?? null;
+    const stats = s.routes(now - 3_600_000, now, rec.project, { route: rec.route, method: rec.method })[0] ?? null;
     const input = { ...rec, tree: rec.tree, route_stats: stats };
     const found = findings(input);
     if (!provider) return s.setAnalysis(id, 'done', { findings: found, summary: null, suggestions: [] }, null, o.clock.now());

@@ -164,8 +164,11 @@ export class ProfilingStore {
   }
 
   /** Per project, route and method over [sinceMs, untilMs]: count, errors (status ≥ 500), throughput and latency percentiles. */
-  routes(sinceMs: number, untilMs: number, project?: string): RouteStats[] {
-    const rows = this.#db.prepare(`select project, route, method, status, duration_ms from records where start_ms >= ? and start_ms <= ? ${project ? 'and project = ?' : ''} order by project, route, method`).all(...[sinceMs, untilMs, ...(project ? [project] : [])]) as Row[];
+  routes(sinceMs: number, untilMs: number, project?: string, only?: { route: string; method: string }): RouteStats[] {
+    // `only`: one route's statistics (an analysis needs its own), read through the (project, route, start) index
+    const rows = this.#db
+      .prepare(`select project, route, method, status, duration_ms from records where start_ms >= ? and start_ms <= ? ${project ? 'and project = ?' : ''} ${only ? 'and route = ? and method = ?' : ''} order by project, route, method`)
+      .all(...[sinceMs, untilMs, ...(project ? [project] : []), ...(only ? [only.route, only.method] : [])]) as Row[];
     const groups = new Map<string, { project: string; route: string; method: string; durations: number[]; errors: number }>();
     for (const r of rows) {
       const key = `${r.project}\u0000${r.route}\u0000${r.method}`;
