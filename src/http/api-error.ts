@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   PROJECT_NOT_FOUND: { status: 404, description: 'No profiling project has this name.' },
   ANALYSIS_NOT_FOUND: { status: 404, description: 'No analysis has this id (analyses go with their record when it ages out).' },
   RECORD_NOT_FOUND: { status: 404, description: 'No request record has this id (it may have aged out: `profiling.retention`, `profiling.max_records`).' },
+  TREE_NOT_FOUND: { status: 404, description: 'The record has no sampled (CPU) tree: its app runs the SDK without `profiler: inspector`, or the request had fewer samples than `profiler_min_samples`.' },
   REPORT_NOT_FOUND: { status: 404, description: 'No report has that id (it may have been deleted or pruned: `reports.max_age`, `reports.max_count`).' },
   ALERT_NOT_FOUND: { status: 404, description: 'No alert has that id (it may have been pruned past `alerting.history_limit`).' },
   METHOD_NOT_ALLOWED: { status: 405, description: 'The route exists but not for this method; `Allow` lists the methods it takes.' },

@@ -45,6 +45,7 @@ export const M = {
   profilingRequestsTotal: 'perfwatch_profiling_requests_total',
   profilingRequestDurationSeconds: 'perfwatch_profiling_request_duration_seconds',
   profilingRecordsTotal: 'perfwatch_profiling_records_total',
+  profilingSampledCpuSecondsTotal: 'perfwatch_profiling_sampled_cpu_seconds_total',
   historyBackendRequestsTotal: 'perfwatch_history_backend_requests_total',
   historyBackendFallbacksTotal: 'perfwatch_history_backend_fallbacks_total',
   hostCpuUsageRatio: 'perfwatch_host_cpu_usage_ratio',

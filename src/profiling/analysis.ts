@@ -8,7 +8,7 @@ import type { Frame } from './record.js';
  */
 
 export interface Finding {
-  kind: 'hot_function' | 'repeated_calls' | 'slow_request' | 'sync_io' | 'cpu_bound' | 'waiting';
+  kind: 'hot_function' | 'repeated_calls' | 'slow_request' | 'sync_io' | 'cpu_bound' | 'waiting' | 'gc';
   severity: 'info' | 'warning';
   finding: string;
   evidence: Record<string, unknown>;
@@ -22,6 +22,8 @@ export interface AnalysisInput {
   duration_ms: number;
   cpu_time_ms: number;
   tree: { root_frame: Frame } | null;
+  /** The request's CPU samples, when the app's SDK runs the profiler. */
+  sampled?: { root_frame: Frame; sample_count: number; interval_ms: number } | null;
   /** The route's statistics over the last hour, when there are any. */
   route_stats: { count: number; p50_ms: number; p95_ms: number } | null;
 }
@@ -52,6 +54,7 @@ export function findings(r: AnalysisInput): Finding[] {
       }
     }
   }
+  if (r.sampled) out.push(...sampledFindings(r.sampled));
   if (r.route_stats && r.route_stats.count >= 10 && r.duration_ms >= 3 * r.route_stats.p50_ms && r.duration_ms >= 10) {
     out.push({ kind: 'slow_request', severity: 'warning', finding: `This request took ${r2(r.duration_ms)} ms, ${r2(r.duration_ms / r.route_stats.p50_ms)}× the route's median over the last hour.`, evidence: { duration_ms: r2(r.duration_ms), route_p50_ms: r.route_stats.p50_ms, route_p95_ms: r.route_stats.p95_ms, route_count: r.route_stats.count } });
   }
@@ -60,6 +63,29 @@ export function findings(r: AnalysisInput): Finding[] {
   } else if (r.duration_ms >= 100 && r.cpu_time_ms <= 0.2 * r.duration_ms) {
     out.push({ kind: 'waiting', severity: 'info', finding: `The request used ${r2(r.cpu_time_ms)} ms of CPU in ${r2(r.duration_ms)} ms: it mostly waited (database, network, timers).`, evidence: { cpu_ms: r2(r.cpu_time_ms), duration_ms: r2(r.duration_ms), cpu_share: r2(r.cpu_time_ms / r.duration_ms) } });
   }
+  return out;
+}
+
+/**
+ * Findings from the request's CPU samples: they see code nobody wrapped. A function that holds 30 % or more of the
+ * samples by itself; a synchronous call (V8 shows `readFileSync`, `pbkdf2Sync`, `zlibBufferSync` … as frames of their
+ * own); the garbage collector at 10 % or more (allocation churn). `JSON.parse` and regular expressions are not frames
+ * in V8's profiles: their time is the caller's self time.
+ */
+function sampledFindings(s: { root_frame: Frame; sample_count: number; interval_ms: number }): Finding[] {
+  const out: Finding[] = [];
+  const total = s.root_frame.time;
+  if (s.sample_count < 1 || total <= 0) return out;
+  let gc = 0;
+  for (const { f, parent } of walk(s.root_frame)) {
+    if (parent === null) continue;
+    const share = f.self_time / total;
+    const evidence = { function: f.function, file: f.file_path_short, self_ms: r2(f.self_time * 1000), share: r2(share), samples: Math.round((f.self_time * 1000) / s.interval_ms), source: 'cpu_samples' };
+    if (f.function === '(garbage collector)') gc += f.self_time;
+    else if (/Sync$/.test(f.function)) out.push({ kind: 'sync_io', severity: 'warning', finding: `${f.function} (${f.file_path_short}) held the CPU in ${evidence.samples} of the request's samples (${r2(f.self_time * 1000)} ms), called from ${parent}: it blocks the event loop. Use its asynchronous form.`, evidence });
+    else if (share >= 0.3 && evidence.samples >= 3 && f.is_application_code) out.push({ kind: 'hot_function', severity: 'warning', finding: `${f.function} (${f.file_path_short}) is on the CPU in ${Math.round(share * 100)} % of the request's samples by itself.`, evidence });
+  }
+  if (gc / total >= 0.1) out.push({ kind: 'gc', severity: 'warning', finding: `The garbage collector ran in ${Math.round((gc / total) * 100)} % of the request's samples: it allocates heavily (large temporary strings, arrays, or JSON).`, evidence: { gc_ms: r2(gc * 1000), share: r2(gc / total), source: 'cpu_samples' } });
   return out;
 }
 
@@ -102,6 +128,7 @@ export function prompt(r: AnalysisInput, found: Finding[]): Array<{ role: 'syste
         r.route_stats ? `Route over the last hour: ${r.route_stats.count} requests, p50 ${r.route_stats.p50_ms} ms, p95 ${r.route_stats.p95_ms} ms.` : 'No statistics for the route.',
         'Span tree (wrapped functions; time includes awaits):',
         ...(r.tree ? treeLines(r.tree.root_frame) : ['(none)']),
+        ...(r.sampled ? [`CPU samples (every ${r.sampled.interval_ms} ms, ${r.sampled.sample_count} samples; calls are not counted by sampling):`, ...treeLines(r.sampled.root_frame, 40)] : []),
         'Findings from rules:',
         ...(found.length ? found.map((f) => `- ${f.kind}: ${f.finding}`) : ['(none)']),
       ].join('\n'),

@@ -9,20 +9,22 @@ import { ApiError } from '../http/api-error.js';
 import { bearerMatches, type AdminMiddleware } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { successEnvelope } from '../http/envelope.js';
-import { intParam, oneOf, textParam, timeParam } from '../http/params.js';
+import { textParam } from '../http/params.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
 import { StartupError } from '../model/errors.js';
 import { M } from '../model/metric-names.js';
 import { complete, findings, prompt, ProviderError, type ProviderConfig } from './analysis.js';
-import { parseRecord, type RecordInput } from './record.js';
-import { ProfilingStore, type StoredRecord } from './store.js';
-import { toSpeedscope } from './speedscope.js';
+import { addQueryRoutes, recordOf } from './queries.js';
+import { parseRecord, parseRouteProfile, type RecordInput, type RouteProfileInput } from './record.js';
+import { ProfilingStore } from './store.js';
 
 /** Latency buckets of the per-route histogram, seconds: web requests from 5 ms to 10 s. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const OTHER = '<other>';
 const PRUNE_EVERY_MS = 60_000;
+/** Route profiles a batch may carry (the SDK sends one per route seen in a flush window). */
+const MAX_ROUTE_PROFILES = 200;
 
 export interface ProfilingOptions {
   config: Config;
@@ -52,6 +54,7 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
   const duration = new Histogram({ name: M.profilingRequestDurationSeconds, help: 'Duration of the requests the apps reported, by route template.', labelNames: ['project', 'route', 'method'], buckets: BUCKETS, registers: [o.registry] });
   const received = new Counter({ name: M.profilingRecordsTotal, help: 'Records received on collect and batch, by result (accepted, rejected: failed validation, unauthorized: bad project key).', labelNames: ['result'], registers: [o.registry] });
   for (const result of ['accepted', 'rejected', 'unauthorized']) received.inc({ result }, 0);
+  const sampledCpu = new Counter({ name: M.profilingSampledCpuSecondsTotal, help: 'CPU time the apps\' samplers saw in each route (samples × interval), from the route profiles of SDKs with the profiler on.', labelNames: ['project', 'route', 'method'], registers: [o.registry] });
   const routesSeen = new Map<string, Set<string>>();
   /** The route label: the template while the project has fewer than max_routes, else `<other>`. */
   const routeLabel = (project: string, route: string) => {
@@ -89,6 +92,10 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
     received.inc({ result: 'accepted' }, records.length);
     return ids;
   };
+  const acceptProfiles = (project: string, profiles: RouteProfileInput[]) => {
+    live().insertRouteProfiles(project, profiles, o.clock.now());
+    for (const p of profiles) sampledCpu.inc({ project, route: routeLabel(project, p.route), method: p.method }, p.tree.root_frame.time);
+  };
   const limits = { maxNodes: c.max_nodes };
   const router = new Router({ prefix: '/api/v1/performance' });
 
@@ -112,6 +119,9 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
     const list = (body as { records?: unknown })?.records;
     if (!Array.isArray(list)) throw new ApiError('INVALID_JSON', 'records: expected an array of records', { field: 'records' });
     if (list.length > c.max_batch) throw new ApiError('BATCH_TOO_LARGE', `records: ${list.length} records, more than profiling.max_batch (${c.max_batch}); nothing was stored`, { field: 'records' });
+    const rp = (body as { route_profiles?: unknown }).route_profiles ?? [];
+    if (!Array.isArray(rp)) throw new ApiError('INVALID_JSON', 'route_profiles: expected an array of route profiles', { field: 'route_profiles' });
+    if (rp.length > MAX_ROUTE_PROFILES) throw new ApiError('BATCH_TOO_LARGE', `route_profiles: ${rp.length} profiles, more than ${MAX_ROUTE_PROFILES}; nothing was stored`, { field: 'route_profiles' });
     const good: RecordInput[] = [];
     const at: number[] = [];
     const errors: Array<{ index: number; field: string; message: string }> = [];
@@ -121,52 +131,19 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
       else (good.push(parsed.record), at.push(i));
     });
     if (errors.length) received.inc({ result: 'rejected' }, errors.length);
-    const ids = good.length ? accept(project, good) : [];
-    ctx.body = ok({ accepted: ids.length, rejected: errors.length, record_ids: ids, errors });
-  });
-
-  router.get('/records', o.requireAdmin, (ctx) => {
-    const q = ctx.query;
-    const status = q.status === undefined ? undefined : intParam(q.status, 'status', 0, 100, 599);
-    const minDuration = q.min_duration_ms === undefined ? undefined : intParam(q.min_duration_ms, 'min_duration_ms', 0, 0, 86_400_000);
-    ctx.body = ok({
-      records: live().list({
-        project: textParam(q.project, 'project', 64),
-        route: textParam(q.route, 'route', 256),
-        method: oneOf(q.method, 'method', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TASK']),
-        ...(status !== undefined ? { status } : {}),
-        sinceMs: timeParam(q.since, 'since'),
-        untilMs: timeParam(q.until, 'until'),
-        ...(minDuration !== undefined ? { minDurationMs: minDuration } : {}),
-        limit: intParam(q.limit, 'limit', 100, 1, 1000),
-      }),
+    const profiles: RouteProfileInput[] = [];
+    const profileErrors: Array<{ index: number; field: string; message: string }> = [];
+    rp.forEach((p, i) => {
+      const parsed = parseRouteProfile(p, `route_profiles[${i}].`, limits);
+      if ('field' in parsed) profileErrors.push({ index: i, field: parsed.field, message: parsed.message });
+      else profiles.push(parsed.profile);
     });
+    const ids = good.length ? accept(project, good) : [];
+    if (profiles.length) acceptProfiles(project, profiles);
+    ctx.body = ok({ accepted: ids.length, rejected: errors.length, record_ids: ids, errors, ...(rp.length ? { route_profiles_accepted: profiles.length, route_profile_errors: profileErrors } : {}) });
   });
 
-  const one = (id: string) => {
-    const r = live().get(id);
-    if (!r) throw new ApiError('RECORD_NOT_FOUND', `no record ${id.slice(0, 64)}`);
-    return r;
-  };
-  router.get('/records/:record_id', o.requireAdmin, (ctx) => {
-    ctx.body = ok(one(ctx.params.record_id!));
-  });
-  // the record's tree for a viewer: speedscope's file format (https://www.speedscope.app, or the npm package)
-  router.get('/records/:record_id/profile', o.requireAdmin, (ctx) => {
-    oneOf(ctx.query.format ?? 'speedscope', 'format', ['speedscope']);
-    const r = one(ctx.params.record_id!);
-    ctx.set('Content-Disposition', `attachment; filename="${r.id}.speedscope.json"`);
-    ctx.body = toSpeedscope(r as StoredRecord & { tree: NonNullable<typeof r.tree> | null });
-  });
-
-  router.get('/routes', o.requireAdmin, (ctx) => {
-    const now = o.clock.now();
-    const minutes = intParam(ctx.query.minutes, 'minutes', 60, 1, 90 * 1440);
-    const untilMs = timeParam(ctx.query.until, 'until') ?? now;
-    const sinceMs = timeParam(ctx.query.since, 'since') ?? untilMs - minutes * 60_000;
-    if (sinceMs > untilMs) throw new ApiError('INVALID_PARAMETER', 'since: after until', { field: 'since' });
-    ctx.body = ok({ since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), routes: live().routes(sinceMs, untilMs, textParam(ctx.query.project, 'project', 64)) });
-  });
+  addQueryRoutes(router, { requireAdmin: o.requireAdmin, clock: o.clock, ok, live });
 
   // projects through the API (the config's are read-only here); a key is made here and shown once
   const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -222,7 +199,7 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
   };
   const analysisRouter = new Router({ prefix: '/api/v1/analysis' });
   analysisRouter.post('/analyze/:record_id', o.requireAdmin, (ctx) => {
-    const rec = one(ctx.params.record_id!);
+    const rec = recordOf(live(), ctx.params.record_id!);
     const id = live().createAnalysis(rec.id, a.provider, o.clock.now());
     jobs = jobs.then(() => analyze(id, rec.id)).catch((err) => o.log('warn', 'analysis failed', { analysis_id: id, err: String(err) }));
     ctx.body = ok({ analysis_id: id, record_id: rec.id, status: 'pending', result_url: `/api/v1/analysis/${id}` });
@@ -235,7 +212,7 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
   analysisRouter.get('/', o.requireAdmin, (ctx) => {
     const rid = textParam(ctx.query.record_id, 'record_id', 32);
     if (!rid) throw new ApiError('INVALID_PARAMETER', 'record_id: required', { field: 'record_id' });
-    ctx.body = ok({ analyses: live().analysesOf(one(rid).id) });
+    ctx.body = ok({ analyses: live().analysesOf(recordOf(live(), rid).id) });
   });
 
   const component: Component = {

@@ -14,6 +14,25 @@ export interface Frame {
   children: Frame[];
 }
 
+/** A CPU-sampled tree (the SDK's `profiler: inspector`): times are samples × interval; `calls` is 0 (samples cannot count calls). */
+export interface SampledTree {
+  kind: 'sampled';
+  interval_ms: number;
+  sample_count: number;
+  truncated: boolean;
+  root_frame: Frame;
+}
+
+/** One route's samples over a window, every request's merged: the route flame graph's input. */
+export interface RouteProfileInput {
+  route: string;
+  method: string;
+  window_start: number;
+  window_end: number;
+  requests: number;
+  tree: SampledTree;
+}
+
 export interface RecordInput {
   route: string;
   method: string;
@@ -24,6 +43,7 @@ export interface RecordInput {
   cpu_time_ms: number;
   memory_delta_bytes: number;
   tree: { kind: 'instrumented'; truncated: boolean; root_frame: Frame } | null;
+  sampled: SampledTree | null;
 }
 
 export interface Limits {
@@ -79,9 +99,51 @@ function frame(v: unknown, at: string, depth: number, budget: { nodes: number })
   };
 }
 
+function sampledTree(v: unknown, at: string, limits: Limits): SampledTree {
+  if (!isObj(v)) throw new Problem(at, 'expected an object');
+  if (v.kind !== 'sampled') throw new Problem(`${at}.kind`, 'expected "sampled"');
+  return {
+    kind: 'sampled',
+    interval_ms: num(v, 'interval_ms', `${at}.`, 0.1, 1000),
+    sample_count: num(v, 'sample_count', `${at}.`, 0, 1e9, { int: true }),
+    truncated: v.truncated === true,
+    root_frame: frame(v.root_frame, `${at}.root_frame`, 1, { nodes: limits.maxNodes }),
+  };
+}
+
+const METHOD = { re: METHOD_RE, want: 'an HTTP method in capitals (GET, POST, …)' };
+const TIME: [number, number] = [946_684_800, 4_102_444_800];
+
+/** Runs `parse`, turning a Problem into `{ field, message }`. */
+function checked<T>(parse: () => T): T | { field: string; message: string } {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof Problem) return { field: err.field, message: err.message };
+    throw err;
+  }
+}
+
+/** A route profile of a batch's `route_profiles`, or a problem naming the field. */
+export function parseRouteProfile(v: unknown, at: string, limits: Limits): { profile: RouteProfileInput } | { field: string; message: string } {
+  return checked(() => {
+    if (!isObj(v)) throw new Problem(at.replace(/\.$/, ''), 'expected a JSON object');
+    const profile: RouteProfileInput = {
+      route: str(v, 'route', at, 256)!,
+      method: str(v, 'method', at, 16, METHOD)!,
+      window_start: num(v, 'window_start', at, ...TIME),
+      window_end: num(v, 'window_end', at, ...TIME),
+      requests: num(v, 'requests', at, 0, 1e9, { int: true }),
+      tree: sampledTree(v.tree, `${at}tree`, limits),
+    };
+    if (profile.window_end < profile.window_start) throw new Problem(`${at}window_end`, 'before window_start');
+    return { profile };
+  });
+}
+
 /** The record, or a problem naming the field. `at` prefixes field paths (`records[3].`). */
 export function parseRecord(v: unknown, at: string, limits: Limits): { record: RecordInput } | { field: string; message: string } {
-  try {
+  return checked(() => {
     if (!isObj(v)) throw new Problem(at.replace(/\.$/, '') || 'body', 'expected a JSON object');
     let tree: RecordInput['tree'] = null;
     if (v.tree !== undefined && v.tree !== null) {
@@ -92,18 +154,16 @@ export function parseRecord(v: unknown, at: string, limits: Limits): { record: R
     return {
       record: {
         route: str(v, 'route', at, 256)!,
-        method: str(v, 'method', at, 16, { re: METHOD_RE, want: 'an HTTP method in capitals (GET, POST, …)' })!,
+        method: str(v, 'method', at, 16, METHOD)!,
         status: num(v, 'status', at, 100, 599, { int: true }),
         path: str(v, 'path', at, 512, { optional: true }),
-        start_time: num(v, 'start_time', at, 946_684_800, 4_102_444_800),
+        start_time: num(v, 'start_time', at, ...TIME),
         duration_ms: num(v, 'duration_ms', at, 0, 86_400_000),
         cpu_time_ms: num(v, 'cpu_time_ms', at, 0, 86_400_000, { optional: true }),
         memory_delta_bytes: num(v, 'memory_delta_bytes', at, -(2 ** 50), 2 ** 50, { optional: true }),
         tree,
+        sampled: v.sampled === undefined || v.sampled === null ? null : sampledTree(v.sampled, `${at}sampled`, limits),
       },
     };
-  } catch (err) {
-    if (err instanceof Problem) return { field: err.field, message: err.message };
-    throw err;
-  }
+  });
 }

@@ -43,3 +43,32 @@ export function toSpeedscope(r: { id: string; route: string; method: string; tre
     profiles: [{ type: 'evented', name: `${r.method} ${r.route}`, unit: 'milliseconds', startValue: 0, endValue: end, events }],
   };
 }
+
+/**
+ * A sampled tree (a record's CPU samples, or a route's merged) as a speedscope `sampled` profile: one stack per frame
+ * with self time, weighted by it in milliseconds, so the left-heavy and sandwich views show where the CPU went.
+ */
+export function sampledSpeedscope(name: string, root: Frame | null): Record<string, unknown> {
+  const frames: Array<{ name: string; file?: string }> = [];
+  const index = new Map<string, number>();
+  const samples: number[][] = [];
+  const weights: number[] = [];
+  const walk = (f: Frame, stack: number[]) => {
+    const key = `${f.function}\u0000${f.file_path_short}`;
+    let i = index.get(key);
+    if (i === undefined) index.set(key, (i = frames.push({ name: f.function, ...(f.file_path_short ? { file: f.file_path_short } : {}) }) - 1));
+    const here = [...stack, i];
+    if (f.self_time > 0) (samples.push(here), weights.push(Math.round(f.self_time * 1e6) / 1000));
+    for (const c of f.children) walk(c, here);
+  };
+  if (root) walk(root, []);
+  const total = weights.reduce((s, w) => s + w, 0);
+  return {
+    $schema: 'https://www.speedscope.app/file-format-schema.json',
+    name,
+    exporter: 'perfwatch',
+    activeProfileIndex: 0,
+    shared: { frames },
+    profiles: [{ type: 'sampled', name, unit: 'milliseconds', startValue: 0, endValue: total, samples, weights }],
+  };
+}

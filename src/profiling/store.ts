@@ -1,6 +1,7 @@
 import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Frame, RecordInput } from './record.js';
+import { mergeFrames } from './flame.js';
+import type { Frame, RecordInput, RouteProfileInput, SampledTree } from './record.js';
 
 /**
  * Request records in `<storage.path>/profiling.db` (SQLite, WAL): one row per record, the tree as JSON beside the
@@ -36,6 +37,20 @@ create table if not exists analyses (
   finished_ms integer
 );
 create index if not exists analyses_record on analyses (record_seq);
+create table if not exists route_profiles (
+  seq integer primary key autoincrement,
+  project text not null,
+  route text not null,
+  method text not null,
+  window_start_ms integer not null,
+  window_end_ms integer not null,
+  requests integer not null,
+  samples integer not null,
+  received_ms integer not null,
+  tree text not null
+);
+create index if not exists route_profiles_route on route_profiles (project, route, method, window_end_ms);
+create index if not exists route_profiles_received on route_profiles (received_ms);
 create table if not exists projects (
   name text primary key,
   key_sha256 text not null unique,
@@ -95,7 +110,25 @@ export interface RouteStats {
   max_ms: number;
 }
 
-type Row = { seq: number; project: string; route: string; method: string; status: number; path: string | null; start_ms: number; duration_ms: number; cpu_ms: number; memory_delta: number; tree?: string | null };
+type Row = { seq: number; project: string; route: string; method: string; status: number; path: string | null; start_ms: number; duration_ms: number; cpu_ms: number; memory_delta: number; tree?: string | null; sampled?: string | null };
+
+/** A route's samples merged over the windows of a time range. */
+export interface RouteProfile {
+  project: string;
+  route: string;
+  method: string;
+  since: string;
+  until: string;
+  /** Windows merged, and those left out past the cap (the oldest). */
+  windows: number;
+  windows_left_out: number;
+  requests: number;
+  sample_count: number;
+  root_frame: Frame | null;
+}
+
+/** Windows merged into one route profile at most (at the SDK's 5 s flush, the last ~80 minutes of a busy route). */
+const MAX_WINDOWS = 1000;
 
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 export const recordId = (seq: number) => `rec_${seq}`;
@@ -124,17 +157,36 @@ export class ProfilingStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
-    this.#insert = this.#db.prepare('insert into records (project, route, method, status, path, start_ms, duration_ms, cpu_ms, memory_delta, received_ms, tree) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    // a profiling.db from before sampled trees gains their column
+    if (!(this.#db.prepare('pragma table_info(records)').all() as Array<{ name: string }>).some((c) => c.name === 'sampled')) this.#db.exec('alter table records add column sampled text');
+    this.#insert = this.#db.prepare('insert into records (project, route, method, status, path, start_ms, duration_ms, cpu_ms, memory_delta, received_ms, tree, sampled) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   }
 
   /** Stores the records in one transaction; returns their ids in order. */
   insert(project: string, records: RecordInput[], nowMs: number): string[] {
     return this.#db.transaction(() =>
       records.map((r) => {
-        const info = this.#insert.run(project, r.route, r.method, r.status, r.path, Math.round(r.start_time * 1000), r.duration_ms, r.cpu_time_ms, Math.round(r.memory_delta_bytes), nowMs, r.tree ? JSON.stringify(r.tree) : null);
+        const info = this.#insert.run(project, r.route, r.method, r.status, r.path, Math.round(r.start_time * 1000), r.duration_ms, r.cpu_time_ms, Math.round(r.memory_delta_bytes), nowMs, r.tree ? JSON.stringify(r.tree) : null, r.sampled ? JSON.stringify(r.sampled) : null);
         return recordId(Number(info.lastInsertRowid));
       }),
     )();
+  }
+
+  insertRouteProfiles(project: string, profiles: RouteProfileInput[], nowMs: number): void {
+    const stmt = this.#db.prepare('insert into route_profiles (project, route, method, window_start_ms, window_end_ms, requests, samples, received_ms, tree) values (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.#db.transaction(() => {
+      for (const p of profiles) stmt.run(project, p.route, p.method, Math.round(p.window_start * 1000), Math.round(p.window_end * 1000), p.requests, p.tree.sample_count, nowMs, JSON.stringify(p.tree.root_frame));
+    })();
+  }
+
+  /** The route's samples merged over the windows that end in [sinceMs, untilMs], the newest MAX_WINDOWS of them. */
+  routeProfile(project: string, route: string, method: string, sinceMs: number, untilMs: number): RouteProfile {
+    const where = 'project = ? and route = ? and method = ? and window_end_ms >= ? and window_end_ms <= ?';
+    const args = [project, route, method, sinceMs, untilMs];
+    const total = (this.#db.prepare(`select count(*) as n from route_profiles where ${where}`).get(...args) as { n: number }).n;
+    const rows = this.#db.prepare(`select requests, samples, tree from route_profiles where ${where} order by window_end_ms desc limit ?`).all(...args, MAX_WINDOWS) as Array<{ requests: number; samples: number; tree: string }>;
+    const root = mergeFrames(rows.map((r) => JSON.parse(r.tree) as Frame));
+    return { project, route, method, since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), windows: rows.length, windows_left_out: total - rows.length, requests: rows.reduce((s, r) => s + r.requests, 0), sample_count: rows.reduce((s, r) => s + r.samples, 0), root_frame: root };
   }
 
   list(f: RecordFilter): StoredRecord[] {
@@ -156,11 +208,11 @@ export class ProfilingStore {
     return (this.#db.prepare(sql).all(...args, f.limit) as Row[]).map(view);
   }
 
-  get(id: string): (StoredRecord & { tree: { kind: string; truncated: boolean; root_frame: Frame } | null }) | null {
+  get(id: string): (StoredRecord & { tree: { kind: string; truncated: boolean; root_frame: Frame } | null; sampled: SampledTree | null }) | null {
     const seq = seqOf(id);
     if (seq === null) return null;
     const row = this.#db.prepare('select * from records where seq = ?').get(seq) as Row | undefined;
-    return row ? { ...view(row), tree: row.tree ? JSON.parse(row.tree) : null } : null;
+    return row ? { ...view(row), tree: row.tree ? JSON.parse(row.tree) : null, sampled: row.sampled ? JSON.parse(row.sampled) : null } : null;
   }
 
   /** Per project, route and method over [sinceMs, untilMs]: count, errors (status ≥ 500), throughput and latency percentiles. */
@@ -225,6 +277,7 @@ export class ProfilingStore {
   /** Deletes records received before `beforeMs` and the oldest past `maxRecords`; returns how many went. */
   prune(beforeMs: number, maxRecords: number): number {
     const aged = this.#db.prepare('delete from records where received_ms < ?').run(beforeMs).changes;
+    this.#db.prepare('delete from route_profiles where received_ms < ?').run(beforeMs);
     const over = this.#db.prepare('delete from records where seq <= (select seq from records order by seq desc limit 1 offset ?)').run(maxRecords).changes;
     // an analysis goes with its record
     if (aged + over) this.#db.prepare('delete from analyses where record_seq not in (select seq from records)').run();

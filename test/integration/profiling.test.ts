@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -159,6 +160,120 @@ t.test('Express and Fastify: their route templates, a mount prefix templated', a
   t.equal(all.find((r) => r.route === '/api/orders/:order')!.path, '/api/orders/99', 'the raw path without its query string');
 });
 
+/** Spins for `ms` of CPU; two twins with their own names, so a sample says whose it is. */
+function alphaHash(ms: number) {
+  let x = 1;
+  for (const end = performance.now() + ms; performance.now() < end; ) for (let i = 0; i < 2000; i++) x = (x * 31 + i) % 1000003;
+  return x;
+}
+function betaHash(ms: number) {
+  let x = 1;
+  for (const end = performance.now() + ms; performance.now() < end; ) for (let i = 0; i < 2000; i++) x = (x * 17 + i) % 1000033;
+  return x;
+}
+type F = { function: string; file_path_short: string; time: number; self_time: number; children: F[] };
+const frames = (f: F): F[] => [f, ...f.children.flatMap(frames)];
+const has = (f: F, name: string) => frames(f).some((x) => x.function === name);
+
+t.test('the CPU sampler: each request gets its own samples only, routes merge into a flame graph, analysis reads them', async (t) => {
+  const pw = await agent(t);
+  const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, profiler: 'inspector', profiler_interval_ms: 2, profiler_min_samples: 3, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  const app = new Koa();
+  app.use(koaMw(collector));
+  const router = new KoaRouter();
+  // the part before the await and the part after it come from different stacks; trimmed, they are one tree
+  router.get('/alpha/:id', async (ctx) => {
+    alphaHash(12);
+    await new Promise((r) => setImmediate(r));
+    ctx.body = String(alphaHash(12));
+  });
+  router.get('/beta/:id', async (ctx) => {
+    betaHash(12);
+    await new Promise((r) => setImmediate(r));
+    ctx.body = String(betaHash(12));
+  });
+  router.get('/sync', (ctx) => {
+    ctx.body = pbkdf2Sync('secret', 'salt', 300_000, 32, 'sha256').toString('hex');
+  });
+  router.get('/fast', (ctx) => {
+    ctx.body = 'ok';
+  });
+  app.use(router.routes());
+  const url = await listen(t, createServer(app.callback()));
+  await waitFor(() => collector.stats().profiler === 'running', { what: 'the sampler started' });
+
+  // 20 at once, interleaving at their awaits
+  const res = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${url}/${i % 2 ? 'alpha' : 'beta'}/${i}`)));
+  t.same(res.map((r) => r.status), Array(20).fill(200));
+  t.equal((await fetch(`${url}/sync`)).status, 200);
+  t.equal((await fetch(`${url}/fast`)).status, 200);
+  await collector.flush();
+  t.match(collector.stats(), { profiler: 'running', sent: 22, dropped_send_failed: 0 });
+  t.ok(collector.stats().sampled_trees >= 21, `each of the 21 heavy requests left with its own tree (${collector.stats().sampled_trees})`);
+
+  const all = await records(pw.url, '&project=shop');
+  const own = { '/alpha/:id': 'alphaHash', '/beta/:id': 'betaHash' } as Record<string, string>;
+  for (const r of all.filter((x) => own[x.route])) {
+    const rec = (await getJson(`${pw.url}/api/v1/performance/records/${r.id}`, auth)).body.data;
+    t.equal(rec.sampled.kind, 'sampled');
+    const root = rec.sampled.root_frame as F;
+    const mine = own[r.route]!;
+    const theirs = mine === 'alphaHash' ? 'betaHash' : 'alphaHash';
+    t.ok(has(root, mine) && !has(root, theirs), `${r.id} (${r.route}) has ${mine} and no ${theirs} in its ${rec.sampled.sample_count} samples`);
+    t.equal(root.function, `GET ${r.route}`);
+    // trimmed: what called the middleware (http, koa, the router) is not in the tree; the handler is at the top
+    t.ok(root.children.some((c) => c.children.some((x) => x.function === mine)), `the handler that calls ${mine} is a child of the root`);
+  }
+  const fast = all.find((r) => r.route === '/fast')!;
+  const noTree = await getJson(`${pw.url}/api/v1/performance/records/${fast.id}/profile?tree=sampled`, auth);
+  t.equal(noTree.status, 404);
+  t.equal(noTree.body.error.code, 'TREE_NOT_FOUND');
+
+  // a record's samples for a viewer
+  const alpha = all.find((r) => r.route === '/alpha/:id')!;
+  const ss = (await getJson(`${pw.url}/api/v1/performance/records/${alpha.id}/profile?tree=sampled`, auth)).body;
+  t.equal(ss.profiles[0].type, 'sampled');
+  t.equal(ss.profiles[0].samples.length, ss.profiles[0].weights.length);
+  t.ok(ss.shared.frames.some((f: { name: string }) => f.name === 'alphaHash'));
+
+  // the route flame graph: every request's samples, merged
+  const rp = (await getJson(`${pw.url}/api/v1/performance/routes/profile?project=shop&route=${encodeURIComponent('/alpha/:id')}&method=GET&minutes=5`, auth)).body.data;
+  t.match(rp, { project: 'shop', route: '/alpha/:id', method: 'GET', windows: 1, windows_left_out: 0, requests: 10 });
+  t.ok(rp.sample_count >= 50, `10 requests of 24 ms CPU at 2 ms: ${rp.sample_count} samples`);
+  t.ok(has(rp.root_frame, 'alphaHash') && !has(rp.root_frame, 'betaHash'));
+  const folded = await (await fetch(`${pw.url}/api/v1/performance/routes/profile?project=shop&route=${encodeURIComponent('/alpha/:id')}&format=collapsed`, { headers: auth })).text();
+  t.match(folded, /^GET \/alpha\/:id;.*alphaHash \d+$/m, 'folded stacks, root first, self time in µs');
+  const none = (await getJson(`${pw.url}/api/v1/performance/routes/profile?project=shop&route=%2Fnowhere`, auth)).body.data;
+  t.match(none, { windows: 0, sample_count: 0, root_frame: null });
+  t.match((await getJson(`${pw.url}/api/v1/performance/routes/profile?project=shop`, auth)).body.error, { code: 'INVALID_PARAMETER', message: /^route: required/ });
+
+  // the sync call shows as its own frame, and the rules name it
+  const sync = all.find((r) => r.route === '/sync')!;
+  const job = ((await (await fetch(`${pw.url}/api/v1/analysis/analyze/${sync.id}`, { method: 'POST', headers: auth })).json()) as any).data;
+  const done = await waitFor(async () => {
+    const a = (await getJson(`${pw.url}/api/v1/analysis/${job.analysis_id}`, auth)).body.data;
+    return a.status === 'done' ? a : null;
+  }, { what: 'the analysis' });
+  t.match(
+    done.result.findings.find((f: { kind: string; evidence: { source?: string } }) => f.kind === 'sync_io' && f.evidence.source === 'cpu_samples'),
+    { severity: 'warning', evidence: { function: 'pbkdf2Sync' } },
+    'pbkdf2Sync, found in the samples',
+  );
+
+  await pw.nextTick();
+  const cpu = /perfwatch_profiling_sampled_cpu_seconds_total\{project="shop",route="\/alpha\/:id",method="GET"\} ([\d.e-]+)/.exec(await (await fetch(`${pw.url}/metrics`)).text());
+  t.ok(cpu && Number(cpu[1]) > 0.1, `the route's sampled CPU on /metrics (${cpu?.[1]} s)`);
+
+  // a bad route profile is refused by itself, named by its index; the records beside it are kept
+  const bad = await fetch(`${pw.url}/api/v1/performance/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-project-key': KEY },
+    body: JSON.stringify({ records: [{ route: '/a', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 1 }], route_profiles: [{ route: '/a', method: 'GET', window_start: Date.now() / 1000, window_end: Date.now() / 1000, requests: 1, tree: { kind: 'sampled', interval_ms: 10, sample_count: 1, root_frame: { function: 'GET /a', time: -1 } } }] }),
+  });
+  t.match(((await bad.json()) as any).data, { accepted: 1, route_profiles_accepted: 0, route_profile_errors: [{ index: 0, field: 'route_profiles[0].tree.root_frame.time' }] });
+});
+
 t.test('sampling, batching, a queue that is bounded, and perfwatch down: the app never notices', async (t) => {
   const pw = await agent(t);
   const none = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, sampling_rate: 0 }, {});
@@ -253,6 +368,12 @@ t.test('SDK configuration: code over environment over file over defaults; a bad 
   t.throws(() => resolveConfig({ sampling_rate: 2 }, {}, dir), /performance_monitor\.sampling_rate: expected a number from 0 to 1, got 2/);
   t.throws(() => resolveConfig({}, { PERFORMANCE_MONITOR_ASYNC_SEND: 'maybe' }, dir), /performance_monitor\.async_send: expected true or false/);
   t.throws(() => resolveConfig({}, {}, tmpdir()), /performance_monitor\.project_key: expected a non-empty string/);
+  // the profiler: a bare `off` (a YAML and environment false) is off; it needs batches to ride with
+  const base = { project_key: 'k', api_endpoint: 'http://x/collect' };
+  t.match(resolveConfig(base, { PERFORMANCE_MONITOR_PROFILER: 'off' }, dir), { profiler: 'off', profiler_interval_ms: 10, profiler_min_samples: 5 });
+  t.match(resolveConfig(base, { PERFORMANCE_MONITOR_PROFILER: 'inspector', PERFORMANCE_MONITOR_PROFILER_INTERVAL_MS: '1' }, dir), { profiler: 'inspector', profiler_interval_ms: 1 });
+  t.throws(() => resolveConfig({ ...base, profiler: 'pprof' as 'off' }, {}, dir), /performance_monitor\.profiler: expected "off" or "inspector"/);
+  t.throws(() => resolveConfig({ ...base, profiler: 'inspector', async_send: false }, {}, dir), /performance_monitor\.async_send: expected true while the profiler is on/);
   writeFileSync(path.join(dir, 'performance_monitor.yaml'), 'performance_monitor:\n  project_key: [a, b]\n');
   t.throws(() => resolveConfig({}, {}, dir), /performance_monitor\.yaml:2: the SDK reads flat "key: value" lines/);
 });

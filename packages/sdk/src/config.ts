@@ -28,6 +28,16 @@ export interface SdkConfig {
   otlp_endpoint?: string | undefined;
   /** `service.name` of those traces (OTEL_SERVICE_NAME), default the project key's project. */
   service_name?: string | undefined;
+  /**
+   * `inspector`: one CPU sampler for the whole process (node:inspector), its samples given to the request that ran
+   * when each was taken; records with at least `profiler_min_samples` carry a sampled tree, and every batch carries
+   * the samples merged per route (a route flame graph). `off` (default): the span tree only.
+   */
+  profiler: 'off' | 'inspector';
+  /** Milliseconds between samples (10 = 100 Hz, as Sentry, Pyroscope and Datadog sample). */
+  profiler_interval_ms: number;
+  /** Samples a request needs before its record carries its own sampled tree (fewer say nothing; they still count in the route's). */
+  profiler_min_samples: number;
 }
 
 export const DEFAULTS: Omit<SdkConfig, 'project_key' | 'api_endpoint'> = {
@@ -40,6 +50,9 @@ export const DEFAULTS: Omit<SdkConfig, 'project_key' | 'api_endpoint'> = {
   timeout: 5,
   max_retries: 3,
   enabled: true,
+  profiler: 'off',
+  profiler_interval_ms: 10,
+  profiler_min_samples: 5,
 };
 
 const ENV: Record<string, keyof SdkConfig> = {
@@ -51,6 +64,9 @@ const ENV: Record<string, keyof SdkConfig> = {
   PERFORMANCE_MONITOR_FLUSH_INTERVAL: 'flush_interval',
   PERFORMANCE_MONITOR_ENABLED: 'enabled',
   PERFORMANCE_MONITOR_OTLP_ENDPOINT: 'otlp_endpoint',
+  PERFORMANCE_MONITOR_PROFILER: 'profiler',
+  PERFORMANCE_MONITOR_PROFILER_INTERVAL_MS: 'profiler_interval_ms',
+  PERFORMANCE_MONITOR_PROFILER_MIN_SAMPLES: 'profiler_min_samples',
 };
 
 /** A scalar as YAML or an environment variable writes it: true/false, numbers, quoted or bare strings. */
@@ -139,10 +155,16 @@ export function resolveConfig(code: Partial<SdkConfig> = {}, env: NodeJS.Process
   num('max_nodes', 1, 100_000);
   num('timeout', 0.1, 600);
   num('max_retries', 1, 20);
+  num('profiler_interval_ms', 1, 1000);
+  num('profiler_min_samples', 1, 10_000);
+  if (merged.profiler === false) merged.profiler = 'off'; // YAML and the environment read a bare `off` as false
+  if (merged.profiler !== 'off' && merged.profiler !== 'inspector') throw bad('profiler', '"off" or "inspector"');
   for (const key of ['async_send', 'enabled'] as const) if (typeof merged[key] !== 'boolean') throw bad(key, 'true or false');
   // the OpenTelemetry variables apply when the SDK's own are not set
   merged.otlp_endpoint ??= env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
   merged.service_name ??= env.OTEL_SERVICE_NAME;
+  // sampled trees are attached while records wait for their batch: a record sent at once has none yet
+  if (merged.profiler !== 'off' && merged.async_send === false) throw bad('async_send', 'true while the profiler is on (sampled trees ride with batches)');
   if (merged.otlp_endpoint !== undefined && (typeof merged.otlp_endpoint !== 'string' || !/^https?:\/\//.test(merged.otlp_endpoint))) throw bad('otlp_endpoint', 'an http(s) URL');
   return merged as unknown as SdkConfig;
 }

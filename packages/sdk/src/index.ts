@@ -9,8 +9,10 @@ import { cpuUsage } from 'node:process';
 import { getHeapStatistics } from 'node:v8';
 import { resolveConfig, type SdkConfig } from './config.js';
 import { toOtlp } from './otlp.js';
+import { Sampler, SampleTree, type SampledTree } from './sampler.js';
 
 export { resolveConfig, parseYamlBlock, type SdkConfig } from './config.js';
+export type { SampledTree } from './sampler.js';
 
 /** A node of the tree, in pyinstrument's JSON frame fields plus `self_time` and `calls`; times in seconds. */
 export interface Frame {
@@ -36,6 +38,18 @@ export interface PerfRecord {
   cpu_time_ms: number;
   memory_delta_bytes: number;
   tree: { kind: 'instrumented'; node_count: number; truncated: boolean; root_frame: Frame };
+  /** The request's CPU samples (profiler on, and at least profiler_min_samples of them). */
+  sampled?: SampledTree;
+}
+
+/** The samples of one route over a window, every request's merged (those with too few for a tree of their own too). */
+export interface RouteProfile {
+  route: string;
+  method: string;
+  window_start: number;
+  window_end: number;
+  requests: number;
+  tree: SampledTree;
 }
 
 interface Node {
@@ -48,6 +62,8 @@ interface Node {
 }
 
 interface Context {
+  /** The request's number, for the sampler's timeline. */
+  id: number;
   t0: number;
   root: Node;
   cur: Node;
@@ -65,6 +81,12 @@ export interface SdkStats {
   dropped_queue_full: number;
   dropped_send_failed: number;
   queued: number;
+  /** The sampler: off, running, or failed (the reason is in `profiler_error`; requests are recorded as ever). */
+  profiler: 'off' | 'running' | 'failed';
+  profiler_error?: string;
+  /** Records that left with a sampled tree, and route profiles sent. */
+  sampled_trees: number;
+  route_profiles: number;
 }
 
 const newNode = (name: string, start = 0): Node => ({ name, start, time: 0, calls: 0, children: new Map() });
@@ -98,7 +120,13 @@ export class Collector {
   readonly config: SdkConfig;
   readonly #als = new AsyncLocalStorage<Context>();
   readonly #queue: PerfRecord[] = [];
-  readonly #stats: SdkStats = { otlp_sent: 0, otlp_failed: 0, recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0 };
+  readonly #stats: SdkStats = { otlp_sent: 0, otlp_failed: 0, recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0, profiler: 'off', sampled_trees: 0, route_profiles: 0 };
+  #sampler: Sampler | null = null;
+  #samplerReady: Promise<void> = Promise.resolve();
+  /** Request numbers of the queued records, for their samples. */
+  readonly #ids = new WeakMap<PerfRecord, number>();
+  #nextId = 0;
+  #windowStart = Date.now() / 1000;
   #timer: ReturnType<typeof setInterval> | null = null;
   #chain: Promise<void> = Promise.resolve();
   readonly #batchUrl: string;
@@ -111,7 +139,25 @@ export class Collector {
       this.#timer = setInterval(() => void this.flush(), this.config.flush_interval * 1000);
       this.#timer.unref();
       process.once('beforeExit', this.#onExit); // the last partial batch leaves when the app ends on its own
+      if (this.config.profiler === 'inspector') this.#startSampler();
     }
+  }
+
+  #startSampler(): void {
+    const sampler = new Sampler(this.config.profiler_interval_ms, () => this.#als.getStore()?.id ?? 0);
+    this.#sampler = sampler;
+    this.#samplerReady = sampler.start().then(
+      () => {
+        this.#stats.profiler = 'running';
+      },
+      (err: Error) => {
+        // another tool holds the profiler, or the inspector is off: requests are recorded as ever, without samples
+        this.#sampler = null;
+        this.#stats.profiler = 'failed';
+        this.#stats.profiler_error = err.message;
+        void sampler.stop().catch(() => undefined);
+      },
+    );
   }
 
   stats(): SdkStats {
@@ -149,21 +195,33 @@ export class Collector {
     const root = newNode(`${method} request`);
     root.calls = 1;
     const t0 = performance.now();
-    const context: Context = { t0, root, cur: root, nodes: 1, truncated: false };
+    const id = ++this.#nextId;
+    const context: Context = { id, t0, root, cur: root, nodes: 1, truncated: false };
     const startTime = Date.now() / 1000;
     const cpu0 = cpuUsage();
     // v8's heap statistics: 0.2 µs, where process.memoryUsage() reads /proc for the RSS it also returns (7 µs)
     const heap0 = getHeapStatistics().used_heap_size;
     let ended = false;
     return {
-      enter: <T>(fn: () => T) => this.#als.run(context, fn),
+      enter: <T>(fn: () => T) => {
+        const s = this.#sampler;
+        if (!s) return this.#als.run(context, fn);
+        // the synchronous part runs inside the server's callback, before any async hook sees the request's store
+        const prev = s.current;
+        s.mark(id);
+        try {
+          return this.#als.run(context, fn);
+        } finally {
+          s.mark(prev);
+        }
+      },
       end: (info: RequestInfo) => {
         if (ended) return;
         ended = true;
         root.time = (performance.now() - t0) / 1000;
         const cpu = cpuUsage(cpu0);
         root.name = `${info.method} ${info.route ?? '<unmatched>'}`;
-        this.#push({
+        const record: PerfRecord = {
           route: info.route ?? '<unmatched>',
           method: info.method,
           status: info.status ?? 200,
@@ -174,7 +232,9 @@ export class Collector {
           cpu_time_ms: (cpu.user + cpu.system) / 1000,
           memory_delta_bytes: getHeapStatistics().used_heap_size - heap0,
           tree: { kind: 'instrumented', node_count: context.nodes, truncated: context.truncated, root_frame: toFrame(root) },
-        });
+        };
+        if (this.#sampler) this.#ids.set(record, id);
+        this.#push(record);
       },
     };
   }
@@ -242,7 +302,8 @@ export class Collector {
     }
     this.#queue.push(r);
     if (!this.config.async_send) void this.flush();
-    else if (this.#queue.length === this.config.batch_size) void this.flush(true);
+    // with the sampler, records wait for the timer: each take stops and restarts the profiler (a stall of ~15 ms)
+    else if (this.#queue.length === this.config.batch_size && !this.#sampler) void this.flush(true);
   }
 
   /**
@@ -251,15 +312,51 @@ export class Collector {
    */
   flush(fullOnly = false): Promise<void> {
     const run = async () => {
+      let routeProfiles = fullOnly ? [] : await this.#takeSamples();
       while (this.#queue.length >= (fullOnly ? this.config.batch_size : 1)) {
         const batch = this.#queue.splice(0, this.config.batch_size);
         if (this.config.otlp_endpoint) await this.#sendOtlp(batch);
-        if (await this.#send(batch)) this.#stats.sent += batch.length;
-        else this.#stats.dropped_send_failed += batch.length;
+        if (await this.#send(batch, routeProfiles)) {
+          this.#stats.sent += batch.length;
+          this.#stats.route_profiles += routeProfiles.length;
+          this.#stats.sampled_trees += batch.filter((r) => r.sampled).length;
+        } else this.#stats.dropped_send_failed += batch.length;
+        routeProfiles = []; // the window's route profiles ride with its first batch
       }
     };
     this.#chain = this.#chain.then(run, run);
     return this.#chain;
+  }
+
+  /**
+   * With the sampler on: ends its window, gives each queued record its samples (a tree of its own past
+   * profiler_min_samples), and returns the window's samples merged per route.
+   */
+  async #takeSamples(): Promise<RouteProfile[]> {
+    await this.#samplerReady;
+    const s = this.#sampler;
+    if (!s) return [];
+    try {
+      await s.take();
+    } catch {
+      return []; // a failed take loses one window's samples, never a record
+    }
+    const windowStart = this.#windowStart;
+    const windowEnd = (this.#windowStart = Date.now() / 1000);
+    const { profiler_interval_ms: interval, profiler_min_samples: min, max_nodes: maxNodes } = this.config;
+    const routes = new Map<string, { route: string; method: string; requests: number; tree: SampleTree }>();
+    for (const r of this.#queue) {
+      const id = this.#ids.get(r);
+      const tree = id === undefined ? null : s.claim(id);
+      if (!tree) continue;
+      const name = `${r.method} ${r.route}`;
+      if (tree.samples >= min) r.sampled = tree.toTree(name, interval, maxNodes);
+      let g = routes.get(name);
+      if (!g) routes.set(name, (g = { route: r.route, method: r.method, requests: 0, tree: new SampleTree() }));
+      g.requests++;
+      g.tree.merge(tree);
+    }
+    return [...routes.entries()].map(([name, g]) => ({ route: g.route, method: g.method, window_start: windowStart, window_end: windowEnd, requests: g.requests, tree: g.tree.toTree(name, interval, maxNodes) }));
   }
 
   async #sendOtlp(records: PerfRecord[]): Promise<void> {
@@ -279,14 +376,14 @@ export class Collector {
     }
   }
 
-  async #send(records: PerfRecord[]): Promise<boolean> {
+  async #send(records: PerfRecord[], routeProfiles: RouteProfile[]): Promise<boolean> {
     for (let attempt = 0; attempt < this.config.max_retries; attempt++) {
       if (attempt) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)).unref?.());
       try {
         const res = await fetch(this.#batchUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-project-key': this.config.project_key },
-          body: JSON.stringify({ records }),
+          body: JSON.stringify(routeProfiles.length ? { records, route_profiles: routeProfiles } : { records }),
           signal: AbortSignal.timeout(this.config.timeout * 1000),
         });
         await res.arrayBuffer();
@@ -305,6 +402,12 @@ export class Collector {
     this.#timer = null;
     process.removeListener('beforeExit', this.#onExit);
     await this.flush();
+    const s = this.#sampler;
+    this.#sampler = null;
+    if (s) {
+      await s.stop();
+      this.#stats.profiler = 'off';
+    }
   }
 }
 

@@ -1,0 +1,269 @@
+/**
+ * The opt-in CPU sampler (`profiler: 'inspector'`): one V8 sampling profiler for the whole process, started once and
+ * kept running, never one per request (each start re-logs every compiled function for ~15 ms, and overlapping
+ * per-request profiles see each other's samples: docs/profiling.md and ../shared/reference/profiling.md §1.2).
+ *
+ * Attribution: an async hook writes a timeline of "which request's context runs now" (ms, request id); the
+ * profile's sample times are on the same monotonic clock, so each sample goes to the request that was running when
+ * it was taken. At each `take()` the profile is stopped and started again, and every sample becomes a trimmed stack
+ * added to its request's tree. No dependency: `node:inspector` is part of Node.
+ */
+import { createHook, type AsyncHook } from 'node:async_hooks';
+import { Session } from 'node:inspector';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Frame } from './index.js';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** A node of a sampled tree while samples are added: samples that ended here (self) and below (total). */
+interface SNode {
+  fn: string;
+  file: string;
+  app: boolean;
+  total: number;
+  self: number;
+  children: Map<string, SNode>;
+}
+
+/**
+ * V8 stamps a sample later than the stack it holds: measured on Node 20.20 (V8 11.3) at 1, 5, 10 and 20 ms intervals,
+ * attribution was right most often with sample times moved 0.5–1 ms earlier. So a sample's estimated time is its stamp
+ * minus LAG_MS, and a sample within GUARD_MS of a switch to another request is dropped rather than guessed
+ * (docs/profiling.md has the measurement).
+ */
+const LAG_MS = 0.75;
+const GUARD_MS = 0.75;
+
+/** Whether request `id` (the state at timeline[k]) is the only request that ran within GUARD_MS of `at`. */
+function alone(timeline: number[], k: number, id: number, at: number): boolean {
+  for (let j = k - 2; j >= 0 && timeline[j + 2]! > at - GUARD_MS; j -= 2) if (timeline[j + 1] !== 0 && timeline[j + 1] !== id) return false;
+  for (let j = k + 2; j < timeline.length && timeline[j]! < at + GUARD_MS; j += 2) if (timeline[j + 1] !== 0 && timeline[j + 1] !== id) return false;
+  return true;
+}
+
+/** A sampled tree as records and route profiles carry it; times are samples × interval, in seconds. */
+export interface SampledTree {
+  kind: 'sampled';
+  interval_ms: number;
+  sample_count: number;
+  node_count: number;
+  truncated: boolean;
+  root_frame: Frame;
+}
+
+/** This SDK's directory as a URL prefix: its frames (the middleware, the collector) are never the application's. */
+const SDK_URL = new URL('.', import.meta.url).href;
+const newSNode = (fn: string, file: string, app: boolean): SNode => ({ fn, file, app, total: 0, self: 0, children: new Map() });
+
+/** Samples of one request, or merged over a route: a tree of trimmed stacks. */
+export class SampleTree {
+  readonly root = newSNode('', '', true);
+  samples = 0;
+
+  add(stack: readonly SNode[]): void {
+    this.samples++;
+    this.root.total++;
+    let n = this.root;
+    for (const f of stack) {
+      const key = `${f.fn}\u0000${f.file}`;
+      let c = n.children.get(key);
+      if (!c) n.children.set(key, (c = newSNode(f.fn, f.file, f.app)));
+      c.total++;
+      n = c;
+    }
+    n.self++;
+  }
+
+  merge(other: SampleTree): void {
+    const walk = (into: SNode, from: SNode) => {
+      into.total += from.total;
+      into.self += from.self;
+      for (const [key, c] of from.children) {
+        let t = into.children.get(key);
+        if (!t) into.children.set(key, (t = newSNode(c.fn, c.file, c.app)));
+        walk(t, c);
+      }
+    };
+    walk(this.root, other.root);
+    this.samples += other.samples;
+  }
+
+  /** The tree in the record's frame fields, under a root named `rootName`, at most `maxNodes` frames (the rest fold into their parent's self time). */
+  toTree(rootName: string, intervalMs: number, maxNodes: number): SampledTree {
+    const s = intervalMs / 1000;
+    let nodes = 0;
+    let truncated = false;
+    const frame = (n: SNode, name: string, file: string): Frame => {
+      nodes++;
+      const children: Frame[] = [];
+      let folded = 0;
+      // the heaviest first, so a cap keeps what matters
+      for (const c of [...n.children.values()].sort((a, b) => b.total - a.total)) {
+        if (nodes >= maxNodes) {
+          truncated = true;
+          folded += c.total;
+          continue;
+        }
+        children.push(frame(c, c.fn, c.file));
+      }
+      return { function: name, file_path_short: file, time: n.total * s, self_time: (n.self + folded) * s, calls: 0, is_application_code: n.app, children };
+    };
+    const root_frame = frame(this.root, rootName, '');
+    return { kind: 'sampled', interval_ms: intervalMs, sample_count: this.samples, node_count: nodes, truncated, root_frame };
+  }
+}
+
+/**
+ * The process-wide sampler. `current` is the request id running now (0: none); `getId` reads the id from the
+ * request's AsyncLocalStorage store. The hook costs a few hundred ns per async callback while it is on.
+ */
+export class Sampler {
+  readonly #session = new Session();
+  readonly #hook: AsyncHook;
+  readonly #intervalMs: number;
+  readonly #root: string;
+  /** [ms, id, ms, id, …]: from each time on, request `id` ran (0: none). */
+  #timeline: number[] = [];
+  current = 0;
+  /** Profile time (µs, monotonic) minus performance.now() × 1000. */
+  #offsetUs = 0;
+  readonly #trees = new Map<number, { tree: SampleTree; age: number }>();
+  #running = false;
+
+  constructor(intervalMs: number, getId: () => number, root = process.cwd()) {
+    this.#intervalMs = intervalMs;
+    this.#root = root;
+    this.#hook = createHook({
+      before: () => this.mark(getId()),
+      after: () => this.mark(0),
+    });
+  }
+
+  /** Records that request `id` runs from now on (0: none). */
+  mark(id: number): void {
+    if (id === this.current) return;
+    this.current = id;
+    this.#timeline.push(performance.now(), id);
+  }
+
+  #post<T>(method: string, params?: Record<string, unknown>): Promise<T> {
+    return new Promise((resolve, reject) => this.#session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as T))));
+  }
+
+  async start(): Promise<void> {
+    this.#session.connect();
+    await this.#post('Profiler.enable');
+    await this.#post('Profiler.setSamplingInterval', { interval: Math.round(this.#intervalMs * 1000) });
+    this.#offsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+    await this.#post('Profiler.start');
+    this.#timeline = [performance.now(), this.current];
+    this.#hook.enable();
+    this.#running = true;
+  }
+
+  /**
+   * Stops the profile, starts the next one, and adds each sample to its request's tree. Trees stay until `claim`ed;
+   * one nobody claims for three takes (a request sampled out, or one that never ended) is dropped.
+   */
+  async take(): Promise<void> {
+    if (!this.#running) return;
+    const { profile } = await this.#post<{ profile: CpuProfile }>('Profiler.stop');
+    await this.#post('Profiler.start');
+    const timeline = this.#timeline;
+    this.#timeline = [performance.now(), this.current];
+    for (const [id, t] of this.#trees) if (++t.age > 3) this.#trees.delete(id);
+    this.#attribute(profile, timeline);
+  }
+
+  #attribute(profile: CpuProfile, timeline: number[]): void {
+    const byId = new Map<number, ProfileNode>();
+    const parent = new Map<number, number>();
+    for (const n of profile.nodes) {
+      byId.set(n.id, n);
+      for (const c of n.children ?? []) parent.set(c, n.id);
+    }
+    const stacks = new Map<number, SNode[]>();
+    const stackOf = (leaf: number): SNode[] => {
+      let s = stacks.get(leaf);
+      if (!s) stacks.set(leaf, (s = this.#trim(leaf, byId, parent)));
+      return s;
+    };
+    const samples = profile.samples ?? [];
+    const deltas = profile.timeDeltas ?? [];
+    let t = (profile.startTime - this.#offsetUs) / 1000;
+    let k = -2; // timeline[k] is the last switch at or before the sample's estimated time
+    for (let i = 0; i < samples.length; i++) {
+      t += (deltas[i] ?? 0) / 1000;
+      const at = t - LAG_MS;
+      while (k + 2 < timeline.length && timeline[k + 2]! <= at) k += 2;
+      const id = k >= 0 ? timeline[k + 1]! : 0;
+      if (id === 0 || !alone(timeline, k, id, at)) continue;
+      let entry = this.#trees.get(id);
+      if (!entry) this.#trees.set(id, (entry = { tree: new SampleTree(), age: 0 }));
+      entry.tree.add(stackOf(samples[i]!));
+    }
+  }
+
+  /**
+   * The stack of a sample, root first, trimmed above the first frame of the application (not node's internals, not a
+   * package, not this SDK) below the SDK's own frames: the part before an await and the part after it start from
+   * different roots, and trimming makes them one tree (pyinstrument's `_trim_stem`). A stack with no application frame
+   * keeps its named frames.
+   */
+  #trim(leaf: number, byId: Map<number, ProfileNode>, parent: Map<number, number>): SNode[] {
+    const chain: CallFrame[] = [];
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) chain.push(byId.get(id)!.callFrame);
+    chain.reverse();
+    const frames = chain.filter((f) => f.functionName !== '(root)');
+    const isApp = (f: CallFrame) => f.url !== '' && !f.url.startsWith('node:') && !f.url.includes('/node_modules/') && !this.#isSdk(f.url);
+    // what called the middleware (the server, the framework, the module that began the request) is not the request's
+    const below = frames.slice(frames.findLastIndex((f) => this.#isSdk(f.url)) + 1);
+    const first = below.findIndex(isApp);
+    const kept = first >= 0 ? below.slice(first) : below.filter((f) => f.url !== '' || f.functionName.startsWith('('));
+    return kept.map((f) => newSNode(f.functionName || '(anonymous)', this.#short(f), isApp(f)));
+  }
+
+  #isSdk(url: string): boolean {
+    return url.startsWith('file://') && url.startsWith(SDK_URL);
+  }
+
+  /** `src/app.js:12`: relative to the project, so records group across hosts and leak no home directories. */
+  #short(f: CallFrame): string {
+    if (!f.url) return '';
+    const file = f.url.startsWith('file://') ? path.relative(this.#root, fileURLToPath(f.url)) : f.url;
+    return `${file}:${f.lineNumber + 1}`;
+  }
+
+  /** The samples of request `id` since it began, and forgets them. */
+  claim(id: number): SampleTree | null {
+    const t = this.#trees.get(id);
+    if (!t) return null;
+    this.#trees.delete(id);
+    return t.tree;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#hook.disable();
+    await this.#post('Profiler.stop').catch(() => undefined);
+    this.#session.disconnect();
+    this.#trees.clear();
+  }
+}
