@@ -1,5 +1,32 @@
 import { stringify } from 'csv-stringify/sync';
 import type { ReportContent } from './content.js';
+import { IDLE_PRELUDE, runWorker } from './worker.js';
+
+/**
+ * The series section's rows, written in a worker thread: a week of a hundred series is ~200 000 rows, and even
+ * written 250 rows per event-loop turn on the main thread it lifted /metrics p99 to 2–3× idle (bench/README.md,
+ * "Reports"). The points arrive as one flat Float64Array per series (transferred, not cloned) and the text leaves
+ * as UTF-8 bytes (transferred). Quoting as csv-stringify's defaults: a field with a comma, a quote or a line break is
+ * quoted, its quotes doubled.
+ */
+const CSV_WORKER = `${IDLE_PRELUDE}
+parentPort.once('message', ({ names, data }) => {
+  try {
+    const q = (s) => (/[",\\r\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s);
+    const parts = [];
+    names.forEach(([name, unit], n) => {
+      const pre = q(name) + ',' + q(unit) + ',';
+      const d = data[n];
+      for (let i = 0; i < d.length; i += 2) parts.push(pre + new Date(d[i]).toISOString() + ',' + d[i + 1] + '\\n');
+    });
+    const buf = Buffer.from(parts.join(''));
+    const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+    parentPort.postMessage({ rows: bytes }, [bytes]);
+  } catch (err) {
+    parentPort.postMessage({ error: String((err && err.message) || err) });
+  }
+});
+`;
 
 /**
  * A report as one CSV file in sections (docs/reports.md): each starts with a `# <section>` line, then its header row,
@@ -7,24 +34,19 @@ import type { ReportContent } from './content.js';
  * `plugins`, `alerts` and `recommendations` when the report has them. A UTF-8 BOM leads, so spreadsheet programs read
  * the Chinese text as UTF-8.
  */
-/** Rows of a series written between two yields. */
-const ROWS = 250;
-
-export async function reportCsv(c: ReportContent): Promise<string> {
-  const parts: string[] = ['\uFEFF'];
-  const section = (name: string, header: string[], rows: unknown[][]) => {
-    parts.push(`# ${name}\n`, stringify([header, ...rows]), '\n');
-  };
-  // the series: a week of a hundred is ~200 000 rows, written ROWS at a time with the event loop free in between (a
-  // whole series at once was one 10 ms piece of main thread, which a /metrics scrape arriving meanwhile waited for)
-  parts.push('# series\n', stringify([['series', 'unit', 'timestamp', 'value']]));
+export async function reportCsv(c: ReportContent): Promise<Buffer> {
+  const data: Float64Array[] = [];
   for (const s of c.series) {
-    for (let i = 0; i < s.points.length; i += ROWS) {
-      parts.push(stringify(s.points.slice(i, i + ROWS).map(([t, v]) => [s.name, s.unit, new Date(t).toISOString(), v])));
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    const flat = new Float64Array(s.points.length * 2);
+    s.points.forEach(([t, v], i) => ((flat[2 * i] = t), (flat[2 * i + 1] = v)));
+    data.push(flat);
+    await new Promise<void>((r) => setImmediate(r)); // one series per event-loop turn
   }
-  parts.push('\n');
+  const { rows } = await runWorker<{ rows: ArrayBuffer }>(CSV_WORKER, null, { names: c.series.map((s) => [s.name, s.unit]), data }, data.map((d) => d.buffer as ArrayBuffer));
+  const parts: string[] = [];
+  const section = (name: string, header: string[], list: unknown[][]) => {
+    parts.push(`# ${name}\n`, stringify([header, ...list]), '\n');
+  };
   section('summary', ['metric', 'unit', 'current', 'average', 'maximum', 'minimum', 'trend'], Object.entries(c.summary).map(([k, s]) => [k, s.unit, s.current, s.average, s.maximum, s.minimum, s.trend]));
   section(
     'plugins',
@@ -33,5 +55,5 @@ export async function reportCsv(c: ReportContent): Promise<string> {
   );
   if (c.alerts) section('alerts', ['id', 'level', 'title', 'message', 'created_at', 'resolved_at', 'seconds'], c.alerts.list.map((a) => [a.id, a.level, a.title, a.message, a.created_at, a.resolved_at, a.seconds]));
   if (c.recommendations) section('recommendations', ['kind', 'severity', 'subject', 'finding', 'evidence'], c.recommendations.map((r) => [r.kind, r.severity, r.subject, r.finding, JSON.stringify(r.evidence)]));
-  return parts.join('');
+  return Buffer.concat([Buffer.from(`\uFEFF# series\n${stringify([['series', 'unit', 'timestamp', 'value']])}`), Buffer.from(rows), Buffer.from(`\n${parts.join('')}`)]);
 }

@@ -1,7 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import type { ReportContent, SeriesContent } from './content.js';
+import { IDLE_PRELUDE, runWorker } from './worker.js';
 
 /**
  * The PDF engine (docs/reports.md says why): the report as HTML, its charts as SVG rendered on the server by ECharts
@@ -73,15 +73,7 @@ function chartOption(name: string, unit: string, spanMs: number): Record<string,
  * The worker is plain JavaScript, so it runs the same from src/ under tsx and from dist/; it requires both libraries by
  * their resolved paths, renders the charts into the HTML's `<!--chart:N-->` slots, prints, and lives for one report.
  */
-const PDF_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-// This thread, and the Chromium it starts (a child inherits its thread's policy), run SCHED_IDLE: on a busy machine a
-// report waits for idle CPU instead of taking it from the event loop that answers /metrics. Best effort: without
-// chrt (util-linux) it runs at normal priority.
-try {
-  const tid = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop();
-  require('node:child_process').execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' });
-} catch {}
+const PDF_WORKER = `${IDLE_PRELUDE}
 parentPort.once('message', async ({ html, options, data, executablePath, timeoutMs }) => {
   try {
     const echarts = require(workerData.echarts);
@@ -130,19 +122,9 @@ const PDF_OPTIONS = {
 export async function renderPdf(c: ReportContent, executablePath: string, timeoutMs: number): Promise<Buffer> {
   const { html, options, data } = await reportHtml(c);
   const require = createRequire(import.meta.url);
-  const worker = new Worker(PDF_WORKER, { eval: true, workerData: { echarts: require.resolve('echarts'), playwright: require.resolve('playwright-core'), pdf: PDF_OPTIONS } });
-  try {
-    const answer = await new Promise<{ pdf?: ArrayBuffer; error?: string }>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the PDF worker exited (${code})`)));
-      worker.postMessage({ html, options, data, executablePath, timeoutMs }, data.map((d) => d.buffer as ArrayBuffer));
-    });
-    if (answer.error !== undefined) throw new Error(answer.error);
-    return Buffer.from(answer.pdf!);
-  } finally {
-    await worker.terminate();
-  }
+  const workerData = { echarts: require.resolve('echarts'), playwright: require.resolve('playwright-core'), pdf: PDF_OPTIONS };
+  const answer = await runWorker<{ pdf: ArrayBuffer }>(PDF_WORKER, workerData, { html, options, data, executablePath, timeoutMs }, data.map((d) => d.buffer as ArrayBuffer));
+  return Buffer.from(answer.pdf);
 }
 
 /**

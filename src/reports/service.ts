@@ -191,7 +191,7 @@ export class ReportService {
       };
       const content = await buildReport(job.id, row.request, sources, this.#o.clock.now());
       check();
-      const bytes = row.request.format === 'json' ? Buffer.from(JSON.stringify(content, null, 2)) : row.request.format === 'csv' ? Buffer.from(await reportCsv(content)) : await this.#o.renderPdf(content);
+      const bytes = row.request.format === 'json' ? Buffer.from(JSON.stringify(content, null, 2)) : row.request.format === 'csv' ? await reportCsv(content) : await this.#o.renderPdf(content);
       check();
       const file = this.#o.store.fileOf(row);
       await writeFile(`${file}.tmp`, bytes, { mode: 0o600 });
