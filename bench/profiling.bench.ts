@@ -1,10 +1,12 @@
 /**
- * Request profiling (issue 15): what @perfwatch/sdk costs a light Koa app per request, next to the same app under
- * OpenTelemetry's http + koa instrumentation exporting to a local OTLP receiver, in the same run; and perfwatch's ingest
- * throughput with four clients, with /metrics p99 during it next to idle.
+ * Request profiling (issue 15): what @perfwatch/sdk costs a Koa app per request, with the span tree only and with
+ * the CPU sampler, next to the same app under OpenTelemetry's http + koa instrumentation exporting to a local OTLP
+ * receiver, in the same run; and perfwatch's ingest throughput with four clients, with /metrics p99 during it next to
+ * idle.
  *
- * The app (bench/apps/koa-app.cjs) runs in its own process in three modes: bare; the SDK's middleware and three
- * wrapped functions per request, sending every record (no sampling) to a real `perfwatch serve`; bare code under OTel
+ * The app (bench/apps/koa-app.cjs) runs in two workloads (minimal, ~46 µs of CPU per request; light, ~0.6 ms as the
+ * reference's) and four modes: bare; the SDK's middleware and three wrapped functions per request, sending every
+ * record (no sampling) to a real `perfwatch serve`; the same with the sampler; bare code under OTel
  * (bench/apps/otel-preload.cjs, BatchSpanProcessor, OTLP/HTTP to a receiver here). Four keep-alive clients send GET
  * /items/:id; the app's CPU (utime + stime from /proc) over the requests gives CPU per request. Modes alternate over
  * rounds and each round's figures are kept; the table gives the median per mode.
@@ -22,7 +24,13 @@ const CLIENTS = 4;
 const KEY = 'bench-project-key-0123456789';
 const TOKEN = 'bench-token-0123456789';
 
-type Mode = 'bare' | 'sdk' | 'otel';
+type Mode = 'bare' | 'sdk' | 'sampler' | 'otel';
+const MODES: Mode[] = ['bare', 'sdk', 'sampler', 'otel'];
+/** The minimal app (about 46 µs of CPU per request) and the reference's "light" workload (about 0.6 ms: ../shared/reference/profiling.md §1.1). */
+const WORKLOADS = [
+  { name: 'minimal', work: 0 },
+  { name: 'light', work: 120_000 },
+];
 
 function startApp(mode: Mode, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const args = mode === 'otel' ? ['--require', path.resolve('bench/apps/otel-preload.cjs'), 'bench/apps/koa-app.cjs'] : ['bench/apps/koa-app.cjs'];
@@ -69,23 +77,27 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
   try {
     await waitHttp(`${base}/readyz`);
     const env = { PROJECT_KEY: KEY, PERFWATCH_COLLECT: `${base}/api/v1/performance/collect`, OTLP_URL: otlpUrl };
-    const per: Record<Mode, { cpuUs: number[]; rps: number[] }> = { bare: { cpuUs: [], rps: [] }, sdk: { cpuUs: [], rps: [] }, otel: { cpuUs: [], rps: [] } };
+    type Runs = Record<Mode, { cpuUs: number[]; rps: number[] }>;
+    const results = new Map<string, Runs>(WORKLOADS.map((w) => [w.name, Object.fromEntries(MODES.map((m) => [m, { cpuUs: [], rps: [] }])) as unknown as Runs]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const mode of ['bare', 'sdk', 'otel'] as Mode[]) {
-        const app = await startApp(mode, env);
-        try {
-          await drive(app.url, 2000); // warm-up: JIT, connections, the first batches
-          await new Promise((r) => setTimeout(r, 1500));
-          const c0 = cpuMsOf(app.child.pid!);
-          const seconds = await drive(app.url, REQUESTS);
-          await new Promise((r) => setTimeout(r, 1200)); // the batches of these requests leave (SDK 1 s, OTel 5 s: part of it)
-          const cpuMs = cpuMsOf(app.child.pid!) - c0;
-          per[mode].cpuUs.push((cpuMs * 1000) / REQUESTS);
-          per[mode].rps.push(REQUESTS / seconds);
-          log(`profiling: round ${round + 1} ${mode}: ${((cpuMs * 1000) / REQUESTS).toFixed(1)} µs CPU/request, ${(REQUESTS / seconds).toFixed(0)} req/s`);
-        } finally {
-          app.child.kill('SIGTERM');
-          await new Promise((r) => app.child.once('exit', r));
+      for (const w of WORKLOADS) {
+        for (const mode of MODES) {
+          const app = await startApp(mode, { ...env, WORK: String(w.work) });
+          try {
+            await drive(app.url, 2000); // warm-up: JIT, connections, the first batches
+            await new Promise((r) => setTimeout(r, 1500));
+            const c0 = cpuMsOf(app.child.pid!);
+            const seconds = await drive(app.url, REQUESTS);
+            await new Promise((r) => setTimeout(r, 1200)); // the batches of these requests leave (SDK 1 s, OTel 5 s: part of it)
+            const cpuMs = cpuMsOf(app.child.pid!) - c0;
+            const runs = results.get(w.name)![mode];
+            runs.cpuUs.push((cpuMs * 1000) / REQUESTS);
+            runs.rps.push(REQUESTS / seconds);
+            log(`profiling: round ${round + 1} ${w.name} ${mode}: ${((cpuMs * 1000) / REQUESTS).toFixed(1)} µs CPU/request, ${(REQUESTS / seconds).toFixed(0)} req/s`);
+          } finally {
+            app.child.kill('SIGTERM');
+            await new Promise((r) => app.child.once('exit', r));
+          }
         }
       }
     }
@@ -125,17 +137,24 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     const ingestCpu = (cpuMsOf(server.pid!) - c0) / seconds;
     log(`profiling: ingest ${(sent / seconds).toFixed(0)} records/s, /metrics p99 ${during.p99.toFixed(2)} ms (idle ${idle.p99.toFixed(2)})`);
 
-    const m = (mode: Mode) => median(per[mode].cpuUs);
-    const over = (mode: Mode) => `${(((m(mode) - m('bare')) / m('bare')) * 100).toFixed(1)} %`;
-    const row = (name: string, mode: Mode) => `| ${name} | ${m(mode).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode)} | ${median(per[mode].rps).toFixed(0)} | ${per[mode].cpuUs.map((v) => v.toFixed(1)).join(', ')} |`;
+    const table = (w: (typeof WORKLOADS)[number]) => {
+      const per = results.get(w.name)!;
+      const m = (mode: Mode) => median(per[mode].cpuUs);
+      const over = (mode: Mode) => `${(((m(mode) - m('bare')) / m('bare')) * 100).toFixed(1)} %`;
+      const row = (name: string, mode: Mode) => `| ${name} | ${m(mode).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode)} | ${median(per[mode].rps).toFixed(0)} | ${per[mode].cpuUs.map((v) => v.toFixed(1)).join(', ')} |`;
+      return [
+        `| ${w.name} Koa app (WORK=${w.work}), ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} clients | app CPU µs / request (median) | over bare | req/s | each round |`,
+        '|---|---|---|---|---|',
+        row('bare', 'bare'),
+        row('@perfwatch/sdk: middleware + 3 wrapped calls, every record sent to perfwatch', 'sdk'),
+        row('the same with the CPU sampler (inspector, 10 ms, 5 s flush)', 'sampler'),
+        row('OpenTelemetry http + koa instrumentation, BatchSpanProcessor, OTLP/HTTP', 'otel'),
+        '',
+      ];
+    };
     return [
-      `| light Koa app, ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} clients | app CPU µs / request (median) | over bare | req/s | each round |`,
-      '|---|---|---|---|---|',
-      row('bare', 'bare'),
-      row('@perfwatch/sdk: middleware + 3 wrapped calls, every record sent to perfwatch', 'sdk'),
-      row('OpenTelemetry http + koa instrumentation, BatchSpanProcessor, OTLP/HTTP', 'otel'),
-      '',
-      `Records stored by perfwatch from the SDK rounds: ${stored} (of ${ROUNDS * (REQUESTS + 2000)} sent); OTLP export requests received: ${spans}.`,
+      ...WORKLOADS.flatMap(table),
+      `Records stored by perfwatch from the SDK rounds: ${stored} (of ${ROUNDS * WORKLOADS.length * 2 * (REQUESTS + 2000)} sent); OTLP export requests received: ${spans}.`,
       '',
       '| ingest, 4 clients posting batches of 100 records | figure |',
       '|---|---|',

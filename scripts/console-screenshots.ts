@@ -49,8 +49,18 @@ try {
   // the slowest recent request of the Koa example's list route, for the call-tree shot
   const recs = (await (await fetch(`${pw.url}/api/v1/performance/records?route=%2Fapi%2Fusers&limit=1`, { headers: { authorization: `Bearer ${token}` } })).json()) as { data: { records: Array<{ id: string }> } };
   const recordId = recs.data.records[0]?.id ?? 'rec_1';
+  // a record of the CPU-bound route with its sampled tree, for the samples shot
+  const reports = (await (await fetch(`${pw.url}/api/v1/performance/records?route=%2Fapi%2Freport&limit=20`, { headers: { authorization: `Bearer ${token}` } })).json()) as { data: { records: Array<{ id: string }> } };
+  let sampledId = 'rec_1';
+  for (const r of reports.data.records) {
+    const rec = (await (await fetch(`${pw.url}/api/v1/performance/records/${r.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { data: { sampled: unknown } };
+    if (rec.data.sampled) {
+      sampledId = r.id;
+      break;
+    }
+  }
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
-  const shots: Array<{ name: string; route: string; locale?: string; dark?: boolean; phone?: boolean }> = [
+  const shots: Array<{ name: string; route: string; locale?: string; dark?: boolean; phone?: boolean; click?: string }> = [
     { name: 'console-overview', route: 'overview' },
     { name: 'console-plugins', route: 'plugins' },
     { name: 'console-plugin', route: 'plugins/echo' },
@@ -58,8 +68,9 @@ try {
     { name: 'console-rules', route: 'alerts/rules' },
     { name: 'console-reports', route: 'reports' },
     { name: 'console-system', route: 'system' },
-    { name: 'console-profiling', route: 'profiling' },
+    { name: 'console-profiling', route: 'profiling', click: 'tr[data-route="GET /api/report"] button' },
     { name: 'console-profiling-record', route: 'profiling/RECORD' },
+    { name: 'console-profiling-samples', route: `profiling/${sampledId}` },
     { name: 'console-overview-zh-dark', route: 'overview', locale: 'zh-CN', dark: true },
     { name: 'console-plugins-phone', route: 'plugins', phone: true },
   ];
@@ -68,6 +79,7 @@ try {
     await ctx.addInitScript((tk: string) => (globalThis as any).sessionStorage.setItem('perfwatch.token', tk), token);
     const page = await ctx.newPage();
     await page.goto(`${pw.url}/#/${s.route.replace('RECORD', recordId)}`);
+    if (s.click) await page.locator(s.click).click({ timeout: 10_000 });
     await page.waitForTimeout(5000); // history loaded, live updates arrived, sparklines drawn
     await page.screenshot({ path: path.join(out, `${s.name}.png`), fullPage: !s.phone });
     console.log(`docs/images/${s.name}.png`);

@@ -128,14 +128,20 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
     plugins: [nodePlugin('alpha', 'idle.cjs'), nodePlugin('beta', 'idle.cjs')],
     profiling: { projects: [{ name: 'shop', key: PROJECT_KEY }] },
   });
-  // one request record with a tree, as @perfwatch/sdk sends it, for the profiling pages
+  // one request record with its span tree and CPU samples, and its route's samples, as @perfwatch/sdk sends them
   const frame = (name: string, ms: number, children: object[] = []) => ({ function: name, time: ms / 1000, self_time: 0, calls: 1, children });
-  const collected = await fetch(`${pw.url}/api/v1/performance/collect`, {
+  const cpu = (name: string, file: string, ms: number, selfMs: number, children: object[] = []) => ({ function: name, file_path_short: file, time: ms / 1000, self_time: selfMs / 1000, calls: 0, children });
+  const samples = { kind: 'sampled', interval_ms: 10, sample_count: 8, root_frame: cpu('GET /api/users/:id', '', 80, 0, [cpu('handler', 'src/app.js:12', 80, 10, [cpu('hashPassword', 'src/auth.js:40', 70, 70)])]) };
+  const now = Date.now() / 1000;
+  const collected = await fetch(`${pw.url}/api/v1/performance/batch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-project-key': PROJECT_KEY },
-    body: JSON.stringify({ route: '/api/users/:id', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 12, tree: { kind: 'instrumented', root_frame: frame('GET /api/users/:id', 12, [frame('loadUser', 9, [{ ...frame('db.query', 7), calls: 6 }]), frame('render', 1)]) } }),
+    body: JSON.stringify({
+      records: [{ route: '/api/users/:id', method: 'GET', status: 200, start_time: now, duration_ms: 12, tree: { kind: 'instrumented', root_frame: frame('GET /api/users/:id', 12, [frame('loadUser', 9, [{ ...frame('db.query', 7), calls: 6 }]), frame('render', 1)]) }, sampled: samples }],
+      route_profiles: [{ route: '/api/users/:id', method: 'GET', window_start: now - 5, window_end: now, requests: 1, tree: samples }],
+    }),
   });
-  const recordId = ((await collected.json()) as { data: { record_id: string } }).data.record_id;
+  const recordId = ((await collected.json()) as { data: { record_ids: string[] } }).data.record_ids[0]!;
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   t.teardown(() => browser.close());
   t.comment(`Chromium ${browser.version()}`);
@@ -326,11 +332,18 @@ t.test('in Chromium', { skip: noBrowser }, async (t) => {
     t.same(await row.locator('td').allTextContents(), ['shop', 'GET /api/users/:id', '1', '0.02/min', '0.0 %', '12.00', '12.00', '12.00', '12.00'], 'count, throughput, error rate, p50, p95, p99, max');
     t.same(await page.locator('[data-testid=project] option').allTextContents(), ['all', 'shop'], 'the projects that sent records');
     await page.locator('[data-testid=project]').selectOption('shop');
+    // the route's CPU samples open under the table when the route is picked
+    await row.locator('button').click();
+    await page.locator('[data-testid=route-tree] .fname').first().waitFor();
+    t.same(await page.locator('[data-testid=route-tree] .fname').allTextContents(), ['GET /api/users/:id', 'handler src/app.js:12', 'hashPassword src/auth.js:40'], 'the route flame graph, with files');
+    t.match(await page.locator('[data-testid=route-profile]').textContent(), /requests 1 · samples 8 · flush windows 1/);
     await page.locator(`tr[data-record="${recordId}"]`).waitFor();
     await page.locator(`tr[data-record="${recordId}"] a`).click();
     await page.locator('[data-testid=call-tree] .fname').first().waitFor();
     t.same(await page.locator('[data-testid=call-tree] .fname').allTextContents(), ['GET /api/users/:id', 'loadUser', 'db.query', 'render'], 'the tree, depth first');
     t.match(await page.locator('[data-testid=call-tree] li li .frame').first().textContent(), /loadUser.*9\.00 ms/);
+    t.same(await page.locator('[data-testid=sampled-tree] .fname').allTextContents(), ['GET /api/users/:id', 'handler src/app.js:12', 'hashPassword src/auth.js:40'], 'the record\'s CPU samples');
+    t.match(await page.locator('[data-testid=samples]').textContent(), /8 samples, one every 10 ms/);
     const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download for speedscope' }).click()]);
     t.equal(JSON.parse(readFileSync((await file.path())!, 'utf8')).$schema, 'https://www.speedscope.app/file-format-schema.json');
     // run an analysis from the page and read it (no provider here: the rules' findings)

@@ -265,6 +265,19 @@ t.test('the CPU sampler: each request gets its own samples only, routes merge in
   const cpu = /perfwatch_profiling_sampled_cpu_seconds_total\{project="shop",route="\/alpha\/:id",method="GET"\} ([\d.e-]+)/.exec(await (await fetch(`${pw.url}/metrics`)).text());
   t.ok(cpu && Number(cpu[1]) > 0.1, `the route's sampled CPU on /metrics (${cpu?.[1]} s)`);
 
+  // requests with too little CPU for a tree of their own leave in full batches at once; their samples still reach the route's profile
+  const early = new Collector({ project_key: OTHER_KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, profiler: 'inspector', profiler_interval_ms: 2, profiler_min_samples: 50, batch_size: 2, flush_interval: 60 }, {});
+  t.teardown(() => early.shutdown());
+  await waitFor(() => early.stats().profiler === 'running', { what: 'the second sampler started' });
+  for (let i = 0; i < 4; i++) await early.request({ method: 'GET', route: '/early' }, () => alphaHash(12));
+  await waitFor(() => early.stats().sent === 4, { what: 'two full batches sent before any take' });
+  t.equal(early.stats().route_profiles, 0, 'no take yet');
+  await early.flush();
+  t.equal(early.stats().sampled_trees, 0, 'under profiler_min_samples: no tree of their own');
+  const ep = (await getJson(`${pw.url}/api/v1/performance/routes/profile?project=blog&route=%2Fearly&minutes=5`, auth)).body.data;
+  t.equal(ep.requests, 4, 'the four requests sent early are in the route profile');
+  t.ok(has(ep.root_frame, 'alphaHash'));
+
   // a bad route profile is refused by itself, named by its index; the records beside it are kept
   const bad = await fetch(`${pw.url}/api/v1/performance/batch`, {
     method: 'POST',
@@ -398,6 +411,16 @@ t.test('the example apps: the Koa one, run as the demo config runs it, sends its
   }, { timeoutMs: 20_000, what: 'records from the example app' });
   const tree = (await getJson(`${pw.url}/api/v1/performance/records/${list[0]!.id}`, auth)).body.data.tree.root_frame;
   t.same(tree.children.map((c: { function: string; calls: number }) => [c.function, c.calls]), [['findUser', 5], ['render', 1]], 'five lookups and one render in the tree');
+  // its sampler: the CPU-bound route's records carry the unwrapped functions the span tree cannot see
+  const report = await waitFor(async () => {
+    for (const r of await records(pw.url, '&route=%2Fapi%2Freport')) {
+      const rec = (await getJson(`${pw.url}/api/v1/performance/records/${r.id}`, auth)).body.data;
+      if (rec.sampled) return rec;
+    }
+    return null;
+  }, { timeoutMs: 20_000, what: 'a sampled /api/report record' });
+  t.ok(has(report.sampled.root_frame, 'priceTable'), `priceTable in the samples of ${report.id}`);
+  t.match(report.sampled.root_frame.children[0].file_path_short, /^examples\/profiling\/koa-app\.mjs:\d+$/, 'frames name their file relative to the app, with the line');
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
 });

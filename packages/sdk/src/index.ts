@@ -125,7 +125,15 @@ export class Collector {
   #samplerReady: Promise<void> = Promise.resolve();
   /** Request numbers of the queued records, for their samples. */
   readonly #ids = new WeakMap<PerfRecord, number>();
+  /**
+   * With the sampler: records whose request used enough CPU to have profiler_min_samples samples wait here for the next
+   * take, which gives them their tree. The rest leave in full batches as without the sampler, and their samples still
+   * count in their route's profile at that take (`#sentEarly`).
+   */
+  #held: PerfRecord[] = [];
+  #sentEarly: Array<{ id: number; route: string; method: string }> = [];
   #nextId = 0;
+  #early = false;
   #windowStart = Date.now() / 1000;
   #timer: ReturnType<typeof setInterval> | null = null;
   #chain: Promise<void> = Promise.resolve();
@@ -161,7 +169,7 @@ export class Collector {
   }
 
   stats(): SdkStats {
-    return { ...this.#stats, queued: this.#queue.length };
+    return { ...this.#stats, queued: this.#queue.length + this.#held.length };
   }
 
   /**
@@ -296,14 +304,24 @@ export class Collector {
 
   #push(r: PerfRecord): void {
     this.#stats.recorded++;
-    if (this.#queue.length >= this.config.max_queue) {
+    if (this.#queue.length + this.#held.length >= this.config.max_queue) {
       this.#stats.dropped_queue_full++;
+      return;
+    }
+    const { profiler_min_samples: min, profiler_interval_ms: interval, max_queue: cap } = this.config;
+    // the process' CPU over the request bounds the request's own: below half of min samples' worth, no tree can come
+    if (this.#sampler && r.cpu_time_ms >= (min * interval) / 2) {
+      this.#held.push(r);
+      if (this.#held.length >= cap / 4 && !this.#early) {
+        // many slow requests: one flush with its take now (each take restarts the profiler, a stall of ~15 ms)
+        this.#early = true;
+        void this.flush().finally(() => (this.#early = false));
+      }
       return;
     }
     this.#queue.push(r);
     if (!this.config.async_send) void this.flush();
-    // with the sampler, records wait for the timer: each take stops and restarts the profiler (a stall of ~15 ms)
-    else if (this.#queue.length === this.config.batch_size && !this.#sampler) void this.flush(true);
+    else if (this.#queue.length === this.config.batch_size) void this.flush(true);
   }
 
   /**
@@ -315,6 +333,7 @@ export class Collector {
       let routeProfiles = fullOnly ? [] : await this.#takeSamples();
       while (this.#queue.length >= (fullOnly ? this.config.batch_size : 1)) {
         const batch = this.#queue.splice(0, this.config.batch_size);
+        if (fullOnly && this.#sampler) this.#noteEarly(batch);
         if (this.config.otlp_endpoint) await this.#sendOtlp(batch);
         if (await this.#send(batch, routeProfiles)) {
           this.#stats.sent += batch.length;
@@ -322,6 +341,10 @@ export class Collector {
           this.#stats.sampled_trees += batch.filter((r) => r.sampled).length;
         } else this.#stats.dropped_send_failed += batch.length;
         routeProfiles = []; // the window's route profiles ride with its first batch
+      }
+      // nothing left to send with them (every record of the window left early): they go alone
+      if (routeProfiles.length) {
+        if (await this.#send([], routeProfiles)) this.#stats.route_profiles += routeProfiles.length;
       }
     };
     this.#chain = this.#chain.then(run, run);
@@ -345,18 +368,36 @@ export class Collector {
     const windowEnd = (this.#windowStart = Date.now() / 1000);
     const { profiler_interval_ms: interval, profiler_min_samples: min, max_nodes: maxNodes } = this.config;
     const routes = new Map<string, { route: string; method: string; requests: number; tree: SampleTree }>();
-    for (const r of this.#queue) {
-      const id = this.#ids.get(r);
-      const tree = id === undefined ? null : s.claim(id);
-      if (!tree) continue;
+    const add = (r: { route: string; method: string }, tree: SampleTree) => {
       const name = `${r.method} ${r.route}`;
-      if (tree.samples >= min) r.sampled = tree.toTree(name, interval, maxNodes);
       let g = routes.get(name);
       if (!g) routes.set(name, (g = { route: r.route, method: r.method, requests: 0, tree: new SampleTree() }));
       g.requests++;
       g.tree.merge(tree);
+    };
+    this.#queue.unshift(...this.#held);
+    this.#held = [];
+    for (const r of this.#queue) {
+      const id = this.#ids.get(r);
+      const tree = id === undefined ? null : s.claim(id);
+      if (!tree) continue;
+      if (tree.samples >= min) r.sampled = tree.toTree(`${r.method} ${r.route}`, interval, maxNodes);
+      add(r, tree);
     }
+    for (const r of this.#sentEarly) {
+      const tree = s.claim(r.id);
+      if (tree) add(r, tree);
+    }
+    this.#sentEarly = [];
     return [...routes.entries()].map(([name, g]) => ({ route: g.route, method: g.method, window_start: windowStart, window_end: windowEnd, requests: g.requests, tree: g.tree.toTree(name, interval, maxNodes) }));
+  }
+
+  /** Records leaving before the take: their samples will still count in their route's profile. */
+  #noteEarly(batch: PerfRecord[]): void {
+    for (const r of batch) {
+      const id = this.#ids.get(r);
+      if (id !== undefined && this.#sentEarly.length < this.config.max_queue) this.#sentEarly.push({ id, route: r.route, method: r.method });
+    }
   }
 
   async #sendOtlp(records: PerfRecord[]): Promise<void> {

@@ -43,17 +43,26 @@ interface SNode {
 
 /**
  * V8 stamps a sample later than the stack it holds: measured on Node 20.20 (V8 11.3) at 1, 5, 10 and 20 ms intervals,
- * attribution was right most often with sample times moved 0.5–1 ms earlier. So a sample's estimated time is its stamp
- * minus LAG_MS, and a sample within GUARD_MS of a switch to another request is dropped rather than guessed
- * (docs/profiling.md has the measurement).
+ * attribution was right most often with sample times moved 0.5–1 ms earlier, more under CPU contention. So a sample's
+ * estimated time is its stamp minus LAG_MS, and it is kept only when its request is the only code that ran within
+ * GUARD_MS of that time: another request, or code outside any request (idle, timers, the server) for longer than
+ * GAP_MS, and the sample is dropped rather than guessed (docs/profiling.md has the measurement). Gaps shorter than
+ * GAP_MS are the hook's own between two callbacks of one request.
  */
 const LAG_MS = 0.75;
 const GUARD_MS = 0.75;
+const GAP_MS = 0.25;
 
-/** Whether request `id` (the state at timeline[k]) is the only request that ran within GUARD_MS of `at`. */
-function alone(timeline: number[], k: number, id: number, at: number): boolean {
-  for (let j = k - 2; j >= 0 && timeline[j + 2]! > at - GUARD_MS; j -= 2) if (timeline[j + 1] !== 0 && timeline[j + 1] !== id) return false;
-  for (let j = k + 2; j < timeline.length && timeline[j]! < at + GUARD_MS; j += 2) if (timeline[j + 1] !== 0 && timeline[j + 1] !== id) return false;
+/** Whether request `id` (the state at timeline[k]) is the only code that ran within GUARD_MS of `at`. */
+function alone(timeline: number[], k: number, id: number, at: number, end: number): boolean {
+  const other = (j: number) => {
+    const who = timeline[j + 1];
+    if (who === id) return false;
+    if (who !== 0) return true;
+    return (timeline[j + 2] ?? end) - timeline[j]! >= GAP_MS; // outside any request, and not just between two callbacks
+  };
+  for (let j = k - 2; j >= 0 && timeline[j + 2]! > at - GUARD_MS; j -= 2) if (other(j)) return false;
+  for (let j = k + 2; j < timeline.length && timeline[j]! < at + GUARD_MS; j += 2) if (other(j)) return false;
   return true;
 }
 
@@ -204,6 +213,9 @@ export class Sampler {
       if (!s) stacks.set(leaf, (s = this.#trim(leaf, byId, parent)));
       return s;
     };
+    // the thread waiting in the event loop is never a request's work, whatever the timeline says
+    const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+    const end = performance.now();
     const samples = profile.samples ?? [];
     const deltas = profile.timeDeltas ?? [];
     let t = (profile.startTime - this.#offsetUs) / 1000;
@@ -213,7 +225,7 @@ export class Sampler {
       const at = t - LAG_MS;
       while (k + 2 < timeline.length && timeline[k + 2]! <= at) k += 2;
       const id = k >= 0 ? timeline[k + 1]! : 0;
-      if (id === 0 || !alone(timeline, k, id, at)) continue;
+      if (id === 0 || !alone(timeline, k, id, at, end) || idle.has(samples[i]!)) continue;
       let entry = this.#trees.get(id);
       if (!entry) this.#trees.set(id, (entry = { tree: new SampleTree(), age: 0 }));
       entry.tree.add(stackOf(samples[i]!));

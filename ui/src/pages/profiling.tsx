@@ -32,6 +32,7 @@ interface Rec {
 
 interface Frame {
   function: string;
+  file_path_short?: string;
   time: number;
   self_time: number;
   calls: number;
@@ -48,6 +49,20 @@ interface AnalysisRow {
   result: { findings: Array<{ kind: string; severity: string; finding: string; evidence: Record<string, unknown> }>; summary: string | null; suggestions: string[] } | null;
 }
 
+interface Sampled {
+  interval_ms: number;
+  sample_count: number;
+  truncated: boolean;
+  root_frame: Frame;
+}
+
+interface RouteProfile {
+  windows: number;
+  requests: number;
+  sample_count: number;
+  root_frame: Frame | null;
+}
+
 const WINDOWS = [15, 60, 1440] as const;
 
 /** Request profiling (docs/profiling.md): per-route statistics and the latest records; a record opens its call tree. */
@@ -58,7 +73,8 @@ export function ProfilingPage(props: { id?: string }) {
 function Overview() {
   const { t } = useCtx();
   const [minutes, setMinutes] = useState<number>(60);
-  const [route, setRoute] = useState<string>('');
+  const [sel, setSel] = useState<RouteStats | null>(null);
+  const route = sel?.route ?? '';
   const [project, setProject] = useState<string>('');
   const q = (p: string) => (p ? `&project=${encodeURIComponent(p)}` : '');
   // every project that sent records in the window, for the selector (the routes answer names them)
@@ -73,7 +89,7 @@ function Overview() {
         <div class="row">
         <label>
           {t('profiling.project')}{' '}
-          <select value={project} onChange={(e) => { setProject((e.target as HTMLSelectElement).value); setRoute(''); }} data-testid="project">
+          <select value={project} onChange={(e) => { setProject((e.target as HTMLSelectElement).value); setSel(null); }} data-testid="project">
             <option value="">{t('common.all')}</option>
             {projects.map((p) => (
               <option value={p}>{p}</option>
@@ -99,9 +115,9 @@ function Overview() {
           </thead>
           <tbody>
             {(routes.data?.routes ?? []).map((r) => (
-              <tr data-route={`${r.method} ${r.route}`} class={route === r.route ? 'selected' : ''}>
+              <tr data-route={`${r.method} ${r.route}`} class={same(sel, r) ? 'selected' : ''}>
                 <td>{r.project}</td>
-                <td><button type="button" class="link" onClick={() => setRoute(route === r.route ? '' : r.route)}>{r.method} {r.route}</button></td>
+                <td><button type="button" class="link" onClick={() => setSel(same(sel, r) ? null : r)}>{r.method} {r.route}</button></td>
                 <td class="num">{r.count}</td>
                 <td class="num">{r.throughput_per_second >= 1 ? `${num(r.throughput_per_second, 1)}/s` : `${num(r.throughput_per_second * 60, 2)}/min`}</td>
                 <td class="num">{pct(r.error_rate * 100)}</td>
@@ -114,6 +130,7 @@ function Overview() {
           </tbody>
         </table>
       </div>
+      {sel ? <RouteFlame sel={sel} minutes={minutes} /> : null}
       <h2>{route ? t('profiling.recordsOf', { route }) : t('profiling.records')}</h2>
       <Failure error={records.error} />
       <div class="table-wrap">
@@ -139,8 +156,53 @@ function Overview() {
   );
 }
 
+const same = (a: RouteStats | null, b: RouteStats) => !!a && a.project === b.project && a.route === b.route && a.method === b.method;
+
+/** The selected route's CPU samples over the window, every request's merged (GET routes/profile). */
+function RouteFlame(props: { sel: RouteStats; minutes: number }) {
+  const { t } = useCtx();
+  const [flash, show] = useFlash();
+  const { project, route, method } = props.sel;
+  const q = `project=${encodeURIComponent(project)}&route=${encodeURIComponent(route)}&method=${method}&minutes=${props.minutes}`;
+  const p = useApi<RouteProfile>(`/api/v1/performance/routes/profile?${q}`, 30_000);
+  return (
+    <section data-testid="route-profile">
+      <div class="row between">
+        <h2>{t('profiling.routeProfile', { route: `${method} ${route}` })}</h2>
+        {p.data?.root_frame ? <button type="button" onClick={() => download(`/api/v1/performance/routes/profile?${q}&format=speedscope`).catch((err) => show('error', failureText(err)))}>{t('profiling.speedscopeSamples')}</button> : null}
+      </div>
+      <Flash flash={flash} />
+      <Failure error={p.error} />
+      {p.data ? (
+        p.data.root_frame ? (
+          <>
+            <p class="muted">{t('profiling.routeProfileOf', { requests: String(p.data.requests), count: String(p.data.sample_count), windows: String(p.data.windows) })}</p>
+            <Tree root={p.data.root_frame} sampled truncated={false} testid="route-tree" />
+          </>
+        ) : (
+          <p class="muted">{t('profiling.noSamples')}</p>
+        )
+      ) : null}
+    </section>
+  );
+}
+
+/** A call tree: the span tree (calls counted), or a sampled one (calls are not, and each frame names its file and line). */
+function Tree(props: { root: Frame; sampled: boolean; truncated: boolean; testid: string }) {
+  const { t } = useCtx();
+  return (
+    <>
+      <div class="frame head"><span /><span class="fname">{t('profiling.function')}</span><span /><span class="num">{t('profiling.total')}</span><span class="num">{t('profiling.self')}</span><span class="num">{props.sampled ? '' : t('profiling.calls')}</span></div>
+      <ul class="tree" data-testid={props.testid}>
+        <FrameRow f={props.root} total={props.root.time} depth={0} sampled={props.sampled} />
+      </ul>
+      {props.truncated ? <p class="muted">{t('profiling.truncated')}</p> : null}
+    </>
+  );
+}
+
 /** One frame of the call tree and its children: a bar as wide as its share of the request, self time and calls beside it. */
-function FrameRow(props: { f: Frame; total: number; depth: number }) {
+function FrameRow(props: { f: Frame; total: number; depth: number; sampled: boolean }) {
   const { f, total } = props;
   const [open, setOpen] = useState(props.depth < 6);
   const share = total > 0 ? f.time / total : 0;
@@ -148,16 +210,19 @@ function FrameRow(props: { f: Frame; total: number; depth: number }) {
     <li>
       <div class="frame">
         <button type="button" class="toggle" disabled={!f.children.length} aria-expanded={open} onClick={() => setOpen(!open)}>{f.children.length ? (open ? '▾' : '▸') : '·'}</button>
-        <span class="fname">{f.function}</span>
+        <span class="fname" title={f.file_path_short || undefined}>
+          {f.function}
+          {props.sampled && f.file_path_short ? <small class="muted"> {f.file_path_short}</small> : null}
+        </span>
         <span class="bar" aria-hidden="true"><span style={{ width: `${Math.max(0.5, share * 100).toFixed(1)}%` }} /></span>
         <span class="num">{(f.time * 1000).toFixed(2)} ms</span>
         <span class="num muted">{(f.self_time * 1000).toFixed(2)} ms</span>
-        <span class="num muted">×{f.calls}</span>
+        <span class="num muted">{props.sampled ? '' : `×${f.calls}`}</span>
       </div>
       {open && f.children.length ? (
         <ul>
           {f.children.map((c) => (
-            <FrameRow f={c} total={total} depth={props.depth + 1} />
+            <FrameRow f={c} total={total} depth={props.depth + 1} sampled={props.sampled} />
           ))}
         </ul>
       ) : null}
@@ -230,7 +295,7 @@ function Analysis(props: { id: string }) {
 function RecordView(props: { id: string }) {
   const { t } = useCtx();
   const [flash, show] = useFlash();
-  const rec = useApi<Rec & { tree: { truncated: boolean; root_frame: Frame } | null }>(`/api/v1/performance/records/${encodeURIComponent(props.id)}`);
+  const rec = useApi<Rec & { tree: { truncated: boolean; root_frame: Frame } | null; sampled: Sampled | null }>(`/api/v1/performance/records/${encodeURIComponent(props.id)}`);
   const r = rec.data;
   return (
     <div class="page">
@@ -250,17 +315,17 @@ function RecordView(props: { id: string }) {
             <div class="kpi"><span>{t('profiling.heap')}</span><b>{bytes(r.memory_delta_bytes)}</b><small>{r.project}</small></div>
           </section>
           <h2>{t('profiling.tree')}</h2>
-          {r.tree ? (
-            <>
-              <div class="frame head"><span /><span class="fname">{t('profiling.function')}</span><span /><span class="num">{t('profiling.total')}</span><span class="num">{t('profiling.self')}</span><span class="num">{t('profiling.calls')}</span></div>
-              <ul class="tree" data-testid="call-tree">
-                <FrameRow f={r.tree.root_frame} total={r.tree.root_frame.time} depth={0} />
-              </ul>
-              {r.tree.truncated ? <p class="muted">{t('profiling.truncated')}</p> : null}
-            </>
-          ) : (
-            <p class="muted">{t('profiling.noTree')}</p>
-          )}
+          {r.tree ? <Tree root={r.tree.root_frame} sampled={false} truncated={r.tree.truncated} testid="call-tree" /> : <p class="muted">{t('profiling.noTree')}</p>}
+          {r.sampled ? (
+            <section data-testid="samples">
+              <div class="row between">
+                <h2>{t('profiling.samples')}</h2>
+                <button type="button" onClick={() => download(`/api/v1/performance/records/${encodeURIComponent(props.id)}/profile?format=speedscope&tree=sampled`).catch((err) => show('error', failureText(err)))}>{t('profiling.speedscopeSamples')}</button>
+              </div>
+              <p class="muted">{t('profiling.samplesOf', { count: String(r.sampled.sample_count), interval: String(r.sampled.interval_ms) })}</p>
+              <Tree root={r.sampled.root_frame} sampled truncated={r.sampled.truncated} testid="sampled-tree" />
+            </section>
+          ) : null}
           <Analysis id={r.id} />
         </>
       ) : null}
