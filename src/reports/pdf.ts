@@ -31,25 +31,19 @@ const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '
 const num = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? '–' : `${v}${unit}`);
 
 /**
- * A series' points as one flat `[t0, v0, t1, v1, …]` Float64Array, bytes shown in MiB or GiB (whichever keeps the
+ * A series' points (flat `[t0, v0, t1, v1, …]`, copied), bytes shown in MiB or GiB (whichever keeps the
  * numbers short), and the unit that goes with them. Flat typed arrays go to the chart worker by transfer, not by a
  * structured clone of one small array per point, which held the event loop for tens of milliseconds on a 7-day report.
  */
 export function chartData(s: SeriesContent): { unit: string; data: Float64Array } {
-  const data = new Float64Array(s.points.length * 2);
-  let k = 1;
+  const data = s.data.slice(); // a copy: the transfer to the worker detaches it
   let unit = s.unit;
   if (s.unit === 'bytes' || s.unit === 'bytes/s') {
     let max = 0;
-    for (const [, v] of s.points) max = Math.max(max, Math.abs(v));
+    for (let i = 1; i < data.length; i += 2) max = Math.max(max, Math.abs(data[i]!));
     const [factor, name] = max >= 10 * 2 ** 30 ? [2 ** 30, 'GiB'] : max >= 2 ** 20 ? [2 ** 20, 'MiB'] : [2 ** 10, 'KiB'];
-    k = factor;
     unit = s.unit === 'bytes/s' ? `${name}/s` : name;
-  }
-  for (let i = 0; i < s.points.length; i++) {
-    const [t, v] = s.points[i]!;
-    data[2 * i] = t;
-    data[2 * i + 1] = k === 1 ? v : Math.round((v / k) * 100) / 100;
+    for (let i = 1; i < data.length; i += 2) data[i] = Math.round((data[i]! / factor) * 100) / 100;
   }
   return { unit, data };
 }
@@ -137,7 +131,7 @@ export async function reportHtml(c: ReportContent): Promise<{ html: string; opti
   const options: Array<Record<string, unknown>> = [];
   const data: Float64Array[] = [];
   for (const s of c.series) {
-    if (s.points.length <= 1) continue;
+    if (s.data.length <= 2) continue;
     const d = chartData(s);
     options.push(chartOption(s.name, d.unit, spanMs));
     data.push(d.data);

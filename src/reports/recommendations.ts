@@ -31,25 +31,32 @@ export const THRESHOLDS = {
   noisyCount: 10,
 } as const;
 
-/** Least squares of y on x: slope, intercept and R² (1 for a perfect line; 0 when y does not vary). */
-export function linearFit(points: ReadonlyArray<readonly [number, number]>): { slope: number; intercept: number; r2: number } | null {
-  const n = points.length;
+/**
+ * Least squares of y on x over flat `[x0, y0, …]`, x read as `(x - x0) / xUnit` (so a slope reads per hour or per day):
+ * slope, intercept and R² (1 for a perfect line; 0 when y does not vary).
+ */
+export function linearFit(data: Float64Array, xUnit = 1): { slope: number; intercept: number; r2: number } | null {
+  const n = data.length / 2;
   if (n < 3) return null;
+  const x0 = data[0]!;
+  const x = (i: number) => (data[2 * i]! - x0) / xUnit;
   let sx = 0;
   let sy = 0;
-  for (const [x, y] of points) {
-    sx += x;
-    sy += y;
+  for (let i = 0; i < n; i++) {
+    sx += x(i);
+    sy += data[2 * i + 1]!;
   }
   const mx = sx / n;
   const my = sy / n;
   let sxx = 0;
   let sxy = 0;
   let syy = 0;
-  for (const [x, y] of points) {
-    sxx += (x - mx) ** 2;
-    sxy += (x - mx) * (y - my);
-    syy += (y - my) ** 2;
+  for (let i = 0; i < n; i++) {
+    const dx = x(i) - mx;
+    const dy = data[2 * i + 1]! - my;
+    sxx += dx * dx;
+    sxy += dx * dy;
+    syy += dy * dy;
   }
   if (sxx === 0) return null;
   const slope = sxy / sxx;
@@ -60,12 +67,13 @@ const r = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export function recommend(d: {
   rows: ReadonlyArray<{ plugin_id: string; status: string; restarts: number; samples: number; calls_total?: number | null; calls_failed?: number | null }>;
-  disk: ReadonlyArray<[number, number]>;
+  /** Disk usage in percent, flat `[t, v, …]`. */
+  disk: Float64Array;
   alerts: ReadonlyArray<{ rule_id: string; title: string }>;
   rules: ReadonlyArray<Record<string, unknown>>;
   spanMs: number;
-  /** A plugin's memory in MB by bucket, in time order. */
-  pluginSeries: (id: string) => Array<[number, number]>;
+  /** A plugin's memory in MB by bucket, in time order, flat `[t, v, …]`. */
+  pluginSeries: (id: string) => Float64Array;
   /** A plugin's CPU samples in the period: how many, how many above THRESHOLDS.cpuPercent, their mean. */
   cpuStats: (id: string) => { samples: number; above: number; average: number };
 }): Recommendation[] {
@@ -85,15 +93,14 @@ export function recommend(d: {
       }
       // hours from the first point, so the slope reads in MB an hour
       const mem = d.pluginSeries(p.plugin_id);
-      const t0 = mem[0]?.[0] ?? 0;
-      const fit = linearFit(mem.map(([t, v]) => [(t - t0) / 3_600_000, v] as [number, number]));
+      const fit = linearFit(mem, 3_600_000);
       if (fit && fit.r2 >= THRESHOLDS.memoryR2 && fit.slope >= THRESHOLDS.memoryMbPerHour) {
         out.push({
           kind: 'memory_growth',
           severity: 'warning',
           subject: p.plugin_id,
           finding: `Plugin ${p.plugin_id}'s memory grew steadily by ${r(fit.slope)} MB an hour (R² ${r(fit.r2, 3)}): a leak suspect.`,
-          evidence: { slope_mb_per_hour: r(fit.slope), r2: r(fit.r2, 3), points: mem.length, first_mb: r(mem[0]![1]), last_mb: r(mem.at(-1)![1]) },
+          evidence: { slope_mb_per_hour: r(fit.slope), r2: r(fit.r2, 3), points: mem.length / 2, first_mb: r(mem[1]!), last_mb: r(mem.at(-1)!) },
         });
       }
     }
@@ -117,9 +124,8 @@ export function recommend(d: {
       });
     }
   }
-  const t0 = d.disk[0]?.[0] ?? 0;
-  const fit = linearFit(d.disk.map(([t, v]) => [(t - t0) / 86_400_000, v] as [number, number]));
-  const last = d.disk.at(-1)?.[1];
+  const fit = linearFit(d.disk, 86_400_000);
+  const last = d.disk.at(-1);
   if (fit && last !== undefined && fit.slope > 0 && fit.r2 >= THRESHOLDS.diskR2) {
     const days = (100 - last) / fit.slope;
     if (days <= THRESHOLDS.diskDays) {

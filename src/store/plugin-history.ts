@@ -70,6 +70,22 @@ class PluginRing {
   timestampAt(k: number): number {
     return this.#ts[(this.#head - 1 - k + this.capacity * 2) % this.capacity]!;
   }
+
+  /** The k-th newest sample's timestamp, CPU and RSS (KiB) into `out` at `j`: no object per sample. */
+  copyTo(k: number, out: PluginColumns, j: number): void {
+    const i = (this.#head - 1 - k + this.capacity * 2) % this.capacity;
+    out.ts[j] = this.#ts[i]!;
+    out.cpu[j] = this.#cpu[i]!;
+    out.rssKib[j] = this.#rssKib[i]!;
+  }
+}
+
+/** Samples as columns: `n` of them, timestamp (epoch ms), CPU percent, RSS in KiB. */
+export interface PluginColumns {
+  n: number;
+  ts: Float64Array;
+  cpu: Float32Array;
+  rssKib: Float32Array;
 }
 
 const HALF_MICROSECOND = 0.0005;
@@ -166,6 +182,28 @@ export class PluginHistory {
       }
     }
     if (out.length) yield out;
+  }
+
+  /**
+   * A plugin's samples in [startMs, endMs], oldest first, as columns, `batch` at a time: what a report reads of a week
+   * of samples, three fields each, with nothing allocated per sample or per batch for the collector to sweep. The
+   * same arrays come back each time: read a batch before asking for the next.
+   */
+  *columns(pluginId: string, startMs: number, endMs: number, batch = 2000): Generator<PluginColumns> {
+    const ring = this.#rings.get(pluginId);
+    if (!ring) return;
+    const out: PluginColumns = { n: 0, ts: new Float64Array(batch), cpu: new Float32Array(batch), rssKib: new Float32Array(batch) };
+    for (let k = ring.size - 1; k >= 0; k--) {
+      const t = ring.timestampAt(k);
+      if (t < startMs) continue;
+      if (t > endMs) break;
+      ring.copyTo(k, out, out.n++);
+      if (out.n === batch) {
+        yield out;
+        out.n = 0;
+      }
+    }
+    if (out.n) yield out;
   }
 
   /** Bytes held by sample arrays (for `perfwatch_ring_buffer_memory_bytes`). */

@@ -8,19 +8,21 @@ import { ReportStore, type ReportRequest } from '../../../src/reports/store.js';
 const H = 3_600_000;
 const D = 24 * H;
 const none = { samples: 0, above: 0, average: 0 };
+/** `[x, y]` pairs as the reports' flat `[x0, y0, x1, y1, …]`. */
+const flat = (points: Array<[number, number]>) => Float64Array.from(points.flat());
 
 t.test('least squares: slope, intercept, R²', async (t) => {
-  const fit = linearFit([[0, 1], [1, 3], [2, 5], [3, 7]])!;
+  const fit = linearFit(flat([[0, 1], [1, 3], [2, 5], [3, 7]]))!;
   t.same([fit.slope, fit.intercept, fit.r2], [2, 1, 1]);
-  t.equal(linearFit([[0, 1], [1, 1], [2, 1]])!.r2, 0, 'a flat line explains nothing');
-  t.equal(linearFit([[0, 1], [1, 2]]), null, 'too few points');
-  t.equal(linearFit([[1, 1], [1, 2], [1, 3]]), null, 'no spread in x');
+  t.equal(linearFit(flat([[0, 1], [1, 1], [2, 1]]))!.r2, 0, 'a flat line explains nothing');
+  t.equal(linearFit(flat([[0, 1], [1, 2]])), null, 'too few points');
+  t.equal(linearFit(flat([[1, 1], [1, 2], [1, 3]])), null, 'no spread in x');
 });
 
 t.test('each finding fires on its evidence and not without it', async (t) => {
-  const leak = Array.from({ length: 48 }, (_, i) => [i * H, 100 + 5 * i + (i % 2)] as [number, number]); // +5 MB an hour
-  const noisy = Array.from({ length: 48 }, (_, i) => [i * H, 100 + (i % 2 ? 40 : -40)] as [number, number]);
-  const disk = Array.from({ length: 24 }, (_, i) => [i * H, 80 + (i / 24) * 2] as [number, number]); // +2 points a day from 80
+  const leak = flat(Array.from({ length: 48 }, (_, i) => [i * H, 100 + 5 * i + (i % 2)])); // +5 MB an hour
+  const noisy = flat(Array.from({ length: 48 }, (_, i) => [i * H, 100 + (i % 2 ? 40 : -40)]));
+  const disk = flat(Array.from({ length: 24 }, (_, i) => [i * H, 80 + (i / 24) * 2])); // +2 points a day from 80
   const found = recommend({
     rows: [
       { plugin_id: 'hot', status: 'running', restarts: 0, samples: 100 },
@@ -38,7 +40,7 @@ t.test('each finding fires on its evidence and not without it', async (t) => {
       { id: 'off', enabled: false, trigger_count: 0 },
     ],
     spanMs: 2 * D,
-    pluginSeries: (id) => (id === 'leaky' ? leak : id === 'wobbly' ? noisy : []),
+    pluginSeries: (id) => (id === 'leaky' ? leak : id === 'wobbly' ? noisy : new Float64Array(0)),
     cpuStats: (id) => (id === 'hot' ? { samples: 100, above: 70, average: 91 } : id === 'wobbly' ? { samples: 100, above: 30, average: 50 } : none),
   });
   const by = (kind: string) => found.filter((f) => f.kind === kind).map((f) => f.subject);

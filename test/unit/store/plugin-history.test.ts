@@ -53,3 +53,19 @@ t.test('values survive the typed arrays', async (t) => {
   t.equal(h.latest('a')!.threads, 65535, 'threads saturate rather than wrap');
   t.equal(s.pid, 77);
 });
+
+t.test('columns: the same samples as batches, oldest first, in reused typed arrays of at most `batch`', async (t) => {
+  const h = new PluginHistory({ capacity: 8, memTotalBytes: 1e6 });
+  for (let i = 1; i <= 12; i++) h.append([sample('a', i * 10, i / 2)]); // the ring keeps 50 … 120
+  const rows: number[][] = [];
+  const sizes: number[] = [];
+  for (const c of h.columns('a', 60, 110, 4)) {
+    sizes.push(c.n);
+    for (let i = 0; i < c.n; i++) rows.push([c.ts[i]!, c.cpu[i]!, c.rssKib[i]! * 1024]);
+  }
+  const objects = [...h.batches('a', 60, 110)].flat().map((s) => [s.timestampMs, s.cpuPercent, s.rssBytes]);
+  t.same(rows, objects);
+  t.same(rows.map((r) => r[0]), [60, 70, 80, 90, 100, 110]);
+  t.same(sizes, [4, 2], 'batches of 4');
+  t.same([...h.columns('nobody', 0, 1e9)], []);
+});
