@@ -18,6 +18,7 @@ import { createAdminAuth, createSameOriginWrites, resolveAdminToken, type AdminM
 import { createHealthRouter } from './http/health.js';
 import { HttpServer } from './http/server.js';
 import { createIngest } from './ingest/index.js';
+import type { AppRequestListener } from './model/app-requests.js';
 import { systemClock, type Clock } from './model/clock.js';
 import { StartupError } from './model/errors.js';
 import type { CheckView, HealthView, PluginHealthStatus, Snapshot } from './model/plugin.js';
@@ -121,7 +122,9 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
   const ingest = createIngest({ config: config.custom_metrics, bodyLimit: config.server.body_limit, store: history.store, exporter: prometheus.customFamilies, registry, clock, writeAuth, log });
   const ws = createWebSocket({ config: config.websocket, server: () => http!.server, registry, onDrop: (reason) => exposition.dropped.inc({ sink: 'websocket', reason }) });
   const alerting = await createAlerting({ config, env, registry, clock, writeAuth, topProcesses: collectors.topProcesses, url: () => http?.url ?? '', broadcast: ws.broadcast, log });
-  const otlp = createOtlp({ config: config.otlp, env, version: VERSION, registry, onDropped: (n) => exposition.dropped.inc({ sink: 'otlp', reason: 'export_failed' }, n), custom: ingest.custom, onCalls: (fn) => services.onCalls(fn), log });
+  // request profiling hands its accepted requests to the OTLP push (made first, so it subscribes here)
+  const appRequestListeners: AppRequestListener[] = [];
+  const otlp = createOtlp({ config: config.otlp, env, version: VERSION, registry, onDropped: (n) => exposition.dropped.inc({ sink: 'otlp', reason: 'export_failed' }, n), custom: ingest.custom, onCalls: (fn) => services.onCalls(fn), onAppRequests: (fn) => appRequestListeners.push(fn), log });
   supervisor.on('change', (id: string, state: string, from: string) => {
     logger.debug({ plugin_id: id, state, from }, 'plugin state');
     ws.broadcast('system_change', { change: { kind: 'plugin_state', plugin_id: id, status: state, previous: from }, timestamp: isoUtc(clock.now()) });
@@ -159,7 +162,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
         return t >= startMs && t <= endMs;
       })
       .reverse();
-  const profiling = createProfiling({ config, registry, clock, requireAdmin, log, env });
+  const profiling = createProfiling({ config, registry, clock, requireAdmin, log, env, onRequests: (project, requests, cpu) => appRequestListeners.forEach((fn) => fn(project, requests, cpu)) });
   const reports = createReports({
     config,
     env,

@@ -10,6 +10,7 @@ import { bearerMatches, type AdminMiddleware } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { successEnvelope } from '../http/envelope.js';
 import { textParam } from '../http/params.js';
+import type { AppRequestListener } from '../model/app-requests.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
 import { StartupError } from '../model/errors.js';
@@ -33,6 +34,8 @@ export interface ProfilingOptions {
   requireAdmin: AdminMiddleware;
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   env: NodeJS.ProcessEnv;
+  /** The accepted requests and route CPU, with bounded route labels: the OTLP push records them. */
+  onRequests?: AppRequestListener;
 }
 
 /**
@@ -84,17 +87,21 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
 
   const accept = (project: string, records: RecordInput[]): string[] => {
     const ids = live().insert(project, records, o.clock.now());
-    for (const r of records) {
+    const reported = records.map((r) => {
       const route = routeLabel(project, r.route);
       requests.inc({ project, route, method: r.method, status_class: `${Math.floor(r.status / 100)}xx` });
       duration.observe({ project, route, method: r.method }, r.duration_ms / 1000);
-    }
+      return { route, method: r.method, status: r.status, seconds: r.duration_ms / 1000 };
+    });
+    o.onRequests?.(project, reported, []);
     received.inc({ result: 'accepted' }, records.length);
     return ids;
   };
   const acceptProfiles = (project: string, profiles: RouteProfileInput[]) => {
     live().insertRouteProfiles(project, profiles, o.clock.now());
-    for (const p of profiles) sampledCpu.inc({ project, route: routeLabel(project, p.route), method: p.method }, p.tree.root_frame.time);
+    const cpu = profiles.map((p) => ({ route: routeLabel(project, p.route), method: p.method, seconds: p.tree.root_frame.time }));
+    for (const c of cpu) sampledCpu.inc({ project, route: c.route, method: c.method }, c.seconds);
+    o.onRequests?.(project, [], cpu);
   };
   const limits = { maxNodes: c.max_nodes };
   const router = new Router({ prefix: '/api/v1/performance' });

@@ -583,3 +583,47 @@ t.test('projects through the admin API: a key shown once, used by the SDK, refus
   t.equal(refused.status, 401, 'a deleted project\'s key is refused');
   t.equal((await records(pw.url, '&project=mobile')).length, 1, 'its records stay until they age out');
 });
+
+t.test('the apps\' requests and their routes\' sampled CPU leave in the OTLP push too', async (t) => {
+  const bodies: any[] = [];
+  const rx = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const rxUrl = await listen(t, rx);
+  const pw2 = await startApp(t, { profiling: { projects: [{ name: 'shop', key: KEY }] }, otlp: { endpoint: `${rxUrl}/v1/metrics`, protocol: 'http/json', interval: '1s' } });
+  const now = Date.now() / 1000;
+  const tree = { kind: 'sampled', interval_ms: 10, sample_count: 3, root_frame: { function: 'GET /api/users/:id', time: 0.03, self_time: 0.03, children: [] } };
+  const res = await fetch(`${pw2.url}/api/v1/performance/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-project-key': KEY },
+    body: JSON.stringify({
+      records: [
+        { route: '/api/users/:id', method: 'GET', status: 200, start_time: now, duration_ms: 12 },
+        { route: '/api/users/:id', method: 'GET', status: 503, start_time: now, duration_ms: 40 },
+      ],
+      route_profiles: [{ route: '/api/users/:id', method: 'GET', window_start: now - 5, window_end: now, requests: 2, tree }],
+    }),
+  });
+  t.equal(res.status, 200);
+  const metricsOf = (name: string) => bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === name);
+  await waitFor(() => metricsOf('http.server.request.duration').length > 0 && metricsOf('perfwatch.profiling.sampled_cpu').length > 0, { timeoutMs: 15_000, what: 'an export with the apps\' requests' });
+  // OTLP/JSON writes an int attribute as a string or a number: read both as numbers
+  const attrs = (p: any) => Object.fromEntries(p.attributes.map((a: any) => [a.key, a.value.intValue !== undefined ? Number(a.value.intValue) : Object.values(a.value)[0]]));
+  const points = metricsOf('http.server.request.duration').at(-1).histogram.dataPoints.map((p: any) => ({ ...attrs(p), count: Number(p.count), sum: p.sum }));
+  t.same(
+    points.sort((a: any, b: any) => Number(a['http.response.status_code']) - Number(b['http.response.status_code'])),
+    [
+      { 'perfwatch.profiling.project': 'shop', 'http.route': '/api/users/:id', 'http.request.method': 'GET', 'http.response.status_code': 200, count: 1, sum: 0.012 },
+      { 'perfwatch.profiling.project': 'shop', 'http.route': '/api/users/:id', 'http.request.method': 'GET', 'http.response.status_code': 503, 'error.type': '503', count: 1, sum: 0.04 },
+    ],
+    'one point per status, the semantic conventions\' attributes',
+  );
+  const cpu = metricsOf('perfwatch.profiling.sampled_cpu').at(-1).sum.dataPoints[0];
+  t.match(attrs(cpu), { 'perfwatch.profiling.project': 'shop', 'http.route': '/api/users/:id', 'http.request.method': 'GET' });
+  t.equal(cpu.asDouble, 0.03);
+});

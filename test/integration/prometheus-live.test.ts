@@ -47,7 +47,7 @@ t.test('a real Prometheus scraping perfwatch: families, rules, dashboards, value
   // calls reported for echo, so the service-metric families have samples (the window gauges for a minute)
   const report = await fetch(`${pw.url}/plugin/echo/report`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ calls: [{ tool: 'search', duration_ms: 12, ok: true }, { tool: 'search', duration_ms: 40, ok: false, error: 'x' }], active_connections: 1, tools: ['search'] }) });
   t.equal(report.status, 200, 'a report for echo');
-  const record = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'x-project-key': 'live-test-project-key-01', 'content-type': 'application/json' }, body: JSON.stringify({ records: [200, 503].map((status) => ({ route: '/api/users/:id', method: 'GET', status, start_time: Date.now() / 1000, duration_ms: 12 })) }) });
+  const record = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'x-project-key': 'live-test-project-key-01', 'content-type': 'application/json' }, body: JSON.stringify({ records: [200, 503].map((status) => ({ route: '/api/users/:id', method: 'GET', status, start_time: Date.now() / 1000, duration_ms: 12 })), route_profiles: [{ route: '/api/users/:id', method: 'GET', window_start: Date.now() / 1000 - 5, window_end: Date.now() / 1000, requests: 2, tree: { kind: 'sampled', interval_ms: 10, sample_count: 3, root_frame: { function: 'GET /api/users/:id', time: 0.03, self_time: 0.03, children: [] } } }] }) });
   t.equal(record.status, 200, 'request records for shop, one of them a 5xx (the dashboard\'s 5xx share has a series)');
 
   const dir = tempDir(t);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { Counter, type Registry } from 'prom-client';
+import type { AppRequestListener } from '../../model/app-requests.js';
 import type { Component } from '../../model/component.js';
 import { M } from '../../model/metric-names.js';
 import type { CallReport, Snapshot } from '../../model/plugin.js';
@@ -19,6 +20,8 @@ export interface OtlpOptions {
   custom: CustomSeries;
   /** Reported calls, for the call-duration histogram. */
   onCalls?: (fn: (pluginId: string, calls: readonly CallReport[]) => void) => void;
+  /** The apps' requests (request profiling), for the HTTP server duration histogram and the routes' sampled CPU. */
+  onAppRequests?: (fn: AppRequestListener) => void;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -46,6 +49,7 @@ export function createOtlp(o: OtlpOptions): { sink: Sink; component: Component; 
     },
   };
   o.onCalls?.((id, calls) => exporter?.recordCalls(id, calls));
+  o.onAppRequests?.((project, requests, cpu) => exporter?.recordAppRequests(project, requests, cpu));
   const component: Component = {
     name: 'otlp',
     async start() {

@@ -1,11 +1,12 @@
 import { Metadata } from '@grpc/grpc-js';
-import { ValueType, type Attributes, type BatchObservableResult, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
+import { ValueType, type Attributes, type BatchObservableResult, type Counter, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { AppRequest, AppRouteCpu } from '../../model/app-requests.js';
 import type { HostSample } from '../../model/host.js';
 import { CALL_BUCKETS, type CallReport, type PluginSample, type PluginStatusView } from '../../model/plugin.js';
 import type { OtlpSettings } from './otlp-settings.js';
@@ -90,6 +91,8 @@ export class OtlpSink {
   #fixed: Obs[] = [];
   #g: Record<string, Obs> = {};
   #callDuration: Histogram | null = null;
+  #appDuration: Histogram | null = null;
+  #appCpu: Counter | null = null;
   #pluginAttributes = new Map<string, Attributes>();
 
   constructor(opts: OtlpSinkOptions, source: OtlpSource) {
@@ -165,6 +168,13 @@ export class OtlpSink {
       description: 'Duration of the calls plugins report (docs/service-metrics.md).',
       advice: { explicitBucketBoundaries: [...CALL_BUCKETS] },
     });
+    // the apps' requests (request profiling) under the semantic conventions' HTTP server metric and buckets
+    this.#appDuration = m.createHistogram('http.server.request.duration', {
+      unit: 's',
+      description: 'Duration of the requests the apps reported through @perfwatch/sdk (docs/profiling.md), by route template.',
+      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+    });
+    this.#appCpu = m.createCounter('perfwatch.profiling.sampled_cpu', { unit: 's', description: 'CPU time the apps\' samplers saw in each route (samples × interval).', valueType: ValueType.DOUBLE });
   }
 
   /** (Re-)registers the one batch callback over the fixed instruments and the custom ones known so far. */
@@ -269,6 +279,12 @@ export class OtlpSink {
   recordCalls(pluginId: string, calls: readonly CallReport[]): void {
     const a = this.#pluginAttributes.get(pluginId) ?? { 'perfwatch.plugin.id': pluginId };
     for (const c of calls) this.#callDuration!.record(c.durationMs / 1000, c.ok ? { ...a, 'perfwatch.plugin.tool': c.tool } : { ...a, 'perfwatch.plugin.tool': c.tool, 'error.type': 'tool_error' });
+  }
+
+  /** Records the apps' requests and their routes' sampled CPU (synchronous instruments, as the calls). */
+  recordAppRequests(project: string, requests: readonly AppRequest[], cpu: readonly AppRouteCpu[]): void {
+    for (const r of requests) this.#appDuration!.record(r.seconds, { 'perfwatch.profiling.project': project, 'http.route': r.route, 'http.request.method': r.method, 'http.response.status_code': r.status, ...(r.status >= 500 ? { 'error.type': String(r.status) } : {}) });
+    for (const c of cpu) this.#appCpu!.add(c.seconds, { 'perfwatch.profiling.project': project, 'http.route': c.route, 'http.request.method': c.method });
   }
 
   /** Exports now (tests, shutdown). */
