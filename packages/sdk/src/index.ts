@@ -10,6 +10,7 @@ import { getHeapStatistics } from 'node:v8';
 import { resolveConfig, type SdkConfig } from './config.js';
 import { toOtlp } from './otlp.js';
 import { Sampler, SampleTree, type SampledTree } from './sampler.js';
+import { Sender } from './send.js';
 
 export { resolveConfig, parseYamlBlock, type SdkConfig } from './config.js';
 export type { SampledTree } from './sampler.js';
@@ -138,6 +139,7 @@ export class Collector {
   #timer: ReturnType<typeof setInterval> | null = null;
   #chain: Promise<void> = Promise.resolve();
   readonly #batchUrl: string;
+  readonly #sender = new Sender();
   readonly #onExit = () => void this.flush();
 
   constructor(config: Partial<SdkConfig> = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -403,14 +405,8 @@ export class Collector {
   async #sendOtlp(records: PerfRecord[]): Promise<void> {
     const base = this.config.otlp_endpoint!.replace(/\/+$/, '');
     try {
-      const res = await fetch(base.endsWith('/v1/traces') ? base : `${base}/v1/traces`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(toOtlp(records, this.config.service_name ?? 'app')),
-        signal: AbortSignal.timeout(this.config.timeout * 1000),
-      });
-      await res.arrayBuffer();
-      if (res.ok) this.#stats.otlp_sent++;
+      const status = await this.#sender.post(base.endsWith('/v1/traces') ? base : `${base}/v1/traces`, {}, JSON.stringify(toOtlp(records, this.config.service_name ?? 'app')), this.config.timeout * 1000);
+      if (status >= 200 && status < 300) this.#stats.otlp_sent++;
       else this.#stats.otlp_failed++;
     } catch {
       this.#stats.otlp_failed++;
@@ -418,18 +414,13 @@ export class Collector {
   }
 
   async #send(records: PerfRecord[], routeProfiles: RouteProfile[]): Promise<boolean> {
+    const body = JSON.stringify(routeProfiles.length ? { records, route_profiles: routeProfiles } : { records });
     for (let attempt = 0; attempt < this.config.max_retries; attempt++) {
       if (attempt) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)).unref?.());
       try {
-        const res = await fetch(this.#batchUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-project-key': this.config.project_key },
-          body: JSON.stringify(routeProfiles.length ? { records, route_profiles: routeProfiles } : { records }),
-          signal: AbortSignal.timeout(this.config.timeout * 1000),
-        });
-        await res.arrayBuffer();
-        if (res.ok) return true;
-        if (res.status < 500 && res.status !== 429) return false; // refused: sending it again changes nothing
+        const status = await this.#sender.post(this.#batchUrl, { 'x-project-key': this.config.project_key }, body, this.config.timeout * 1000);
+        if (status >= 200 && status < 300) return true;
+        if (status < 500 && status !== 429) return false; // refused: sending it again changes nothing
       } catch {
         /* unreachable or timed out: try again */
       }
@@ -443,6 +434,7 @@ export class Collector {
     this.#timer = null;
     process.removeListener('beforeExit', this.#onExit);
     await this.flush();
+    this.#sender.close();
     const s = this.#sampler;
     this.#sampler = null;
     if (s) {
