@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { writeFile } from 'node:fs/promises';
@@ -144,4 +146,24 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
 /** Waits for the "listening on" log line and returns the URL it names. */
 export async function cliUrl(run: CliRun): Promise<string> {
   return waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(run.stdout())?.[1], { timeoutMs: 20_000, what: 'listening log line' });
+}
+
+/**
+ * An OTLP/HTTP JSON receiver on 127.0.0.1: keeps each body parsed, answers 200. `metrics(name)` is every exported
+ * metric of that name across the bodies, oldest first.
+ */
+export async function otlpJsonReceiver(t: TapLike): Promise<{ url: string; bodies: any[]; metrics: (name: string) => any[] }> {
+  const bodies: any[] = [];
+  const rx = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => rx.close(() => r())));
+  const metrics = (name: string) => bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === name);
+  return { url: `http://127.0.0.1:${(rx.address() as AddressInfo).port}`, bodies, metrics };
 }

@@ -12,7 +12,7 @@ import Koa from 'koa';
 import t from 'tap';
 import { Collector, express as expressMw, fastify as fastifyPlugin, koa as koaMw, resolveConfig } from '../../packages/sdk/src/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { auth, getJson, ROOT, startApp, waitFor } from '../helpers/index.js';
+import { auth, getJson, otlpJsonReceiver, ROOT, startApp, waitFor } from '../helpers/index.js';
 import { freePort } from '../helpers/peers.js';
 
 const KEY = 'shop-key-0123456789abcdef';
@@ -586,17 +586,8 @@ t.test('projects through the admin API: a key shown once, used by the SDK, refus
 });
 
 t.test('the apps\' requests and their routes\' sampled CPU leave in the OTLP push too', async (t) => {
-  const bodies: any[] = [];
-  const rx = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const rxUrl = await listen(t, rx);
-  const pw2 = await startApp(t, { profiling: { projects: [{ name: 'shop', key: KEY }] }, otlp: { endpoint: `${rxUrl}/v1/metrics`, protocol: 'http/json', interval: '1s' } });
+  const rx = await otlpJsonReceiver(t);
+  const pw2 = await startApp(t, { profiling: { projects: [{ name: 'shop', key: KEY }] }, otlp: { endpoint: `${rx.url}/v1/metrics`, protocol: 'http/json', interval: '1s' } });
   const now = Date.now() / 1000;
   const tree = { kind: 'sampled', interval_ms: 10, sample_count: 3, root_frame: { function: 'GET /api/users/:id', time: 0.03, self_time: 0.03, children: [] } };
   const res = await fetch(`${pw2.url}/api/v1/performance/batch`, {
@@ -611,7 +602,7 @@ t.test('the apps\' requests and their routes\' sampled CPU leave in the OTLP pus
     }),
   });
   t.equal(res.status, 200);
-  const metricsOf = (name: string) => bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === name);
+  const metricsOf = rx.metrics;
   await waitFor(() => metricsOf('http.server.request.duration').length > 0 && metricsOf('perfwatch.profiling.sampled_cpu').length > 0, { timeoutMs: 15_000, what: 'an export with the apps\' requests' });
   // OTLP/JSON writes an int attribute as a string or a number: read both as numbers
   const attrs = (p: any) => Object.fromEntries(p.attributes.map((a: any) => [a.key, a.value.intValue !== undefined ? Number(a.value.intValue) : Object.values(a.value)[0]]));

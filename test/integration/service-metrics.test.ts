@@ -1,9 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { auth, fixture, getJson, ROOT, startApp, tempDir, TOKEN, waitFor } from '../helpers/index.js';
+import { auth, fixture, getJson, otlpJsonReceiver, ROOT, startApp, tempDir, TOKEN, waitFor } from '../helpers/index.js';
 
 const sdkPlugin = (id: string, extra: Record<string, unknown> = {}) => ({ id, command: process.execPath, args: ['--import', 'tsx', fixture('sdk-plugin.ts')], cwd: ROOT, start_grace: '100ms', stop_timeout: '3s', ...extra });
 const service = async (url: string, id: string) => (await getJson(`${url}/plugin/${id}/service-metrics`, auth)).body;
@@ -14,21 +12,11 @@ t.test('a Node plugin reporting through perfwatch/plugin: seed 003 fields, /metr
   const modeFile = path.join(dir, 'mode');
   writeFileSync(modeFile, '');
   // OTLP/JSON receiver: the raw bodies, to find the call-duration histogram
-  const bodies: any[] = [];
-  const rx = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => rx.close(() => r())));
+  const rx = await otlpJsonReceiver(t);
   const pw = await startApp(t, {
     collection: { interval: '200ms' },
     service_metrics: { window: '2s', max_tools: 5 },
-    otlp: { endpoint: `http://127.0.0.1:${(rx.address() as AddressInfo).port}/v1/metrics`, protocol: 'http/json', interval: '1s' },
+    otlp: { endpoint: `${rx.url}/v1/metrics`, protocol: 'http/json', interval: '1s' },
     plugins: [
       sdkPlugin('tools', { env: { MODE_FILE: modeFile }, health_checks: [{ name: 'beat', type: 'heartbeat', ttl: '2s', interval: '200ms' }] }),
       { id: 'quiet', command: 'sleep', args: ['1000'], start_grace: '100ms' },
@@ -101,7 +89,7 @@ t.test('a Node plugin reporting through perfwatch/plugin: seed 003 fields, /metr
 
   // OTLP: the histogram, with the semantic conventions' error.type on failures
   await pw.otlp!.flush();
-  const hist = bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === 'perfwatch.plugin.call.duration');
+  const hist = rx.metrics('perfwatch.plugin.call.duration');
   t.ok(hist.length > 0, 'perfwatch.plugin.call.duration exported');
   const points = hist.flatMap((m: any) => m.histogram.dataPoints);
   t.ok(points.some((p: any) => p.attributes.some((a: any) => a.key === 'error.type' && a.value.stringValue === 'tool_error')), 'failed calls carry error.type');
