@@ -345,6 +345,26 @@ t.test('the server refuses bad records and keeps the good ones; a wrong key stor
   );
   t.equal((await records(pw.url)).length, 3, 'the single one and the two good ones');
 
+  // sampled trees and route profiles are checked the same way, each refusal by its own path
+  const sampled = (extra: object) => ({ kind: 'sampled', interval_ms: 10, sample_count: 1, root_frame: { function: 'GET /a', time: 0.01 }, ...extra });
+  const profile = (extra: object) => ({ route: '/a', method: 'GET', window_start: good.start_time - 5, window_end: good.start_time, requests: 1, tree: sampled({}), ...extra });
+  const checked = await post('batch', {
+    records: [{ ...good, sampled: sampled({ kind: 'instrumented' }) }, { ...good, sampled: 'x' }, { ...good, sampled: sampled({ interval_ms: 0 }) }],
+    route_profiles: [profile({ window_end: good.start_time - 10 }), 'nope', profile({ method: 'get' }), profile({ tree: sampled({ sample_count: 1.5 }) }), profile({})],
+  });
+  const cb = ((await checked.json()) as any).data;
+  t.same(cb.errors.map((e: { field: string }) => e.field), ['records[0].sampled.kind', 'records[1].sampled', 'records[2].sampled.interval_ms']);
+  t.same(cb.route_profile_errors.map((e: { index: number; field: string }) => [e.index, e.field]), [[0, 'route_profiles[0].window_end'], [1, 'route_profiles[1]'], [2, 'route_profiles[2].method'], [3, 'route_profiles[3].tree.sample_count']]);
+  t.equal(cb.route_profiles_accepted, 1, 'the good one is kept');
+  for (const [body, code] of [
+    [{ records: [], route_profiles: {} }, 'INVALID_JSON'],
+    [{ records: [], route_profiles: Array.from({ length: 201 }, () => profile({})) }, 'BATCH_TOO_LARGE'],
+  ] as const) {
+    const r = await post('batch', body);
+    t.equal(r.status, 400);
+    t.match(((await r.json()) as any).error, { code, message: /^route_profiles: / });
+  }
+
   for (const [key, why] of [
     [null, /send the project key/],
     ['wrong-key-0123456789', /not one of profiling.projects/],
