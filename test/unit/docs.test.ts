@@ -5,6 +5,7 @@ import { renderConfigDocs } from '../../src/config/docs.js';
 import { ERROR_CODES } from '../../src/http/api-error.js';
 import { HOST_SERIES } from '../../src/model/legacy-names.js';
 import { M } from '../../src/model/metric-names.js';
+import { DEFAULTS as SDK_DEFAULTS } from '../../packages/sdk/src/config.js';
 import { ROOT } from '../helpers/index.js';
 
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
@@ -21,6 +22,16 @@ t.test('docs/errors.md lists exactly the codes in the catalogue, with their stat
 t.test('docs/metrics.md names every metric', async (t) => {
   const doc = read('docs/metrics.md');
   for (const name of Object.values(M)) t.ok(doc.includes(`\`${name}\``), name);
+});
+
+t.test('the SDK\'s keys are all documented, in docs/profiling.md\'s table and the package README', async (t) => {
+  const keys = ['project_key', 'api_endpoint', 'otlp_endpoint', 'service_name', ...Object.keys(SDK_DEFAULTS)];
+  const guide = read('docs/profiling.md');
+  const readme = read('packages/sdk/README.md');
+  for (const k of keys) {
+    t.match(guide, new RegExp(`^\\| \`${k}\` \\|`, 'm'), `docs/profiling.md: ${k}`);
+    t.ok(readme.includes(`\`${k}\``), `packages/sdk/README.md: ${k}`);
+  }
 });
 
 t.test('README opens with the two commands', async (t) => {
