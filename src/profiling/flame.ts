@@ -7,14 +7,23 @@ import type { Frame } from './record.js';
  */
 export function mergeFrames(trees: Frame[]): Frame | null {
   if (!trees.length) return null;
+  // each merged node's children by function and file: a thousand wide windows stay linear, not quadratic
+  const index = new WeakMap<Frame, Map<string, Frame>>();
+  const key = (f: Frame) => `${f.function}\u0000${f.file_path_short}`;
+  const childrenOf = (f: Frame) => {
+    let m = index.get(f);
+    if (!m) index.set(f, (m = new Map(f.children.map((c) => [key(c), c]))));
+    return m;
+  };
   const into = (a: Frame, b: Frame) => {
     a.time += b.time;
     a.self_time += b.self_time;
     a.calls += b.calls;
+    const kids = childrenOf(a);
     for (const c of b.children) {
-      const same = a.children.find((x) => x.function === c.function && x.file_path_short === c.file_path_short);
+      const same = kids.get(key(c));
       if (same) into(same, c);
-      else a.children.push(c);
+      else (a.children.push(c), kids.set(key(c), c));
     }
   };
   const root = trees[0]!;
