@@ -253,6 +253,18 @@ t.test('the CPU sampler: each request gets its own samples only, routes merge in
   t.ok(has(rp.root_frame, 'alphaHash') && !has(rp.root_frame, 'betaHash'));
   const folded = await (await fetch(`${pw.url}/api/v1/performance/routes/profile?project=shop&route=${encodeURIComponent('/alpha/:id')}&format=collapsed`, { headers: auth })).text();
   t.match(folded, /^GET \/alpha\/:id;.*alphaHash \d+$/m, 'folded stacks, root first, self time in µs');
+  const rss = (await getJson(`${pw.url}/api/v1/performance/routes/profile?project=shop&route=${encodeURIComponent('/alpha/:id')}&format=speedscope`, auth)).body;
+  t.match(rss, { $schema: 'https://www.speedscope.app/file-format-schema.json', profiles: [{ type: 'sampled' }] });
+  t.ok(rss.shared.frames.some((f: { name: string }) => f.name === 'alphaHash'), 'the route flame graph for speedscope');
+  for (const [q, field] of [
+    ['&method=get', 'method'],
+    ['&format=svg', 'format'],
+    [`&since=${new Date(Date.now()).toISOString()}&until=${new Date(Date.now() - 60_000).toISOString()}`, 'since'],
+  ] as const) {
+    const bad = await getJson(`${pw.url}/api/v1/performance/routes/profile?project=shop&route=%2Fx${q}`, auth);
+    t.equal(bad.status, 400);
+    t.match(bad.body.error.message, new RegExp(`^${field}[: ]`), `a bad ${field} is named`);
+  }
   const none = (await getJson(`${pw.url}/api/v1/performance/routes/profile?project=shop&route=%2Fnowhere`, auth)).body.data;
   t.match(none, { windows: 0, sample_count: 0, root_frame: null });
   t.match((await getJson(`${pw.url}/api/v1/performance/routes/profile?project=shop`, auth)).body.error, { code: 'INVALID_PARAMETER', message: /^route: required/ });
