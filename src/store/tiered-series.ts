@@ -23,6 +23,37 @@ export interface Point {
 const RAW_SLOTS = 2;
 const BUCKET_SLOTS = 6;
 
+/** What `forEachBucket` hands on per output bucket. */
+export type BucketFn = (t: number, avg: number, min: number, max: number, last: number, count: number) => void;
+
+/** The open output bucket while folding: start (NaN before the first), min, max, sum, count, last. */
+const ACC_SLOTS = 6;
+
+/** Hands on the open output bucket, if it holds anything. */
+function emit(acc: Float64Array, fn: BucketFn): void {
+  if (acc[4]) fn(acc[0]!, acc[3]! / acc[4]!, acc[1]!, acc[2]!, acc[5]!, acc[4]!);
+}
+
+/** Adds a sample or a source bucket to the open output bucket of `stepMs`, handing the open one on when it is passed. */
+function fold(acc: Float64Array, stepMs: number, t: number, mn: number, mx: number, sm: number, n: number, ls: number, fn: BucketFn): void {
+  const bt = Math.floor(t / stepMs) * stepMs;
+  if (bt !== acc[0]) {
+    emit(acc, fn);
+    acc[0] = bt;
+    acc[1] = mn;
+    acc[2] = mx;
+    acc[3] = sm;
+    acc[4] = n;
+    acc[5] = ls;
+    return;
+  }
+  if (mn < acc[1]!) acc[1] = mn;
+  if (mx > acc[2]!) acc[2] = mx;
+  acc[3]! += sm;
+  acc[4]! += n;
+  acc[5] = ls;
+}
+
 /** Bytes one series takes for a given layout: 16 per raw sample, 48 per tier bucket, in one buffer. */
 export function seriesBytes(rawCapacity: number, tiers: readonly TierSpec[]): number {
   return 8 * (rawCapacity * RAW_SLOTS + tiers.reduce((a, t) => a + t.capacity * BUCKET_SLOTS, 0));
@@ -85,21 +116,21 @@ class Tier {
     a[i + 5] = this.#count;
   }
 
-  /** Buckets whose start lies in [startMs, endMs], oldest first. */
-  forEach(startMs: number, endMs: number, fn: (t: number, min: number, max: number, sum: number, count: number, last: number) => void): void {
+  /** Folds the buckets whose start lies in [startMs, endMs], oldest first, into `acc` (see `fold`). */
+  fold(startMs: number, endMs: number, stepMs: number, acc: Float64Array, fn: BucketFn): void {
     const a = this.a;
     // the first bucket may start before startMs: it is included whole
     const first = Math.floor(startMs / this.bucketMs);
     const lastB = Math.min(Math.floor(endMs / this.bucketMs), this.newest);
     for (let b = Math.max(first, lastB - this.capacity + 1); b <= lastB; b++) {
       if (b === this.newest) {
-        if (this.#count) fn(b * this.bucketMs, this.#min, this.#max, this.#sum, this.#count, this.#last);
+        if (this.#count) fold(acc, stepMs, b * this.bucketMs, this.#min, this.#max, this.#sum, this.#count, this.#last, fn);
         continue;
       }
       const i = (b % this.capacity) * BUCKET_SLOTS;
       // a zeroed slot has count 0: empty whatever its id (bucket 0 is a valid id for synthetic times)
       if (a[i] !== b || a[i + 5] === 0) continue;
-      fn(b * this.bucketMs, a[i + 1]!, a[i + 2]!, a[i + 3]!, a[i + 5]!, a[i + 4]!);
+      fold(acc, stepMs, b * this.bucketMs, a[i + 1]!, a[i + 2]!, a[i + 3]!, a[i + 5]!, a[i + 4]!, fn);
     }
   }
 
@@ -196,19 +227,26 @@ export class TieredSeries {
     const cap = this.rawCapacity;
     const raw = this.#raw;
     const base = this.#head - this.#size + cap; // index of the oldest sample, before the modulo
-    let lo = 0;
-    let hi = this.#size;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (raw[((base + mid) % cap) * RAW_SLOTS]! < startMs) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let k = lo; k < this.#size; k++) {
+    for (let k = this.#rawFirst(startMs); k < this.#size; k++) {
       const i = ((base + k) % cap) * RAW_SLOTS;
       const t = raw[i]!;
       if (t > endMs) break;
       fn(t, raw[i + 1]!);
     }
+  }
+
+  /** The position (0 = oldest) of the first raw sample at or after startMs, by binary search. */
+  #rawFirst(startMs: number): number {
+    const cap = this.rawCapacity;
+    const base = this.#head - this.#size + cap;
+    let lo = 0;
+    let hi = this.#size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#raw[((base + mid) % cap) * RAW_SLOTS]! < startMs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /**
@@ -223,38 +261,27 @@ export class TieredSeries {
 
   /**
    * What `query` returns, one bucket at a time in time order, without an object per bucket (a history answer reads
-   * 16 series × 60 buckets; allocating the points cost more than the rest of the query).
+   * 16 series × 60 buckets; allocating the points cost more than the rest of the query). The source's samples or
+   * buckets are folded by a plain function into a typed array, not by a closure over `let`s: a double written to a
+   * closure's variable is a new heap number each time, and a 7-day report folded tens of thousands of them per series.
    */
-  forEachBucket(startMs: number, endMs: number, stepMs: number, fn: (t: number, avg: number, min: number, max: number, last: number, count: number) => void): void {
-    // the open output bucket, in locals
-    let b = NaN;
-    let min = 0;
-    let max = 0;
-    let sum = 0;
-    let count = 0;
-    let last = 0;
-    const push = (t: number, mn: number, mx: number, sm: number, n: number, ls: number) => {
-      const bt = Math.floor(t / stepMs) * stepMs;
-      if (bt !== b) {
-        if (count) fn(b, sum / count, min, max, last, count);
-        b = bt;
-        min = mn;
-        max = mx;
-        sum = sm;
-        count = n;
-        last = ls;
-        return;
-      }
-      if (mn < min) min = mn;
-      if (mx > max) max = mx;
-      sum += sm;
-      count += n;
-      last = ls;
-    };
+  forEachBucket(startMs: number, endMs: number, stepMs: number, fn: BucketFn): void {
+    const acc = new Float64Array(ACC_SLOTS);
+    acc[0] = NaN;
     const source = this.sourceFor(startMs, endMs);
-    if (source === null) this.forEachRaw(startMs, endMs, (t, v) => push(t, v, v, v, 1, v));
-    else source.forEach(startMs, endMs, push);
-    if (count) fn(b, sum / count, min, max, last, count);
+    if (source === null) {
+      const cap = this.rawCapacity;
+      const raw = this.#raw;
+      const base = this.#head - this.#size + cap;
+      for (let k = this.#rawFirst(startMs); k < this.#size; k++) {
+        const i = ((base + k) % cap) * RAW_SLOTS;
+        const t = raw[i]!;
+        if (t > endMs) break;
+        const v = raw[i + 1]!;
+        fold(acc, stepMs, t, v, v, v, 1, v, fn);
+      }
+    } else source.fold(startMs, endMs, stepMs, acc, fn);
+    emit(acc, fn);
   }
 
   /** null = raw; else the finest tier whose span reaches back to startMs (or the coarsest). */
