@@ -10,21 +10,17 @@ import { IDLE_PRELUDE, runWorker } from './worker.js';
  * quoted, its quotes doubled.
  */
 const CSV_WORKER = `${IDLE_PRELUDE}
-parentPort.once('message', ({ names, data }) => {
-  try {
-    const q = (s) => (/[",\\r\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s);
-    const parts = [];
-    names.forEach(([name, unit], n) => {
-      const pre = q(name) + ',' + q(unit) + ',';
-      const d = data[n];
-      for (let i = 0; i < d.length; i += 2) parts.push(pre + new Date(d[i]).toISOString() + ',' + d[i + 1] + '\\n');
-    });
-    const buf = Buffer.from(parts.join(''));
-    const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
-    parentPort.postMessage({ rows: bytes }, [bytes]);
-  } catch (err) {
-    parentPort.postMessage({ error: String((err && err.message) || err) });
-  }
+serve(({ names, data }) => {
+  const q = (s) => (/[",\\r\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s);
+  const parts = [];
+  names.forEach(([name, unit], n) => {
+    const pre = q(name) + ',' + q(unit) + ',';
+    const d = data[n];
+    for (let i = 0; i < d.length; i += 2) parts.push(pre + new Date(d[i]).toISOString() + ',' + d[i + 1] + '\\n');
+  });
+  const buf = Buffer.from(parts.join(''));
+  const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+  return [{ rows: bytes }, [bytes]];
 });
 `;
 

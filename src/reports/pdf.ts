@@ -65,40 +65,37 @@ function chartOption(name: string, unit: string, spanMs: number): Record<string,
  * The whole PDF is made in a worker thread: loading ECharts and playwright-core (half a second of module compilation),
  * rendering a hundred charts and talking to Chromium would otherwise hold the event loop (bench/README.md, "Reports").
  * The worker is plain JavaScript, so it runs the same from src/ under tsx and from dist/; it requires both libraries by
- * their resolved paths, renders the charts into the HTML's `<!--chart:N-->` slots, prints, and lives for one report.
+ * their resolved paths, renders the charts into the HTML's `<!--chart:N-->` slots, and prints. The thread and the
+ * libraries it loaded stay for the next report a while (worker.ts); Chromium is started for each report.
  */
 const PDF_WORKER = `${IDLE_PRELUDE}
-parentPort.once('message', async ({ html, options, data, executablePath, timeoutMs }) => {
-  try {
-    const echarts = require(workerData.echarts);
-    const svgs = options.map((option, n) => {
-      const flat = data[n];
-      const points = new Array(flat.length / 2);
-      for (let i = 0; i < points.length; i++) points[i] = [flat[2 * i], flat[2 * i + 1]];
-      option.series[0].data = points;
-      const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
-      try {
-        chart.setOption(option);
-        return chart.renderToSVGString();
-      } finally {
-        chart.dispose();
-      }
-    });
-    const doc = html.replace(/<!--chart:(\\d+)-->/g, (_, i) => svgs[Number(i)]);
-    const { chromium } = require(workerData.playwright);
-    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: timeoutMs });
+serve(async ({ html, options, data, executablePath, timeoutMs }) => {
+  const echarts = require(workerData.echarts);
+  const svgs = options.map((option, n) => {
+    const flat = data[n];
+    const points = new Array(flat.length / 2);
+    for (let i = 0; i < points.length; i++) points[i] = [flat[2 * i], flat[2 * i + 1]];
+    option.series[0].data = points;
+    const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
     try {
-      const page = await browser.newPage();
-      page.setDefaultTimeout(timeoutMs);
-      await page.setContent(doc, { waitUntil: 'load' });
-      const pdf = await page.pdf(workerData.pdf);
-      const bytes = pdf.buffer.slice(pdf.byteOffset, pdf.byteOffset + pdf.length);
-      parentPort.postMessage({ pdf: bytes }, [bytes]);
+      chart.setOption(option);
+      return chart.renderToSVGString();
     } finally {
-      await browser.close();
+      chart.dispose();
     }
-  } catch (err) {
-    parentPort.postMessage({ error: String((err && err.message) || err) });
+  });
+  const doc = html.replace(/<!--chart:(\\d+)-->/g, (_, i) => svgs[Number(i)]);
+  const { chromium } = require(workerData.playwright);
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: timeoutMs });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(timeoutMs);
+    await page.setContent(doc, { waitUntil: 'load' });
+    const pdf = await page.pdf(workerData.pdf);
+    const bytes = pdf.buffer.slice(pdf.byteOffset, pdf.byteOffset + pdf.length);
+    return [{ pdf: bytes }, [bytes]];
+  } finally {
+    await browser.close();
   }
 });
 `;

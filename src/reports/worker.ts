@@ -5,6 +5,9 @@ import { Worker } from 'node:worker_threads';
  * dist/): the thread, and any Chromium it starts (a child inherits its thread's policy), run SCHED_IDLE, so on a busy
  * machine a report waits for idle CPU instead of taking it from the event loop that answers /metrics. Best effort:
  * without chrt (util-linux) it runs at normal priority.
+ *
+ * `serve(handle)` answers each job: `handle(job)` returns (or resolves to) `[answer, transfer]`; a throw answers
+ * `{error}` for that job only.
  */
 export const IDLE_PRELUDE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -12,24 +15,91 @@ try {
   const tid = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop();
   require('node:child_process').execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' });
 } catch {}
+const serve = (handle) => parentPort.on('message', async ({ id, job }) => {
+  try {
+    const [answer, transfer] = await handle(job);
+    parentPort.postMessage({ id, answer }, transfer);
+  } catch (err) {
+    parentPort.postMessage({ id, error: String((err && err.message) || err) });
+  }
+});
 `;
 
+interface Slot {
+  key: string;
+  worker: Worker;
+  pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+  idle: NodeJS.Timeout | null;
+}
+
 /**
- * Runs `code` (which starts with IDLE_PRELUDE and answers one message with `{error}` or its result) in a worker thread
- * for one job: posts `message` with `transfer`, resolves with the answer, and ends the thread either way.
+ * Report workers live across jobs, one per worker code (and its workerData), and end after `IDLE_MS` (5 s) without a
+ * job. A thread per job cost the event loop 3–7 ms at each start, and 5–14 ms with the `chrt` fork of the prelude, in
+ * a 300 MB process (bench/README.md, "Reports"): ten CSVs in a row paid it ten times. Not longer: the PDF worker holds
+ * ECharts and playwright-core, about 200 MB, which an idle agent should give back.
  */
-export async function runWorker<T>(code: string, workerData: unknown, message: unknown, transfer: ArrayBuffer[]): Promise<T> {
-  const worker = new Worker(code, { eval: true, workerData });
-  try {
-    const answer = await new Promise<T & { error?: string }>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the report worker exited (${code})`)));
-      worker.postMessage(message, transfer);
-    });
-    if (answer.error !== undefined) throw new Error(answer.error);
-    return answer;
-  } finally {
-    await worker.terminate();
-  }
+const slots = new Map<string, Slot>();
+let nextId = 0;
+let IDLE_MS = 5000;
+
+/** For tests: how long an idle worker lives. */
+export function setWorkerIdleMs(ms: number): void {
+  IDLE_MS = ms;
+}
+
+/** The report worker threads alive now (tests). */
+export function reportWorkers(): Worker[] {
+  return [...slots.values()].map((s) => s.worker);
+}
+
+function slotFor(code: string, workerData: unknown): Slot {
+  const key = `${code}\0${JSON.stringify(workerData)}`;
+  const found = slots.get(key);
+  if (found) return found;
+  const slot: Slot = { key, worker: new Worker(code, { eval: true, workerData }), pending: new Map(), idle: null };
+  const fail = (err: Error) => {
+    if (slots.get(key) === slot) slots.delete(key);
+    if (slot.idle) clearTimeout(slot.idle);
+    for (const p of slot.pending.values()) p.reject(err);
+    slot.pending.clear();
+  };
+  slot.worker.on('message', ({ id, answer, error }: { id: number; answer?: unknown; error?: string }) => {
+    const p = slot.pending.get(id);
+    if (!p) return;
+    slot.pending.delete(id);
+    if (error !== undefined) p.reject(new Error(error));
+    else p.resolve(answer);
+    if (!slot.pending.size) park(slot);
+  });
+  slot.worker.on('error', fail);
+  slot.worker.on('exit', (code) => fail(new Error(`the report worker exited (${code})`)));
+  slots.set(key, slot);
+  return slot;
+}
+
+/** No job left: the thread no longer holds the process open, and ends after IDLE_MS unless a job comes. */
+function park(slot: Slot): void {
+  slot.worker.unref();
+  slot.idle = setTimeout(() => {
+    if (slot.pending.size) return;
+    slots.delete(slot.key);
+    void slot.worker.terminate();
+  }, IDLE_MS);
+  slot.idle.unref();
+}
+
+/**
+ * Runs one job on the worker for `code` (which starts with IDLE_PRELUDE and calls `serve`): posts `job` with
+ * `transfer`, resolves with the answer. The worker is started at the first job and kept for the next ones.
+ */
+export function runWorker<T>(code: string, workerData: unknown, job: unknown, transfer: ArrayBuffer[]): Promise<T> {
+  const slot = slotFor(code, workerData);
+  if (slot.idle) clearTimeout(slot.idle);
+  slot.idle = null;
+  slot.worker.ref();
+  const id = nextId++;
+  return new Promise<T>((resolve, reject) => {
+    slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    slot.worker.postMessage({ id, job }, transfer);
+  });
 }

@@ -1,0 +1,56 @@
+import t from 'tap';
+import { IDLE_PRELUDE, reportWorkers, runWorker, setWorkerIdleMs } from '../../../src/reports/worker.js';
+
+/** A worker that answers with its thread id, doubles a transferred array, fails on request, or dies. */
+const CODE = `${IDLE_PRELUDE}
+const { threadId } = require('node:worker_threads');
+serve(async ({ op, data }) => {
+  if (op === 'fail') throw new Error('asked to fail');
+  if (op === 'die') process.exit(3);
+  if (op === 'slow') await new Promise((r) => setTimeout(r, 100));
+  const out = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data[i] * 2;
+  return [{ threadId, out }, [out.buffer]];
+});
+`;
+type Answer = { threadId: number; out: Float64Array };
+const job = (op: string, values: number[] = [1, 2]) => {
+  const data = Float64Array.from(values);
+  return runWorker<Answer>(CODE, null, { op, data }, [data.buffer as ArrayBuffer]);
+};
+
+t.test('one thread serves job after job, and jobs at once, each answered by its own id', async (t) => {
+  setWorkerIdleMs(60_000);
+  const a = await job('double', [1, 2, 3]);
+  t.same([...a.out], [2, 4, 6]);
+  const b = await job('double');
+  t.equal(b.threadId, a.threadId, 'the second job ran on the same thread');
+  const [slow, fast] = await Promise.all([job('slow', [5]), job('double', [7])]);
+  t.same([[...slow.out], [...fast.out]], [[10], [14]], 'each job got its own answer');
+  t.equal(reportWorkers().length, 1);
+});
+
+t.test('a job that throws fails alone; a worker that dies fails its jobs and the next job starts a new one', async (t) => {
+  setWorkerIdleMs(60_000);
+  const before = (await job('double')).threadId;
+  await t.rejects(job('fail'), /asked to fail/);
+  t.equal((await job('double')).threadId, before, 'the thread lived through a failed job');
+  const pending = job('slow');
+  await t.rejects(job('die'), /the report worker exited \(3\)/);
+  await t.rejects(pending, /exited/, 'a job on the dead thread is failed, not left hanging');
+  const after = (await job('double')).threadId;
+  t.not(after, before, 'a new thread');
+});
+
+t.test('an idle worker ends after the idle time, and a job after that starts another', async (t) => {
+  setWorkerIdleMs(50);
+  const first = (await job('double')).threadId;
+  t.equal(reportWorkers().length, 1);
+  const w = reportWorkers()[0]!;
+  const hold = setInterval(() => {}, 1000); // the parked thread and its timer hold the process no longer: this test does
+  await new Promise((r) => w.once('exit', r));
+  clearInterval(hold);
+  t.equal(reportWorkers().length, 0, 'ended when idle');
+  t.not((await job('double')).threadId, first);
+  setWorkerIdleMs(5000);
+});
