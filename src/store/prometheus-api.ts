@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { promFloat, scanMatrix } from './prom-matrix.js';
 
 /**
  * A client of the Prometheus HTTP query API (`/api/v1/query`, `/api/v1/query_range`), as Prometheus, VictoriaMetrics,
@@ -117,7 +118,8 @@ export class PrometheusApi {
         });
         res.on('end', () => {
           try {
-            resolve(parseAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+            const body = Buffer.concat(chunks);
+            resolve((res.statusCode === 200 ? scanMatrix(body) : null) ?? parseAnswer(res.statusCode ?? 0, body.toString('utf8')));
           } catch (err) {
             reject(err);
           }
@@ -164,7 +166,7 @@ export function parseAnswer(status: number, text: string): PromSeries[] {
     for (let i = 0; i < pts.length; i++) {
       const pt = pts[i]!;
       times[i] = Math.round(pt[0] * 1000);
-      values[i] = Number(pt[1]);
+      values[i] = promFloat(pt[1]);
     }
     out.push({ metric: r.metric ?? {}, times, values });
   }
