@@ -174,7 +174,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
     publicUrl: () => config.alerting.external_url ?? http?.url ?? '',
     sources: {
       history: history.reader,
-      pluginSamples: (id, startMs, endMs) => history.plugins.columns(id, startMs, endMs),
+      pluginRing: (id) => history.plugins.view(id),
       plugins: () =>
         supervisor.list().map((p) => {
           const sv = services.snapshot(p.id);

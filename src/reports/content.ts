@@ -1,7 +1,7 @@
 import { HOST_SERIES_BY_NAME } from '../model/legacy-names.js';
 import { isoUtc } from '../model/time.js';
 import type { HistoryReader } from '../store/history-reader.js';
-import type { PluginColumns } from '../store/plugin-history.js';
+import { viewColumns, type PluginColumns, type PluginRingView } from '../store/plugin-history.js';
 import { recommend, THRESHOLDS, type Recommendation } from './recommendations.js';
 
 const CPU_THRESHOLD = THRESHOLDS.cpuPercent;
@@ -10,7 +10,8 @@ import type { ReportRequest } from './store.js';
 /** What a report reads, each a function main.ts wires: the local history, the plugins, the alerts and the rules. */
 export interface ReportSources {
   history: HistoryReader;
-  pluginSamples: (pluginId: string, startMs: number, endMs: number) => Iterable<PluginColumns>;
+  /** A plugin's sample ring, shared with the build worker (PluginHistory.view); null for one never sampled. */
+  pluginRing: (pluginId: string) => PluginRingView | null;
   plugins: () => Array<{ id: string; name: string; state: string; restarts: number; health: string; calls: { total: number; failed: number; avgSeconds: number } | null }>;
   /** Alerts raised within [startMs, endMs], oldest first, as `GET alerts` shows them. */
   alerts: (startMs: number, endMs: number) => Array<Record<string, unknown>>;
@@ -137,60 +138,97 @@ export function selection(req: ReportRequest, known: { plugins: string[]; has: (
 }
 
 /**
- * Builds a report's content from the sources. Summary: host KPIs (as `GET summary` computes them), top plugins by CPU
- * and memory, restarts, alerts by level with the longest and the most frequent. Detailed: plus every host gauge and
- * each plugin's CPU and memory as time series. Custom: only the listed metrics (host names or the seed's groups, plugin
- * ids, custom metric names), with their series.
+ * What a report is made from: read from the sources on the main thread by `gatherReport` (the host series already
+ * bucketed, each plugin's samples in the period copied into columns), then sent to the build worker (build.ts),
+ * where `composeReport` makes the content. Structured-clonable; `transferables` lists its typed arrays' buffers (the
+ * plugin rings' memory is shared, not sent).
  */
-export async function buildReport(id: string, req: ReportRequest, src: ReportSources, nowMs: number): Promise<ReportContent> {
+export interface ReportInput {
+  id: string;
+  req: ReportRequest;
+  nowMs: number;
+  step: number;
+  hostname: string;
+  summary: ReportContent['summary'];
+  /** The host (and custom) series of a detailed or custom report, in the order the content shows them. */
+  hostSeries: Array<{ name: string; unit: string; data: Float64Array }>;
+  /** Disk usage over the period, flat `[t, v, …]`, for the recommendations (null without them). */
+  disk: Float64Array | null;
+  plugins: Array<{ status: ReturnType<ReportSources['plugins']>[number]; ring: PluginRingView | null }>;
+  alerts: Array<Record<string, unknown>> | null;
+  rules: Array<Record<string, unknown>>;
+}
+
+/** The buffers of a ReportInput's typed arrays: transferred to the worker, not copied. */
+export function transferables(input: ReportInput): ArrayBuffer[] {
+  return [...input.hostSeries.map((s) => s.data.buffer), ...(input.disk ? [input.disk.buffer] : [])] as ArrayBuffer[];
+}
+
+/**
+ * Reads what a report needs from the sources, yielding to the event loop between series and plugins. Summary: host
+ * KPIs (as `GET summary` computes them); detailed: plus every host gauge as a series; custom: only the listed metrics
+ * (host names or the seed's groups, plugin ids, custom metric names). The plugins' samples are not read here: their
+ * rings' shared memory goes to the worker, where `composeReport` folds them.
+ */
+export async function gatherReport(id: string, req: ReportRequest, src: ReportSources, nowMs: number): Promise<ReportInput> {
   const pause = src.yieldNow ?? (() => new Promise<void>((r) => setImmediate(r)));
-  const span = req.endMs - req.startMs;
-  const step = stepFor(span);
+  const step = stepFor(req.endMs - req.startMs);
   const statuses = src.plugins();
   const sel = selection(req, { plugins: statuses.map((p) => p.id), has: (n) => src.history.has(n) });
   if (sel.unknown.length) throw new ReportInputError(`metrics: ${sel.unknown.map((m) => `"${m.slice(0, 64)}"`).join(', ')} ${sel.unknown.length === 1 ? 'is' : 'are'} not a host metric (or cpu, memory, disk, network, load), a plugin id or a custom metric`);
 
-  // host KPIs
-  const summaryGauges = SUMMARY_GAUGES.filter(([, name]) => sel.host.includes(name));
-  // one gauge at a time, a yield after each: all of them over a week at once was a 3–7 ms piece of main thread
-  const gauges: Array<Awaited<ReturnType<HistoryReader['summarize']>>['gauges'][number]> = [];
-  const lasts: Awaited<ReturnType<HistoryReader['range']>> = [];
-  for (const [, name] of summaryGauges) {
-    gauges.push(...(await src.history.summarize({ gauges: [name], counters: [], trend: true }, req.startMs, req.endMs, step)).gauges);
+  // host KPIs, one gauge at a time, a yield after each: all of them over a week at once was a 3–7 ms piece of main thread
+  const summary: ReportContent['summary'] = {};
+  for (const [key, name, unit] of SUMMARY_GAUGES.filter(([, name]) => sel.host.includes(name))) {
+    const [g] = (await src.history.summarize({ gauges: [name], counters: [], trend: true }, req.startMs, req.endMs, step)).gauges;
     // `current` of a report is the period's last value (GET summary's is now's): a past period reads the same later
-    lasts.push(...(await src.history.range([name], req.startMs, req.endMs, step)));
+    const last = (await src.history.range([name], req.startMs, req.endMs, step))[0]?.[0]?.hundredths.at(-1);
+    summary[key] = g && last !== undefined ? { current: last / 100, average: r2(g.average), maximum: r2(g.maximum), minimum: r2(g.minimum), trend: g.trend, unit } : { current: null, average: null, maximum: null, minimum: null, trend: 'stable', unit };
     await pause();
   }
-  const summary: ReportContent['summary'] = {};
-  summaryGauges.forEach(([key, , unit], i) => {
-    const g = gauges[i];
-    const last = lasts[i]?.[0]?.hundredths.at(-1);
-    summary[key] = g && last !== undefined ? { current: last / 100, average: r2(g.average), maximum: r2(g.maximum), minimum: r2(g.minimum), trend: g.trend, unit } : { current: null, average: null, maximum: null, minimum: null, trend: 'stable', unit };
-  });
-  await pause();
 
-  // plugins: one pass over each plugin's samples in the period, bucketed for its series
+  // host series (detailed: every gauge; custom: the listed ones and the custom metrics), host first
+  const hostSeries: ReportInput['hostSeries'] = [];
+  if (req.type !== 'summary') {
+    for (const name of [...sel.host, ...sel.custom]) {
+      // one series at a time: a week of one is a few ms; all of them at once would hold the event loop
+      for (const s of (await src.history.range([name], req.startMs, req.endMs, step))[0]!) hostSeries.unshift({ name: s.name, unit: HOST_SERIES_BY_NAME.get(name)?.unit ?? '', data: flatten(s.times, s.hundredths) });
+      await pause();
+    }
+  }
+  let disk: Float64Array | null = null;
+  if (req.includeRecommendations) {
+    // the disk finding reads the disk over the whole period whatever the report type
+    const [d] = await src.history.range(['disk_usage_percent'], req.startMs, req.endMs, step);
+    disk = d?.[0] ? flatten(d[0].times, d[0].hundredths) : new Float64Array(0);
+  }
+
+  const plugins = statuses.filter((s) => sel.plugins.includes(s.id)).map((status) => ({ status, ring: src.pluginRing(status.id) }));
+  return { id, req, nowMs, step, hostname: src.hostname, summary, hostSeries, disk, plugins, alerts: req.includeAlerts ? src.alerts(req.startMs, req.endMs) : null, rules: req.includeRecommendations ? src.rules() : [] };
+}
+
+/**
+ * Makes a report's content from what `gatherReport` read, synchronously (the build worker runs it): top plugins by CPU
+ * and memory, restarts, alerts by level with the longest and the most frequent; each plugin's CPU and memory series
+ * for a detailed or custom report; the recommendations when asked for.
+ */
+export function composeReport(input: ReportInput): ReportContent {
+  const { req, step } = input;
   const wantPluginSeries = req.type !== 'summary';
-  const series: SeriesContent[] = [];
+  const pluginSeries: SeriesContent[] = [];
   const rows: PluginRowContent[] = [];
   // what the recommendations read, gathered in the same pass: memory by bucket, samples above the CPU threshold
   const memoryOf = new Map<string, Float64Array>();
   const cpuOf = new Map<string, { samples: number; above: number; average: number }>();
-  for (const p of statuses.filter((s) => sel.plugins.includes(s.id))) {
+  for (const { status: p, ring } of input.plugins) {
     // buckets as flat sums and counts, not a Map of pairs: a week of 50 plugins made a hundred thousand small arrays
-    // per report, and collecting them paused the event loop
     const first = Math.floor(req.startMs / step);
     const nb = Math.floor(req.endMs / step) - first + 1;
     const buckets: PluginBuckets = { first, step, memS: new Float64Array(nb), memC: new Uint32Array(nb), cpuS: wantPluginSeries ? new Float64Array(nb) : null, cpuC: wantPluginSeries ? new Uint32Array(nb) : null };
     const st = new Float64Array(STAT_SLOTS);
     st[S.cpuMax] = -Infinity;
     st[S.memMax] = -Infinity;
-    st[S.memFirst] = NaN;
-    st[S.memLast] = NaN;
-    for (const batch of src.pluginSamples(p.id, req.startMs, req.endMs)) {
-      foldPluginBatch(batch, st, buckets);
-      await pause();
-    }
+    if (ring) for (const batch of viewColumns(ring, req.startMs, req.endMs)) foldPluginBatch(batch, st, buckets);
     const n = st[S.n]!;
     const [cpuSum, cpuMax, memSum, memMax, memFirst, memLast, above] = [st[S.cpuSum]!, st[S.cpuMax]!, st[S.memSum]!, st[S.memMax]!, st[S.memFirst]!, st[S.memLast]!, st[S.above]!];
     const { memS, memC, cpuS, cpuC } = buckets;
@@ -223,51 +261,31 @@ export async function buildReport(id: string, req: ReportRequest, src: ReportSou
     memoryOf.set(p.id, memory);
     cpuOf.set(p.id, { samples: n, above, average: n ? cpuSum / n : 0 });
     if (wantPluginSeries && n) {
-      series.push(seriesContent(`plugin ${p.id} cpu_percent`, '%', averages(cpuS!, cpuC!)));
-      series.push(seriesContent(`plugin ${p.id} memory_mb`, 'MB', memory));
+      pluginSeries.push(seriesContent(`plugin ${p.id} cpu_percent`, '%', averages(cpuS!, cpuC!)));
+      pluginSeries.push(seriesContent(`plugin ${p.id} memory_mb`, 'MB', memory));
     }
   }
   const sampled = rows.filter((r) => r.samples > 0);
   const topCpu = [...sampled].sort((a, b) => b.cpu_average! - a.cpu_average!).slice(0, 10);
   const topMemory = [...sampled].sort((a, b) => b.memory_average_mb! - a.memory_average_mb!).slice(0, 10);
-
-  // host series (detailed: every gauge; custom: the listed ones and the custom metrics)
-  if (req.type !== 'summary') {
-    const names = [...sel.host, ...sel.custom];
-    const got: Awaited<ReturnType<HistoryReader['range']>> = [];
-    for (const name of names) {
-      // one series at a time: a week of one is a few ms; all of them at once would hold the event loop
-      got.push(...(await src.history.range([name], req.startMs, req.endMs, step)));
-      await pause();
-    }
-    names.forEach((name, i) => {
-      for (const s of got[i]!) series.unshift(seriesContent(s.name, HOST_SERIES_BY_NAME.get(name)?.unit ?? '', flatten(s.times, s.hundredths)));
-    });
-    // host first, in catalogue order, then plugins
-    series.sort((a, b) => Number(a.name.startsWith('plugin ')) - Number(b.name.startsWith('plugin ')));
-  }
-  await pause();
-
-  const alerts = req.includeAlerts ? alertSection(src.alerts(req.startMs, req.endMs), req.endMs) : null;
+  const alerts = input.alerts ? alertSection(input.alerts, req.endMs) : null;
   const content: ReportContent = {
-    report_id: id,
+    report_id: input.id,
     title: `${req.type === 'summary' ? 'Performance summary' : req.type === 'detailed' ? 'Detailed performance report' : 'Custom performance report'} · 性能报告`,
     type: req.type,
-    host: src.hostname,
+    host: input.hostname,
     period: { name: req.period, start: isoUtc(req.startMs), end: isoUtc(req.endMs) },
-    generated_at: isoUtc(nowMs),
+    generated_at: isoUtc(input.nowMs),
     step_seconds: step / 1000,
-    summary,
+    summary: input.summary,
     plugins: { top_cpu: topCpu, top_memory: topMemory, all: rows },
     alerts,
-    series,
+    // host first, then plugins
+    series: [...input.hostSeries.map((s) => seriesContent(s.name, s.unit, s.data)), ...pluginSeries],
     recommendations: null,
   };
-  if (req.includeRecommendations) {
-    // the disk and memory findings read the host series over the whole period whatever the report type
-    const [disk] = await src.history.range(['disk_usage_percent'], req.startMs, req.endMs, step);
-    const diskPoints = disk?.[0] ? flatten(disk[0].times, disk[0].hundredths) : new Float64Array(0);
-    content.recommendations = recommend({ rows, disk: diskPoints, alerts: alerts?.list ?? [], rules: src.rules(), spanMs: span, pluginSeries: (id) => memoryOf.get(id) ?? new Float64Array(0), cpuStats: (id) => cpuOf.get(id) ?? { samples: 0, above: 0, average: 0 } });
+  if (input.disk) {
+    content.recommendations = recommend({ rows, disk: input.disk, alerts: alerts?.list ?? [], rules: input.rules, spanMs: req.endMs - req.startMs, pluginSeries: (id) => memoryOf.get(id) ?? new Float64Array(0), cpuStats: (id) => cpuOf.get(id) ?? { samples: 0, above: 0, average: 0 } });
   }
   return content;
 }

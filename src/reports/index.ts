@@ -7,7 +7,9 @@ import type { AdminMiddleware } from '../http/auth.js';
 import type { Clock } from '../model/clock.js';
 import type { Component } from '../model/component.js';
 import type { ReportSources } from './content.js';
-import { findChromium, renderPdf as printReport } from './pdf.js';
+import { buildInWorker } from './build.js';
+import type { ReportInput } from './content.js';
+import { findChromium } from './pdf.js';
 import { createReportRouter } from './routes.js';
 import { reportJson, ReportService } from './service.js';
 import { ReportStore, type ReportRow } from './store.js';
@@ -43,10 +45,11 @@ export function createReports(o: ReportsOptions) {
     if (!service) throw new Error('reports are not started');
     return service;
   };
-  const renderPdf = async (content: Parameters<typeof printReport>[0]) => {
+  const build = async (input: ReportInput) => {
+    if (input.req.format !== 'pdf') return buildInWorker(input, null);
     const chromium = await findChromium(c.chromium, o.env);
     if (!chromium) throw new Error(`no Chromium to print the PDF: set reports.chromium or PERFWATCH_CHROMIUM, or install it (Debian: apt-get install chromium fonts-noto-cjk)${c.chromium ? `; ${c.chromium} is not an executable` : ''}`);
-    return printReport(content, chromium, Math.min(c.timeout, 120_000));
+    return buildInWorker(input, { executablePath: chromium, timeoutMs: Math.min(c.timeout, 120_000) });
   };
   let tasks: ScheduledTask[] = [];
   const deliver = async (row: ReportRow) => {
@@ -96,7 +99,7 @@ export function createReports(o: ReportsOptions) {
     name: 'reports',
     start() {
       store = new ReportStore(path.join(o.config.storage.path, 'reports'));
-      service = new ReportService({ store, sources: o.sources, clock: o.clock, concurrency: c.concurrency, maxQueue: c.max_queue, timeoutMs: c.timeout, maxAgeMs: c.max_age, maxCount: c.max_count, renderPdf, log: o.log, onFinished: (row) => void deliver(row) });
+      service = new ReportService({ store, sources: o.sources, clock: o.clock, concurrency: c.concurrency, maxQueue: c.max_queue, timeoutMs: c.timeout, maxAgeMs: c.max_age, maxCount: c.max_count, build, log: o.log, onFinished: (row) => void deliver(row) });
       service.start();
       tasks = c.schedules.map((sch) => cron.schedule(sch.cron, () => void runSchedule(sch.name), { name: `report:${sch.name}`, noOverlap: true, ...(sch.timezone ? { timezone: sch.timezone } : {}) }));
     },

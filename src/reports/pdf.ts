@@ -1,7 +1,5 @@
 import { access, constants } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { ReportContent, SeriesContent } from './content.js';
-import { IDLE_PRELUDE, runWorker } from './worker.js';
 
 /**
  * The PDF engine (docs/reports.md says why): the report as HTML, its charts as SVG rendered on the server by ECharts
@@ -31,12 +29,11 @@ const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '
 const num = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? '–' : `${v}${unit}`);
 
 /**
- * A series' points (flat `[t0, v0, t1, v1, …]`, copied), bytes shown in MiB or GiB (whichever keeps the
- * numbers short), and the unit that goes with them. Flat typed arrays go to the chart worker by transfer, not by a
- * structured clone of one small array per point, which held the event loop for tens of milliseconds on a 7-day report.
+ * A series' points (flat `[t0, v0, t1, v1, …]`, copied), bytes shown in MiB or GiB (whichever keeps the numbers
+ * short), and the unit that goes with them.
  */
 export function chartData(s: SeriesContent): { unit: string; data: Float64Array } {
-  const data = s.data.slice(); // a copy: the transfer to the worker detaches it
+  const data = s.data.slice(); // a copy: the content keeps its own values
   let unit = s.unit;
   if (s.unit === 'bytes' || s.unit === 'bytes/s') {
     let max = 0;
@@ -48,7 +45,7 @@ export function chartData(s: SeriesContent): { unit: string; data: Float64Array 
   return { unit, data };
 }
 
-/** One line chart's ECharts option without its data (the worker puts the points in): a time axis with labels fit to the span, the unit in the title. */
+/** One line chart's ECharts option without its data (printPdf puts the points in): a time axis with labels fit to the span, the unit in the title. */
 function chartOption(name: string, unit: string, spanMs: number): Record<string, unknown> {
   const labels = spanMs > 2 * 86_400_000 ? '{MM}-{dd} {HH}:{mm}' : spanMs > 3_600_000 ? '{HH}:{mm}' : '{HH}:{mm}:{ss}';
   return {
@@ -61,45 +58,6 @@ function chartOption(name: string, unit: string, spanMs: number): Record<string,
   };
 }
 
-/**
- * The whole PDF is made in a worker thread: loading ECharts and playwright-core (half a second of module compilation),
- * rendering a hundred charts and talking to Chromium would otherwise hold the event loop (bench/README.md, "Reports").
- * The worker is plain JavaScript, so it runs the same from src/ under tsx and from dist/; it requires both libraries by
- * their resolved paths, renders the charts into the HTML's `<!--chart:N-->` slots, and prints. The thread and the
- * libraries it loaded stay for the next report a while (worker.ts); Chromium is started for each report.
- */
-const PDF_WORKER = `${IDLE_PRELUDE}
-serve(async ({ html, options, data, executablePath, timeoutMs }) => {
-  const echarts = require(workerData.echarts);
-  const svgs = options.map((option, n) => {
-    const flat = data[n];
-    const points = new Array(flat.length / 2);
-    for (let i = 0; i < points.length; i++) points[i] = [flat[2 * i], flat[2 * i + 1]];
-    option.series[0].data = points;
-    const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
-    try {
-      chart.setOption(option);
-      return chart.renderToSVGString();
-    } finally {
-      chart.dispose();
-    }
-  });
-  const doc = html.replace(/<!--chart:(\\d+)-->/g, (_, i) => svgs[Number(i)]);
-  const { chromium } = require(workerData.playwright);
-  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: timeoutMs });
-  try {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(timeoutMs);
-    await page.setContent(doc, { waitUntil: 'load' });
-    const pdf = await page.pdf(workerData.pdf);
-    const bytes = pdf.buffer.slice(pdf.byteOffset, pdf.byteOffset + pdf.length);
-    return [{ pdf: bytes }, [bytes]];
-  } finally {
-    await browser.close();
-  }
-});
-`;
-
 const PDF_OPTIONS = {
   format: 'A4',
   printBackground: true,
@@ -109,21 +67,46 @@ const PDF_OPTIONS = {
   margin: { top: '16mm', bottom: '16mm', left: '12mm', right: '12mm' },
 };
 
-/** The report as a PDF: its HTML and chart options made here, the charts and the printing done in a worker thread. */
-export async function renderPdf(c: ReportContent, executablePath: string, timeoutMs: number): Promise<Buffer> {
-  const { html, options, data } = await reportHtml(c);
-  const require = createRequire(import.meta.url);
-  const workerData = { echarts: require.resolve('echarts'), playwright: require.resolve('playwright-core'), pdf: PDF_OPTIONS };
-  const answer = await runWorker<{ pdf: ArrayBuffer }>(PDF_WORKER, workerData, { html, options, data, executablePath, timeoutMs }, data.map((d) => d.buffer as ArrayBuffer));
-  return Buffer.from(answer.pdf);
+/**
+ * The report as a PDF, made in the build worker (build.ts): ECharts renders each chart to SVG into the HTML's
+ * `<!--chart:N-->` slots, and Chromium prints it. Both libraries are imported here, at the first PDF, so the main
+ * thread never compiles them (half a second), and the worker keeps them for the next report; Chromium is started for
+ * each report.
+ */
+export async function printPdf(c: ReportContent, o: { executablePath: string; timeoutMs: number }): Promise<Buffer> {
+  const { html, options, data } = reportHtml(c);
+  const echarts = await import('echarts');
+  const svgs = options.map((option, n) => {
+    const flat = data[n]!;
+    const points: Array<[number, number]> = new Array(flat.length / 2);
+    for (let i = 0; i < points.length; i++) points[i] = [flat[2 * i]!, flat[2 * i + 1]!];
+    (option.series as Array<{ data: unknown }>)[0]!.data = points;
+    const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
+    try {
+      chart.setOption(option);
+      return chart.renderToSVGString();
+    } finally {
+      chart.dispose();
+    }
+  });
+  const doc = html.replace(/<!--chart:(\d+)-->/g, (_, i: string) => svgs[Number(i)]!);
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: o.executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: o.timeoutMs });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(o.timeoutMs);
+    await page.setContent(doc, { waitUntil: 'load' });
+    return await page.pdf(PDF_OPTIONS);
+  } finally {
+    await browser.close();
+  }
 }
 
 /**
  * The report as one HTML document (title page, summary, plugins, alerts, recommendations) with a `<!--chart:N-->` slot
- * per chart, the charts' options and their points. The points are converted one series at a time with a yield in
- * between, so a report of a hundred week-long series never holds the event loop.
+ * per chart, the charts' options and their points.
  */
-export async function reportHtml(c: ReportContent): Promise<{ html: string; options: Array<Record<string, unknown>>; data: Float64Array[] }> {
+export function reportHtml(c: ReportContent): { html: string; options: Array<Record<string, unknown>>; data: Float64Array[] } {
   const spanMs = Date.parse(c.period.end) - Date.parse(c.period.start);
   const options: Array<Record<string, unknown>> = [];
   const data: Float64Array[] = [];
@@ -132,7 +115,6 @@ export async function reportHtml(c: ReportContent): Promise<{ html: string; opti
     const d = chartData(s);
     options.push(chartOption(s.name, d.unit, spanMs));
     data.push(d.data);
-    await new Promise<void>((r) => setImmediate(r));
   }
   const rows = (cells: unknown[][]) => cells.map((r) => `<tr>${r.map((x) => `<td>${esc(x)}</td>`).join('')}</tr>`).join('');
   const table = (head: string[], body: unknown[][]) => `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.length ? rows(body) : `<tr><td colspan="${head.length}">—</td></tr>`}</tbody></table>`;

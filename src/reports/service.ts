@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { ApiError, invalidBody } from '../http/api-error.js';
 import type { Clock } from '../model/clock.js';
 import { isoUtc } from '../model/time.js';
-import { buildReport, ReportInputError, selection, type ReportContent, type ReportSources } from './content.js';
-import { reportCsv } from './csv.js';
+import { gatherReport, ReportInputError, selection, type ReportInput, type ReportSources } from './content.js';
 import type { ReportRequest, ReportRow, ReportStore } from './store.js';
 
 /** The seed's fixed periods; `start`/`end` give any other. */
@@ -44,8 +43,8 @@ export interface ReportServiceOptions {
   timeoutMs: number;
   maxAgeMs: number;
   maxCount: number;
-  /** The PDF engine (pdf.ts): HTML with SVG charts printed by Chromium. */
-  renderPdf: (c: ReportContent) => Promise<Buffer>;
+  /** Makes the file from what was gathered (build.ts: in a worker thread; a PDF printed by Chromium). */
+  build: (input: ReportInput) => Promise<Buffer>;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Told when a report is ready or failed (schedules deliver it). */
   onFinished?: (row: ReportRow) => void;
@@ -58,8 +57,9 @@ interface Job {
 
 /**
  * Report generation off the hot path: requests are validated and stored at once (`pending`), then built in the
- * background, `concurrency` at a time, each cut at `timeoutMs`. Building yields to the event loop between sections and
- * plugins; the PDF is printed by a Chromium process. A full queue refuses with 429 `REPORTS_BUSY`.
+ * background, `concurrency` at a time, each cut at `timeoutMs`. The main thread reads the history, yielding between
+ * series and plugins; a worker thread makes the content and the file (a PDF is printed by a Chromium process). A full
+ * queue refuses with 429 `REPORTS_BUSY`.
  */
 export class ReportService {
   #o: ReportServiceOptions;
@@ -189,9 +189,9 @@ export class ReportService {
           check();
         },
       };
-      const content = await buildReport(job.id, row.request, sources, this.#o.clock.now());
+      const input = await gatherReport(job.id, row.request, sources, this.#o.clock.now());
       check();
-      const bytes = row.request.format === 'json' ? Buffer.from(JSON.stringify(content, null, 2)) : row.request.format === 'csv' ? await reportCsv(content) : await this.#o.renderPdf(content);
+      const bytes = await this.#o.build(input);
       check();
       const file = this.#o.store.fileOf(row);
       await writeFile(`${file}.tmp`, bytes, { mode: 0o600 });

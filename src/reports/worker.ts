@@ -1,29 +1,47 @@
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 
 /**
- * The first lines of a report worker (plain JavaScript, run with `eval`, so it is the same from src/ under tsx and from
- * dist/): the thread, and any Chromium it starts (a child inherits its thread's policy), run SCHED_IDLE, so on a busy
- * machine a report waits for idle CPU instead of taking it from the event loop that answers /metrics. Best effort:
- * without chrt (util-linux) it runs at normal priority.
- *
- * `serve(handle)` answers each job: `handle(job)` returns (or resolves to) `[answer, transfer]`; a throw answers
- * `{error}` for that job only.
+ * How a report worker starts (plain JavaScript, run with `eval`): the thread, and any Chromium it starts (a child
+ * inherits its thread's policy), run SCHED_IDLE, so on a busy machine a report waits for idle CPU instead of taking it
+ * from the event loop that answers /metrics (best effort: without chrt, util-linux, it runs at normal priority). Then
+ * it imports its module: from dist/ as it is; a `.ts` one from src/ through the loader the thread inherited (tap's),
+ * or else after registering tsx, whose hooks a worker does not inherit from `node --import tsx` (the bench).
  */
-export const IDLE_PRELUDE = `
-const { parentPort, workerData } = require('node:worker_threads');
+function startCode(entry: URL): string {
+  const url = JSON.stringify(entry.href);
+  return `
 try {
   const tid = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop();
   require('node:child_process').execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' });
 } catch {}
-const serve = (handle) => parentPort.on('message', async ({ id, job }) => {
-  try {
-    const [answer, transfer] = await handle(job);
-    parentPort.postMessage({ id, answer }, transfer);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String((err && err.message) || err) });
-  }
+import(${url}).catch((err) => {
+  if (err.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+  return import('tsx/esm/api').then((m) => (m.register(), import(${url} + '?tsx')));
 });
 `;
+}
+
+/**
+ * In a worker module: answers each job posted by `runWorker`. `handle(job)` returns (or resolves to)
+ * `[answer, transfer]`; a throw answers with its message for that job only.
+ */
+export function serve<J>(handle: (job: J) => Promise<[unknown, ArrayBuffer[]]> | [unknown, ArrayBuffer[]]): void {
+  const port = parentPort;
+  if (!port) throw new Error('serve() runs in a worker thread');
+  port.on('message', async ({ id, job }: { id: number; job: J }) => {
+    try {
+      const [answer, transfer] = await handle(job);
+      port.postMessage({ id, answer }, transfer);
+    } catch (err) {
+      port.postMessage({ id, error: String((err as Error)?.message ?? err) });
+    }
+  });
+}
+
+/** A worker module's URL beside the caller's: `.ts` under src/, `.js` in dist/. */
+export function workerModule(name: string, from: string): URL {
+  return new URL(`./${name}${from.endsWith('.ts') ? '.ts' : '.js'}`, from);
+}
 
 interface Slot {
   key: string;
@@ -33,7 +51,7 @@ interface Slot {
 }
 
 /**
- * Report workers live across jobs, one per worker code (and its workerData), and end after `IDLE_MS` (5 s) without a
+ * Report workers live across jobs, one per module (and its workerData), and end after `IDLE_MS` (5 s) without a
  * job. A thread per job cost the event loop 3–7 ms at each start, and 5–14 ms with the `chrt` fork of the prelude, in
  * a 300 MB process (bench/README.md, "Reports"): ten CSVs in a row paid it ten times. Not longer: the PDF worker holds
  * ECharts and playwright-core, about 200 MB, which an idle agent should give back.
@@ -52,11 +70,11 @@ export function reportWorkers(): Worker[] {
   return [...slots.values()].map((s) => s.worker);
 }
 
-function slotFor(code: string, workerData: unknown): Slot {
-  const key = `${code}\0${JSON.stringify(workerData)}`;
+function slotFor(entry: URL, workerData: unknown): Slot {
+  const key = `${entry.href}\0${JSON.stringify(workerData)}`;
   const found = slots.get(key);
   if (found) return found;
-  const slot: Slot = { key, worker: new Worker(code, { eval: true, workerData }), pending: new Map(), idle: null };
+  const slot: Slot = { key, worker: new Worker(startCode(entry), { eval: true, workerData }), pending: new Map(), idle: null };
   const fail = (err: Error) => {
     if (slots.get(key) === slot) slots.delete(key);
     if (slot.idle) clearTimeout(slot.idle);
@@ -89,11 +107,11 @@ function park(slot: Slot): void {
 }
 
 /**
- * Runs one job on the worker for `code` (which starts with IDLE_PRELUDE and calls `serve`): posts `job` with
- * `transfer`, resolves with the answer. The worker is started at the first job and kept for the next ones.
+ * Runs one job on the worker for the module `entry` (which calls `serve`): posts `job` with `transfer`, resolves with
+ * the answer. The worker is started at the first job and kept for the next ones.
  */
-export function runWorker<T>(code: string, workerData: unknown, job: unknown, transfer: ArrayBuffer[]): Promise<T> {
-  const slot = slotFor(code, workerData);
+export function runWorker<T>(entry: URL, workerData: unknown, job: unknown, transfer: ArrayBuffer[]): Promise<T> {
+  const slot = slotFor(entry, workerData);
   if (slot.idle) clearTimeout(slot.idle);
   slot.idle = null;
   slot.worker.ref();

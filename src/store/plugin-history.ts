@@ -15,7 +15,11 @@ export interface StoredPluginSample {
   threads: number;
 }
 
-/** One plugin's ring: preallocated typed arrays, O(1) append, overwriting the oldest sample when full. */
+/**
+ * One plugin's ring: preallocated typed arrays, O(1) append, overwriting the oldest sample when full. Timestamp, CPU and
+ * RSS live in SharedArrayBuffers, so a report's worker thread reads them where they are (`view`): copying a week of 50
+ * plugins (8 MB) out per report made the main thread's collector run for the buffers.
+ */
 class PluginRing {
   readonly capacity: number;
   #ts: Float64Array;
@@ -31,9 +35,9 @@ class PluginRing {
   constructor(capacity: number, memTotalBytes: number) {
     this.capacity = capacity;
     this.#memTotalBytes = memTotalBytes;
-    this.#ts = new Float64Array(capacity);
-    this.#rssKib = new Float32Array(capacity);
-    this.#cpu = new Float32Array(capacity);
+    this.#ts = new Float64Array(new SharedArrayBuffer(capacity * 8));
+    this.#rssKib = new Float32Array(new SharedArrayBuffer(capacity * 4));
+    this.#cpu = new Float32Array(new SharedArrayBuffer(capacity * 4));
     this.#threads = new Uint16Array(capacity);
     this.#pid = new Int32Array(capacity);
   }
@@ -67,16 +71,13 @@ class PluginRing {
     };
   }
 
-  timestampAt(k: number): number {
-    return this.#ts[(this.#head - 1 - k + this.capacity * 2) % this.capacity]!;
+  /** The shared columns and where the ring stands now (structured-clonable: the memory is shared, not copied). */
+  view(): PluginRingView {
+    return { capacity: this.capacity, head: this.#head, size: this.#size, ts: this.#ts, cpu: this.#cpu, rssKib: this.#rssKib };
   }
 
-  /** The k-th newest sample's timestamp, CPU and RSS (KiB) into `out` at `j`: no object per sample. */
-  copyTo(k: number, out: PluginColumns, j: number): void {
-    const i = (this.#head - 1 - k + this.capacity * 2) % this.capacity;
-    out.ts[j] = this.#ts[i]!;
-    out.cpu[j] = this.#cpu[i]!;
-    out.rssKib[j] = this.#rssKib[i]!;
+  timestampAt(k: number): number {
+    return this.#ts[(this.#head - 1 - k + this.capacity * 2) % this.capacity]!;
   }
 }
 
@@ -86,6 +87,40 @@ export interface PluginColumns {
   ts: Float64Array;
   cpu: Float32Array;
   rssKib: Float32Array;
+}
+
+/**
+ * A plugin ring's shared columns as they stood when the view was taken. The ring goes on appending: a reader of a
+ * view skips what does not fall in its range (a slot overwritten since has a newer time), rather than stopping there.
+ */
+export interface PluginRingView {
+  capacity: number;
+  head: number;
+  size: number;
+  ts: Float64Array;
+  cpu: Float32Array;
+  rssKib: Float32Array;
+}
+
+/**
+ * A view's samples in [startMs, endMs], oldest first, as columns, `batch` at a time; the same arrays come back each
+ * time. For a report in the build worker: nothing copied on the main thread, nothing allocated per sample.
+ */
+export function* viewColumns(v: PluginRingView, startMs: number, endMs: number, batch = 2000): Generator<PluginColumns> {
+  const out: PluginColumns = { n: 0, ts: new Float64Array(batch), cpu: new Float32Array(batch), rssKib: new Float32Array(batch) };
+  for (let k = v.size - 1; k >= 0; k--) {
+    const i = (v.head - 1 - k + v.capacity * 2) % v.capacity;
+    const t = v.ts[i]!;
+    if (t < startMs || t > endMs) continue;
+    out.ts[out.n] = t;
+    out.cpu[out.n] = v.cpu[i]!;
+    out.rssKib[out.n] = v.rssKib[i]!;
+    if (++out.n === batch) {
+      yield out;
+      out.n = 0;
+    }
+  }
+  if (out.n) yield out;
 }
 
 const HALF_MICROSECOND = 0.0005;
@@ -184,26 +219,9 @@ export class PluginHistory {
     if (out.length) yield out;
   }
 
-  /**
-   * A plugin's samples in [startMs, endMs], oldest first, as columns, `batch` at a time: what a report reads of a week
-   * of samples, three fields each, with nothing allocated per sample or per batch for the collector to sweep. The
-   * same arrays come back each time: read a batch before asking for the next.
-   */
-  *columns(pluginId: string, startMs: number, endMs: number, batch = 2000): Generator<PluginColumns> {
-    const ring = this.#rings.get(pluginId);
-    if (!ring) return;
-    const out: PluginColumns = { n: 0, ts: new Float64Array(batch), cpu: new Float32Array(batch), rssKib: new Float32Array(batch) };
-    for (let k = ring.size - 1; k >= 0; k--) {
-      const t = ring.timestampAt(k);
-      if (t < startMs) continue;
-      if (t > endMs) break;
-      ring.copyTo(k, out, out.n++);
-      if (out.n === batch) {
-        yield out;
-        out.n = 0;
-      }
-    }
-    if (out.n) yield out;
+  /** The ring of a plugin as it stands now, its memory shared (see PluginRingView); null for a plugin never sampled. */
+  view(pluginId: string): PluginRingView | null {
+    return this.#rings.get(pluginId)?.view() ?? null;
   }
 
   /** Bytes held by sample arrays (for `perfwatch_ring_buffer_memory_bytes`). */

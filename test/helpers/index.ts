@@ -26,7 +26,7 @@ export function nodePlugin(id: string, script: string, extra: Record<string, unk
   return { id, command: process.execPath, args: [fixture(script)], ...extra };
 }
 
-interface TapLike {
+export interface TapLike {
   teardown(fn: () => unknown): void;
 }
 

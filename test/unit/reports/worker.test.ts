@@ -1,22 +1,11 @@
 import t from 'tap';
-import { IDLE_PRELUDE, reportWorkers, runWorker, setWorkerIdleMs } from '../../../src/reports/worker.js';
+import { reportWorkers, runWorker, serve, setWorkerIdleMs, workerModule } from '../../../src/reports/worker.js';
 
-/** A worker that answers with its thread id, doubles a transferred array, fails on request, or dies. */
-const CODE = `${IDLE_PRELUDE}
-const { threadId } = require('node:worker_threads');
-serve(async ({ op, data }) => {
-  if (op === 'fail') throw new Error('asked to fail');
-  if (op === 'die') process.exit(3);
-  if (op === 'slow') await new Promise((r) => setTimeout(r, 100));
-  const out = new Float64Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data[i] * 2;
-  return [{ threadId, out }, [out.buffer]];
-});
-`;
+const ENTRY = workerModule('report-test-worker', new URL('../../fixtures/x.ts', import.meta.url).href);
 type Answer = { threadId: number; out: Float64Array };
 const job = (op: string, values: number[] = [1, 2]) => {
   const data = Float64Array.from(values);
-  return runWorker<Answer>(CODE, null, { op, data }, [data.buffer as ArrayBuffer]);
+  return runWorker<Answer>(ENTRY, null, { op, data }, [data.buffer as ArrayBuffer]);
 };
 
 t.test('one thread serves job after job, and jobs at once, each answered by its own id', async (t) => {
@@ -53,4 +42,8 @@ t.test('an idle worker ends after the idle time, and a job after that starts ano
   t.equal(reportWorkers().length, 0, 'ended when idle');
   t.not((await job('double')).threadId, first);
   setWorkerIdleMs(5000);
+});
+
+t.test('serve() belongs in a worker thread', async (t) => {
+  t.throws(() => serve(() => [null, []]), /runs in a worker thread/);
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { PluginSample } from '../../../src/model/plugin.js';
-import { PLUGIN_SAMPLE_BYTES, PluginHistory } from '../../../src/store/plugin-history.js';
+import { PLUGIN_SAMPLE_BYTES, PluginHistory, viewColumns } from '../../../src/store/plugin-history.js';
 
 const sample = (id: string, ts: number, cpu = ts): PluginSample => ({
   pluginId: id,
@@ -54,12 +54,14 @@ t.test('values survive the typed arrays', async (t) => {
   t.equal(s.pid, 77);
 });
 
-t.test('columns: the same samples as batches, oldest first, in reused typed arrays of at most `batch`', async (t) => {
+t.test('a view: the same samples as batches, oldest first, in reused typed arrays of at most `batch`, from shared memory', async (t) => {
   const h = new PluginHistory({ capacity: 8, memTotalBytes: 1e6 });
   for (let i = 1; i <= 12; i++) h.append([sample('a', i * 10, i / 2)]); // the ring keeps 50 … 120
   const rows: number[][] = [];
   const sizes: number[] = [];
-  for (const c of h.columns('a', 60, 110, 4)) {
+  const view = h.view('a')!;
+  t.ok(view.ts.buffer instanceof SharedArrayBuffer);
+  for (const c of viewColumns(view, 60, 110, 4)) {
     sizes.push(c.n);
     for (let i = 0; i < c.n; i++) rows.push([c.ts[i]!, c.cpu[i]!, c.rssKib[i]! * 1024]);
   }
@@ -67,5 +69,8 @@ t.test('columns: the same samples as batches, oldest first, in reused typed arra
   t.same(rows, objects);
   t.same(rows.map((r) => r[0]), [60, 70, 80, 90, 100, 110]);
   t.same(sizes, [4, 2], 'batches of 4');
-  t.same([...h.columns('nobody', 0, 1e9)], []);
+  t.equal(h.view('nobody'), null);
+  // the ring goes on after the view was taken: 50 and 60 are overwritten by 130 and 140, which are past the range
+  h.append([sample('a', 130), sample('a', 140)]);
+  t.same([...viewColumns(view, 0, 125)].flatMap((c) => [...c.ts.subarray(0, c.n)]), [70, 80, 90, 100, 110, 120], 'overwritten slots are skipped, not a stop');
 });
