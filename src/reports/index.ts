@@ -45,11 +45,11 @@ export function createReports(o: ReportsOptions) {
     if (!service) throw new Error('reports are not started');
     return service;
   };
-  const build = async (input: ReportInput) => {
-    if (input.req.format !== 'pdf') return buildInWorker(input, null);
+  const build = async (input: ReportInput, file: string) => {
+    if (input.req.format !== 'pdf') return buildInWorker(input, null, file);
     const chromium = await findChromium(c.chromium, o.env);
     if (!chromium) throw new Error(`no Chromium to print the PDF: set reports.chromium or PERFWATCH_CHROMIUM, or install it (Debian: apt-get install chromium fonts-noto-cjk)${c.chromium ? `; ${c.chromium} is not an executable` : ''}`);
-    return buildInWorker(input, { executablePath: chromium, timeoutMs: Math.min(c.timeout, 120_000) });
+    return buildInWorker(input, { executablePath: chromium, timeoutMs: Math.min(c.timeout, 120_000) }, file);
   };
   let tasks: ScheduledTask[] = [];
   const deliver = async (row: ReportRow) => {

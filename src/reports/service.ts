@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { ApiError, invalidBody } from '../http/api-error.js';
 import type { Clock } from '../model/clock.js';
@@ -43,8 +43,8 @@ export interface ReportServiceOptions {
   timeoutMs: number;
   maxAgeMs: number;
   maxCount: number;
-  /** Makes the file from what was gathered (build.ts: in a worker thread; a PDF printed by Chromium). */
-  build: (input: ReportInput) => Promise<Buffer>;
+  /** Writes the report's file from what was gathered and resolves with its size (build.ts: in a worker thread; a PDF printed by Chromium). */
+  build: (input: ReportInput, file: string) => Promise<number>;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Told when a report is ready or failed (schedules deliver it). */
   onFinished?: (row: ReportRow) => void;
@@ -177,7 +177,16 @@ export class ReportService {
     if (!row) return;
     const t0 = this.#o.clock.now();
     this.#o.store.running(job.id, t0);
-    const timer = setTimeout(() => (job.cancelled = `timed out after ${this.#o.timeoutMs / 1000} s (reports.timeout)`), this.#o.timeoutMs);
+    // the build worker cannot be stopped mid-job: at the time limit the report fails at once, and what the worker
+    // makes later is dropped
+    let timedOut!: (err: Error) => void;
+    const deadline = new Promise<never>((_, reject) => (timedOut = reject));
+    deadline.catch(() => {});
+    const timer = setTimeout(() => {
+      job.cancelled = `timed out after ${this.#o.timeoutMs / 1000} s (reports.timeout)`;
+      timedOut(new Cancelled(job.cancelled));
+    }, this.#o.timeoutMs);
+    const file = this.#o.store.fileOf(row);
     try {
       const check = () => {
         if (job.cancelled) throw new Cancelled(job.cancelled);
@@ -191,16 +200,15 @@ export class ReportService {
       };
       const input = await gatherReport(job.id, row.request, sources, this.#o.clock.now());
       check();
-      const bytes = await this.#o.build(input);
+      const size = await Promise.race([this.#o.build(input, `${file}.tmp`), deadline]);
       check();
-      const file = this.#o.store.fileOf(row);
-      await writeFile(`${file}.tmp`, bytes, { mode: 0o600 });
       await rename(`${file}.tmp`, file);
       check();
-      this.#o.store.ready(job.id, bytes.length, this.#o.clock.now());
+      this.#o.store.ready(job.id, size, this.#o.clock.now());
       this.#durations = [...this.#durations.slice(-9), this.#o.clock.now() - t0];
-      this.#o.log('info', 'report ready', { report_id: job.id, format: row.request.format, bytes: bytes.length, ms: Math.round(this.#o.clock.now() - t0) });
+      this.#o.log('info', 'report ready', { report_id: job.id, format: row.request.format, bytes: size, ms: Math.round(this.#o.clock.now() - t0) });
     } catch (err) {
+      await rm(`${file}.tmp`, { force: true }).catch(() => {}); // what a failed build may have left
       if (job.cancelled === 'deleted' || this.#stopped) return;
       const cause = err instanceof Cancelled || err instanceof ReportInputError ? err.message : `${(err as Error).message ?? String(err)}`;
       this.#o.store.failed(job.id, cause, this.#o.clock.now());
