@@ -3,9 +3,9 @@ import { isoUtc } from '../model/time.js';
 import type { HistoryReader } from '../store/history-reader.js';
 import { viewColumns, type PluginColumns, type PluginRingView } from '../store/plugin-history.js';
 import { recommend, THRESHOLDS, type Recommendation } from './recommendations.js';
+import type { ReportRequest } from './store.js';
 
 const CPU_THRESHOLD = THRESHOLDS.cpuPercent;
-import type { ReportRequest } from './store.js';
 
 /** What a report reads, each a function main.ts wires: the local history, the plugins, the alerts and the rules. */
 export interface ReportSources {

@@ -53,8 +53,8 @@ interface Slot {
 /**
  * Report workers live across jobs, one per module (and its workerData), and end after `IDLE_MS` (5 s) without a
  * job. A thread per job cost the event loop 3–7 ms at each start, and 5–14 ms with the `chrt` fork of the prelude, in
- * a 300 MB process (bench/README.md, "Reports"): ten CSVs in a row paid it ten times. Not longer: the PDF worker holds
- * ECharts and playwright-core, about 200 MB, which an idle agent should give back.
+ * a 300 MB process (bench/README.md, "Reports"): ten CSVs in a row paid it ten times. Not longer: after a PDF the build
+ * worker holds ECharts and playwright-core, about 100 MB, which an idle agent should give back.
  */
 const slots = new Map<string, Slot>();
 let nextId = 0;
