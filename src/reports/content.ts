@@ -139,7 +139,7 @@ export function selection(req: ReportRequest, known: { plugins: string[]; has: (
 
 /**
  * What a report is made from: read from the sources on the main thread by `gatherReport` (the host series already
- * bucketed, each plugin's samples in the period copied into columns), then sent to the build worker (build.ts),
+ * bucketed, each plugin's sample ring as a view of its shared memory), then sent to the build worker (build.ts),
  * where `composeReport` makes the content. Structured-clonable; `transferables` lists its typed arrays' buffers (the
  * plugin rings' memory is shared, not sent).
  */
@@ -187,12 +187,12 @@ export async function gatherReport(id: string, req: ReportRequest, src: ReportSo
     await pause();
   }
 
-  // host series (detailed: every gauge; custom: the listed ones and the custom metrics), host first
+  // host series (detailed: every gauge; custom: the listed ones and the custom metrics), in catalogue order
   const hostSeries: ReportInput['hostSeries'] = [];
   if (req.type !== 'summary') {
     for (const name of [...sel.host, ...sel.custom]) {
       // one series at a time: a week of one is a few ms; all of them at once would hold the event loop
-      for (const s of (await src.history.range([name], req.startMs, req.endMs, step))[0]!) hostSeries.unshift({ name: s.name, unit: HOST_SERIES_BY_NAME.get(name)?.unit ?? '', data: flatten(s.times, s.hundredths) });
+      for (const s of (await src.history.range([name], req.startMs, req.endMs, step))[0]!) hostSeries.push({ name: s.name, unit: HOST_SERIES_BY_NAME.get(name)?.unit ?? '', data: flatten(s.times, s.hundredths) });
       await pause();
     }
   }

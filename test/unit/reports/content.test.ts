@@ -47,7 +47,9 @@ t.test('a detailed report: KPIs, plugins, series, alerts and findings from the d
   t.same(c.plugins.top_cpu.map((p) => p.plugin_id), ['p0', 'p1', 'p2']);
   t.match(c.plugins.all[0], { plugin_id: 'p0', samples: 1441, cpu_average: 90, cpu_maximum: 90, memory_first_mb: 100, memory_last_mb: 100 });
   t.match(c.plugins.all[1], { plugin_id: 'p1', memory_first_mb: 100, memory_last_mb: 148 });
-  t.same(c.series.slice(0, 2).map((s) => s.name.startsWith('plugin ')), [false, false], 'host series first');
+  const hostNames = c.series.filter((s) => !s.name.startsWith('plugin ')).map((s) => s.name);
+  t.same(c.series.slice(0, hostNames.length).map((s) => s.name), hostNames, 'host series first');
+  t.same(hostNames, HOST_SERIES.filter((s) => !s.counter).map((s) => s.name), 'in catalogue order (the gauges)');
   t.ok(c.series.some((s) => s.name === 'plugin p1 memory_mb'));
   t.match(c.alerts, { total: 2, by_level: { warning: 1, critical: 1 }, most_frequent: { rule_id: 'cpu_high', count: 2 } });
   const kinds = c.recommendations!.map((r) => `${r.kind} ${r.subject}`);
