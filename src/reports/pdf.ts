@@ -45,6 +45,19 @@ export function chartData(s: SeriesContent): { unit: string; data: Float64Array 
   return { unit, data };
 }
 
+/**
+ * A chart's points from flat `[t, v, …]`, with a null point where buckets are missing (perfwatch was down, a series
+ * started late): the line breaks there instead of drawing a straight line across time nobody measured.
+ */
+export function chartPoints(flat: Float64Array, stepMs: number): Array<[number, number | null]> {
+  const points: Array<[number, number | null]> = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    if (i && flat[i]! - flat[i - 2]! > 1.5 * stepMs) points.push([flat[i - 2]! + stepMs, null]);
+    points.push([flat[i]!, flat[i + 1]!]);
+  }
+  return points;
+}
+
 /** One line chart's ECharts option without its data (printPdf puts the points in): a time axis with labels fit to the span, the unit in the title. */
 function chartOption(name: string, unit: string, spanMs: number): Record<string, unknown> {
   const labels = spanMs > 2 * 86_400_000 ? '{MM}-{dd} {HH}:{mm}' : spanMs > 3_600_000 ? '{HH}:{mm}' : '{HH}:{mm}:{ss}';
@@ -77,10 +90,7 @@ export async function printPdf(c: ReportContent, o: { executablePath: string; ti
   const { html, options, data } = reportHtml(c);
   const echarts = await import('echarts');
   const svgs = options.map((option, n) => {
-    const flat = data[n]!;
-    const points: Array<[number, number]> = new Array(flat.length / 2);
-    for (let i = 0; i < points.length; i++) points[i] = [flat[2 * i]!, flat[2 * i + 1]!];
-    (option.series as Array<{ data: unknown }>)[0]!.data = points;
+    (option.series as Array<{ data: unknown }>)[0]!.data = chartPoints(data[n]!, c.step_seconds * 1000);
     const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 680, height: 200 });
     try {
       chart.setOption(option);

@@ -2,7 +2,7 @@ import t from 'tap';
 import { HOST_SERIES, hostKey } from '../../../src/model/legacy-names.js';
 import { composeReport, gatherReport, transferables, type ReportSources } from '../../../src/reports/content.js';
 import { reportCsv } from '../../../src/reports/csv.js';
-import { reportHtml } from '../../../src/reports/pdf.js';
+import { chartPoints, reportHtml } from '../../../src/reports/pdf.js';
 import type { ReportRequest } from '../../../src/reports/store.js';
 import { createHistory } from '../../../src/store/history.js';
 import { tempDir, type TapLike } from '../../helpers/index.js';
@@ -79,4 +79,10 @@ t.test('a summary reads no series and copies no disk; custom reads only what it 
   t.same(custom.series.map((s) => s.name).sort(), ['cpu_percent', 'plugin p1 cpu_percent', 'plugin p1 memory_mb']);
   t.same(custom.plugins.all.map((p) => p.plugin_id), ['p1']);
   await t.rejects(gatherReport('r4', request({ type: 'custom', metrics: ['nope'] }), src, END), /metrics: "nope" is not a host metric/);
+});
+
+t.test('a chart breaks its line where buckets are missing, rather than drawing across the gap', async (t) => {
+  t.same(chartPoints(Float64Array.from([0, 1, 60, 2, 120, 3]), 60), [[0, 1], [60, 2], [120, 3]], 'no gap, no break');
+  t.same(chartPoints(Float64Array.from([0, 1, 60, 2, 600, 3, 660, 4]), 60), [[0, 1], [60, 2], [120, null], [600, 3], [660, 4]]);
+  t.same(chartPoints(new Float64Array(0), 60), []);
 });
