@@ -75,7 +75,7 @@ t.test('anything else is left to JSON.parse: null, never a wrong answer', async 
   for (const [why, text] of [
     ['an instant vector', '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"1"]}]}}'],
     ['an error', '{"status":"error","errorType":"bad_data","error":"parse error"}'],
-    ['VictoriaMetrics, with isPartial first', '{"status":"success","isPartial":false,"data":{"resultType":"matrix","result":[]}}'],
+    ['a partial answer (VictoriaMetrics puts isPartial first)', '{"status":"success","isPartial":false,"data":{"resultType":"matrix","result":[]}}'],
     ['native histograms', '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"histograms":[[1700000000,{"count":"1"}]]}]}}'],
     ['a series with both', '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1700000000,"1"]],"histograms":[]}]}}'],
     ['spaces', good.replace('"values":[', '"values": [')],
