@@ -200,7 +200,15 @@ export class ReportService {
       };
       const input = await gatherReport(job.id, row.request, sources, this.#o.clock.now());
       check();
-      const size = await Promise.race([this.#o.build(input, `${file}.tmp`), deadline]);
+      const building = this.#o.build(input, `${file}.tmp`);
+      // a build that ends after the report was given up (timed out, deleted, stopped) leaves no file behind
+      building.then(
+        () => {
+          if (job.cancelled) void rm(`${file}.tmp`, { force: true }).catch(() => {});
+        },
+        () => {},
+      );
+      const size = await Promise.race([building, deadline]);
       check();
       await rename(`${file}.tmp`, file);
       check();
