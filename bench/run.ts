@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, peers in the same run; prints markdown tables for bench/README.md.
-// BENCH=plugins, BENCH=host, BENCH=checkpoint, BENCH=fleet, BENCH=export, BENCH=top, BENCH=health, BENCH=service, BENCH=reports, BENCH=console, BENCH=profiling, BENCH=soak or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
+// BENCH=plugins, BENCH=host, BENCH=checkpoint, BENCH=fleet, BENCH=export, BENCH=top, BENCH=health, BENCH=service, BENCH=reports, BENCH=console, BENCH=profiling, BENCH=sdk-micro, BENCH=soak or BENCH=ingest (the ingest row of the host part alone) runs one part; BENCH_N=10,100
 // limits the plugin counts.
 import { machine } from './harness.js';
 import { runCheckpointBench } from './checkpoint.bench.js';
@@ -14,8 +14,9 @@ import { runPluginsBench } from './plugins.bench.js';
 import { runProfilingBench } from './profiling.bench.js';
 import { runTopBench } from './top.bench.js';
 import { runSoakBench } from './soak.bench.js';
+import { runSdkMicroBench } from './sdk-micro.bench.js';
 
-const which = process.env.BENCH ?? 'plugins,host,checkpoint,fleet,export,top,health,service,reports,console,profiling';
+const which = process.env.BENCH ?? 'plugins,host,checkpoint,fleet,export,top,health,service,reports,console,profiling,sdk-micro';
 console.log(`# perfwatch bench, ${new Date().toISOString()}\n${machine()}\n`);
 if (which.includes('plugins')) {
   const ns = (process.env.BENCH_N ?? '10,100,500').split(',').map(Number);
@@ -37,6 +38,7 @@ const PARTS: Array<[string, string, () => Promise<string>]> = [
   ['reports', 'Reports: a 7-day detailed PDF and CSV, and /metrics while they are built', () => runReportsBench(log)],
   ['console', 'Console: first load next to Netdata\'s, /metrics with ten consoles open', () => runConsoleBench(log)],
   ['profiling', 'Request profiling: SDK cost per request next to OpenTelemetry, ingest throughput', () => runProfilingBench(log)],
+  ['sdk-micro', 'Request profiling: the SDK\'s own CPU per request, in one process', () => runSdkMicroBench(log)],
   // not in the default run (minutes long): BENCH=soak [SOAK_SECONDS=180] [SOAK_PLUGINS=500]
   ['soak', 'Load and soak', () => runSoakBench(log)],
 ];

@@ -1,0 +1,80 @@
+/**
+ * @perfwatch/sdk's own CPU per request, in one process and without HTTP (issue 15): the three functions of the bench's
+ * Koa app (validate, an awaited lookup, render), 20 requests at a time, run bare and through the SDK (a request per
+ * call, the functions wrapped as spans, every record sent in batches of 500 to a null receiver in another process, the
+ * sends in the figure). The process' CPU over 100 000 requests per round, alternating bare and SDK rounds: a far
+ * steadier figure than the HTTP app's, whose run-to-run spread on this VM is wider than the 2 % goal.
+ */
+import { spawn } from 'node:child_process';
+import { median } from './harness.js';
+
+const N = Number(process.env.SDK_MICRO_REQUESTS ?? 100_000);
+const ROUNDS = Number(process.env.SDK_MICRO_ROUNDS ?? 5);
+/** The light request's CPU in the HTTP bench (bench/README.md, issue 15): what the overhead is a share of. */
+const LIGHT_US = 666;
+
+export async function runSdkMicroBench(log: (l: string) => void): Promise<string> {
+  const recv = spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => s.end('{}')); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((r) => recv.stdout!.once('data', (d: Buffer) => r(Number(d))));
+    const { Collector } = await import('@perfwatch/sdk');
+    const c = new Collector({ project_key: 'bench-project-key-0123456789', api_endpoint: `http://127.0.0.1:${port}/api/v1/performance/collect`, batch_size: 500, flush_interval: 1 }, {});
+    const app = (wrap: <F extends (...a: never[]) => unknown>(f: F) => F) => {
+      const validate = wrap(function validate(id: string) {
+        return Number(id);
+      });
+      const lookup = wrap(async function lookup(id: number) {
+        await Promise.resolve();
+        return { id, name: `item ${id}`, price: id * 3, tags: ['a', 'b', 'c'] };
+      });
+      const render = wrap(function render(item: object) {
+        return JSON.stringify(item);
+      });
+      return async (i: number) => render(await lookup(validate(String(i % 1000))));
+    };
+    const bare = app((f) => f);
+    const wrapped = app((f) => c.monitor(f as never) as never);
+    const sdk = (i: number) =>
+      c.request({ method: 'GET', path: `/items/${i % 1000}` }, async (info) => {
+        const r = await wrapped(i);
+        info.route = '/items/:id';
+        info.status = 200;
+        return r;
+      });
+    const run = async (one: (i: number) => Promise<unknown>, n: number) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: 20 }, async () => {
+        while (next < n) await one(next++);
+      }));
+    };
+    const cpuPer = async (one: (i: number) => Promise<unknown>) => {
+      const u0 = process.cpuUsage();
+      await run(one, N);
+      await c.flush(); // this round's records leave inside the measurement
+      const u = process.cpuUsage(u0);
+      return (u.user + u.system) / N;
+    };
+    await run(bare, 20_000);
+    await run(sdk, 20_000);
+    await c.flush();
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      b.push(await cpuPer(bare));
+      s.push(await cpuPer(sdk));
+      log(`sdk-micro: round ${round + 1}: bare ${b.at(-1)!.toFixed(2)} µs, SDK ${s.at(-1)!.toFixed(2)} µs CPU per request`);
+    }
+    await c.shutdown();
+    const over = median(s) - median(b);
+    return [
+      `| ${N} requests × ${ROUNDS} alternating rounds, 20 at a time, in one process | CPU µs / request (median) | each round |`,
+      '|---|---|---|',
+      `| bare (the three functions) | ${median(b).toFixed(2)} | ${b.map((v) => v.toFixed(2)).join(', ')} |`,
+      `| through @perfwatch/sdk (spans, a record each, sent in batches of 500) | ${median(s).toFixed(2)} | ${s.map((v) => v.toFixed(2)).join(', ')} |`,
+      `| the SDK's own cost | ${over.toFixed(2)} µs, ${((over / LIGHT_US) * 100).toFixed(2)} % of the light request (${LIGHT_US} µs) | |`,
+      '',
+    ].join('\n');
+  } finally {
+    recv.kill();
+  }
+}
