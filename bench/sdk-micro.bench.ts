@@ -17,7 +17,10 @@ export async function runSdkMicroBench(log: (l: string) => void): Promise<string
   const recv = spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => s.end('{}')); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((r) => recv.stdout!.once('data', (d: Buffer) => r(Number(d))));
-    const { Collector } = await import('@perfwatch/sdk');
+    // the built package, as apps run it (`npm run bench` builds it first); typed from its source, since dist/ does not
+    // exist when a fresh clone is type-checked
+    const built = '../packages/sdk/dist/index.js';
+    const { Collector } = (await import(built)) as typeof import('../packages/sdk/src/index.js');
     const c = new Collector({ project_key: 'bench-project-key-0123456789', api_endpoint: `http://127.0.0.1:${port}/api/v1/performance/collect`, batch_size: 500, flush_interval: 1 }, {});
     const app = (wrap: <F extends (...a: never[]) => unknown>(f: F) => F) => {
       const validate = wrap(function validate(id: string) {
