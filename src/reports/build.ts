@@ -18,5 +18,5 @@ const ENTRY = workerModule('build-worker', import.meta.url);
  */
 export function buildInWorker(input: ReportInput, pdf: BuildJob['pdf'], file: string): Promise<number> {
   const job: BuildJob = { input, pdf, file };
-  return runWorker<number>(ENTRY, null, job, transferables(input));
+  return runWorker<number>(ENTRY, job, transferables(input));
 }

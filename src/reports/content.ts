@@ -177,12 +177,16 @@ export async function gatherReport(id: string, req: ReportRequest, src: ReportSo
   const sel = selection(req, { plugins: statuses.map((p) => p.id), has: (n) => src.history.has(n) });
   if (sel.unknown.length) throw new ReportInputError(`metrics: ${sel.unknown.map((m) => `"${m.slice(0, 64)}"`).join(', ')} ${sel.unknown.length === 1 ? 'is' : 'are'} not a host metric (or cpu, memory, disk, network, load), a plugin id or a custom metric`);
 
+  // each host series read once, whichever of the KPIs, the series and the disk finding asks first
+  const ranges = new Map<string, Awaited<ReturnType<HistoryReader['range']>>[number]>();
+  const rangeOf = async (name: string) => ranges.get(name) ?? ranges.set(name, (await src.history.range([name], req.startMs, req.endMs, step))[0]!).get(name)!;
+
   // host KPIs, one gauge at a time, a yield after each: all of them over a week at once was a 3–7 ms piece of main thread
   const summary: ReportContent['summary'] = {};
   for (const [key, name, unit] of SUMMARY_GAUGES.filter(([, name]) => sel.host.includes(name))) {
     const [g] = (await src.history.summarize({ gauges: [name], counters: [], trend: true }, req.startMs, req.endMs, step)).gauges;
     // `current` of a report is the period's last value (GET summary's is now's): a past period reads the same later
-    const last = (await src.history.range([name], req.startMs, req.endMs, step))[0]?.[0]?.hundredths.at(-1);
+    const last = (await rangeOf(name))[0]?.hundredths.at(-1);
     summary[key] = g && last !== undefined ? { current: last / 100, average: r2(g.average), maximum: r2(g.maximum), minimum: r2(g.minimum), trend: g.trend, unit } : { current: null, average: null, maximum: null, minimum: null, trend: 'stable', unit };
     await pause();
   }
@@ -192,15 +196,15 @@ export async function gatherReport(id: string, req: ReportRequest, src: ReportSo
   if (req.type !== 'summary') {
     for (const name of [...sel.host, ...sel.custom]) {
       // one series at a time: a week of one is a few ms; all of them at once would hold the event loop
-      for (const s of (await src.history.range([name], req.startMs, req.endMs, step))[0]!) hostSeries.push({ name: s.name, unit: HOST_SERIES_BY_NAME.get(name)?.unit ?? '', data: flatten(s.times, s.hundredths) });
+      for (const s of await rangeOf(name)) hostSeries.push({ name: s.name, unit: HOST_SERIES_BY_NAME.get(name)?.unit ?? '', data: flatten(s.times, s.hundredths) });
       await pause();
     }
   }
   let disk: Float64Array | null = null;
   if (req.includeRecommendations) {
     // the disk finding reads the disk over the whole period whatever the report type
-    const [d] = await src.history.range(['disk_usage_percent'], req.startMs, req.endMs, step);
-    disk = d?.[0] ? flatten(d[0].times, d[0].hundredths) : new Float64Array(0);
+    const [d] = await rangeOf('disk_usage_percent');
+    disk = d ? flatten(d.times, d.hundredths) : new Float64Array(0);
   }
 
   const plugins = statuses.filter((s) => sel.plugins.includes(s.id)).map((status) => ({ status, ring: src.pluginRing(status.id) }));

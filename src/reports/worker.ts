@@ -51,7 +51,7 @@ interface Slot {
 }
 
 /**
- * Report workers live across jobs, one per module (and its workerData), and end after `IDLE_MS` (5 s) without a
+ * Report workers live across jobs, one per module, and end after `IDLE_MS` (5 s) without a
  * job. A thread per job cost the event loop 3–7 ms at each start, and 5–14 ms with the `chrt` fork of the prelude, in
  * a 300 MB process (bench/README.md, "Reports"): ten CSVs in a row paid it ten times. Not longer: after a PDF the build
  * worker holds ECharts and playwright-core, about 100 MB, which an idle agent should give back.
@@ -70,11 +70,11 @@ export function reportWorkers(): Worker[] {
   return [...slots.values()].map((s) => s.worker);
 }
 
-function slotFor(entry: URL, workerData: unknown): Slot {
-  const key = `${entry.href}\0${JSON.stringify(workerData)}`;
+function slotFor(entry: URL): Slot {
+  const key = entry.href;
   const found = slots.get(key);
   if (found) return found;
-  const slot: Slot = { key, worker: new Worker(startCode(entry), { eval: true, workerData }), pending: new Map(), idle: null };
+  const slot: Slot = { key, worker: new Worker(startCode(entry), { eval: true }), pending: new Map(), idle: null };
   const fail = (err: Error) => {
     if (slots.get(key) === slot) slots.delete(key);
     if (slot.idle) clearTimeout(slot.idle);
@@ -110,8 +110,8 @@ function park(slot: Slot): void {
  * Runs one job on the worker for the module `entry` (which calls `serve`): posts `job` with `transfer`, resolves with
  * the answer. The worker is started at the first job and kept for the next ones.
  */
-export function runWorker<T>(entry: URL, workerData: unknown, job: unknown, transfer: ArrayBuffer[]): Promise<T> {
-  const slot = slotFor(entry, workerData);
+export function runWorker<T>(entry: URL, job: unknown, transfer: ArrayBuffer[]): Promise<T> {
+  const slot = slotFor(entry);
   if (slot.idle) clearTimeout(slot.idle);
   slot.idle = null;
   slot.worker.ref();

@@ -5,7 +5,7 @@ const ENTRY = workerModule('report-test-worker', new URL('../../fixtures/x.ts', 
 type Answer = { threadId: number; out: Float64Array };
 const job = (op: string, values: number[] = [1, 2]) => {
   const data = Float64Array.from(values);
-  return runWorker<Answer>(ENTRY, null, { op, data }, [data.buffer as ArrayBuffer]);
+  return runWorker<Answer>(ENTRY, { op, data }, [data.buffer as ArrayBuffer]);
 };
 
 t.test('one thread serves job after job, and jobs at once, each answered by its own id', async (t) => {
