@@ -8,19 +8,28 @@ export type Trend = 'increasing' | 'decreasing' | 'stable';
 
 /** Least-squares slope of avg over time, scaled to the change it predicts over `spanMs`. */
 export function trendOf(points: readonly Point[], spanMs: number): Trend {
-  if (points.length < 2) return 'stable';
-  const n = points.length;
-  const t0 = points[0]!.t;
+  return trendOver(points.length, (i) => points[i]!.t, (i) => points[i]!.avg, spanMs);
+}
+
+/** `trendOf` over two columns (bucket times, averages), as a backend's answer holds them: no point object per bucket. */
+export function trendOfColumns(times: ArrayLike<number>, values: ArrayLike<number>, spanMs: number): Trend {
+  return trendOver(times.length, (i) => times[i]!, (i) => values[i]!, spanMs);
+}
+
+function trendOver(n: number, t: (i: number) => number, v: (i: number) => number, spanMs: number): Trend {
+  if (n < 2) return 'stable';
+  const t0 = t(0);
   let sx = 0;
   let sy = 0;
   let sxx = 0;
   let sxy = 0;
-  for (const p of points) {
-    const x = p.t - t0;
+  for (let i = 0; i < n; i++) {
+    const x = t(i) - t0;
+    const y = v(i);
     sx += x;
-    sy += p.avg;
+    sy += y;
     sxx += x * x;
-    sxy += x * p.avg;
+    sxy += x * y;
   }
   const den = n * sxx - sx * sx;
   if (den === 0) return 'stable';
@@ -49,5 +58,15 @@ export function throughputOf(points: readonly Point[]): number {
   if (points.length < 2) return 0;
   const a = points[0]!;
   const b = points.at(-1)!;
-  return b.last >= a.last && b.t > a.t ? Math.round((b.last - a.last) / ((b.t - a.t) / 1000)) : 0;
+  return rateBetween(a.t, a.last, b.t, b.last);
+}
+
+/** `throughputOf` over two columns (bucket times, last values). */
+export function throughputOfColumns(times: ArrayLike<number>, values: ArrayLike<number>): number {
+  const n = times.length;
+  return n < 2 ? 0 : rateBetween(times[0]!, values[0]!, times[n - 1]!, values[n - 1]!);
+}
+
+function rateBetween(ta: number, a: number, tb: number, b: number): number {
+  return b >= a && tb > ta ? Math.round((b - a) / ((tb - ta) / 1000)) : 0;
 }

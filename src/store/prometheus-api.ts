@@ -100,8 +100,11 @@ export class PrometheusApi {
   /** POST (form-encoded, so long queries fit) with the configured timeout, sent to the backend too. */
   #post(path: string, params: Record<string, string>): Promise<PromSeries[]> {
     const timeoutMs = this.#o.timeoutMs;
-    // a Buffer: written as it is, where a string is encoded again inside the socket write
-    const body = Buffer.from(new URLSearchParams({ ...params, timeout: `${timeoutMs}ms` }).toString(), 'latin1');
+    // a Buffer: written as it is, where a string is encoded again inside the socket write. encodeURIComponent rather
+    // than URLSearchParams, whose encoder built the 4 KB query a character at a time (58 KB of garbage per query)
+    let form = `timeout=${timeoutMs}ms`;
+    for (const k in params) form += `&${k}=${encodeURIComponent(params[k]!)}`;
+    const body = Buffer.from(form, 'latin1');
     const target = new URL(path, this.url);
     const lib = target.protocol === 'https:' ? https : http;
     return new Promise<PromSeries[]>((resolve, reject) => {

@@ -67,3 +67,20 @@ t.test('random columns: always the naive answer', async (t) => {
   }
   t.pass('200 random answers match');
 });
+
+t.test('each answer owns its bytes: the next one does not write over it, and an answer past the kept scratch is whole', async (t) => {
+  const T = Date.UTC(2026, 11, 1, 12);
+  const col = (name: string, n: number, v: number): HistoryColumn => ({ field: JSON.stringify(name), times: Array.from({ length: n }, (_, i) => T + i * 1000), hundredths: Array.from({ length: n }, (_, i) => v + i) });
+  const a = [col('a', 50, 100)];
+  const b = [col('b', 60, 99_999)];
+  const first = historyJson('{"m":', '}', a);
+  const second = historyJson('{"m":', '}', b);
+  t.equal(first.toString('utf8'), naive('{"m":', '}', a), 'the first answer is intact after the second was built');
+  t.equal(second.toString('utf8'), naive('{"m":', '}', b));
+  // 16 columns of an hour at 1 s: a bound of ~6 MB, beyond the 1 MiB scratch kept between answers
+  const big = Array.from({ length: 16 }, (_, c) => col(`c${c}`, 3600, c * 1000));
+  const third = historyJson('{"m":', '}', big);
+  const fourth = historyJson('{"m":', '}', a);
+  t.equal(third.toString('utf8'), naive('{"m":', '}', big), 'a large answer is written whole');
+  t.equal(fourth.toString('utf8'), first.toString('utf8'), 'and a small one after it is the same as before');
+});
