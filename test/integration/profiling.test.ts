@@ -593,6 +593,50 @@ t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', a
   t.match(child.spanId, /^[0-9a-f]{16}$/);
 });
 
+t.test('the wire form: spans leave without the fields perfwatch defaults, times to the microsecond; perfwatch reads them whole', async (t) => {
+  const pw = await agent(t);
+  const posted: any[] = [];
+  const capture = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      posted.push(JSON.parse(body));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const url = await listen(t, capture);
+  const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  const query = collector.monitor(async function query() {
+    await sleep(2);
+  });
+  await collector.request({ method: 'GET', path: '/api/items/7' }, async (info) => {
+    await query();
+    info.route = '/api/items/:id';
+  });
+  await collector.flush();
+  t.equal(posted.length, 1);
+  const rec = posted[0].records[0];
+  const frames: any[] = [];
+  const walk = (f: any) => (frames.push(f), f.children.forEach(walk));
+  walk(rec.tree.root_frame);
+  t.equal(frames.length, 2);
+  for (const f of frames) {
+    t.same(Object.keys(f).sort(), ['calls', 'children', 'function', 'self_time', 'time'], `${f.function}: only what perfwatch has no default for`);
+    t.equal(Math.round(f.time * 1e6) / 1e6, f.time, 'time to the microsecond');
+    t.equal(Math.round(f.self_time * 1e6) / 1e6, f.self_time);
+  }
+  t.ok(frames[1].time >= 0.0015, 'the 2 ms of the span are in it');
+  t.equal(Math.round(rec.duration_ms * 1000) / 1000, rec.duration_ms, 'duration to the microsecond');
+
+  // the same body, posted to perfwatch, reads back with the defaults filled in
+  const res = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify(posted[0]) });
+  t.equal(res.status, 200);
+  const [stored] = await records(pw.url, '&route=/api/items/:id');
+  const full = ((await (await fetch(`${pw.url}/api/v1/performance/records/${stored.id}`, { headers: auth })).json()) as any).data;
+  t.match(full.tree.root_frame.children[0], { function: 'query', file_path_short: '', is_application_code: true, calls: 1, time: frames[1].time });
+});
+
 t.test('projects through the admin API: a key shown once, used by the SDK, refused after the delete; config projects read-only', async (t) => {
   const pw = await agent(t);
   const api = (method: string, p: string, body?: unknown, headers: Record<string, string> = auth) => fetch(`${pw.url}/api/v1/performance${p}`, { method, headers: { ...headers, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
