@@ -4,32 +4,40 @@
  * receiver, in the same run; and perfwatch's ingest throughput with four clients, with /metrics p99 during it next to
  * idle.
  *
- * The app (bench/apps/koa-app.cjs) runs in two workloads (minimal, ~46 µs of CPU per request; light, ~0.6 ms as the
+ * The app (bench/apps/koa-app.cjs) runs in two workloads (minimal, ~50 µs of CPU per request; light, ~0.6 ms as the
  * reference's) and four modes: bare; the SDK's middleware and three wrapped functions per request, sending every
  * record (no sampling) to a real `perfwatch serve`; the same with the sampler; bare code under OTel
  * (bench/apps/otel-preload.cjs, BatchSpanProcessor, OTLP/HTTP to a receiver here). Four keep-alive clients send GET
- * /items/:id; the app's CPU (utime + stime from /proc) over the requests gives CPU per request. Modes alternate over
- * rounds and each round's figures are kept; the table gives the median per mode.
+ * /items/:id.
+ *
+ * Paired blocks: the four apps of a workload run at once, and each cycle sends a block of requests to each in turn
+ * (the order rotates). Each app's CPU over the whole cycle (the sum of its threads' run time from
+ * /proc/<pid>/task/<tid>/schedstat, in ns) over the requests of its block is its figure for the cycle: its sends,
+ * timers and sampler while the others run are in it. A mode's overhead is the median over cycles of its figure against
+ * bare's in the same cycle, so the VM's drift, seconds long, cancels out; apps measured one after another, minutes
+ * apart, moved 10–30 % between rounds, more than the 2 % asked about.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuMsOf, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
+import { cpuMsOf, cpuNsOf, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
 
-const ROUNDS = Number(process.env.PROFILING_ROUNDS ?? 3);
-const REQUESTS = Number(process.env.PROFILING_REQUESTS ?? 8000);
+const CYCLES = Number(process.env.PROFILING_CYCLES ?? 16);
 const CLIENTS = 4;
 const KEY = 'bench-project-key-0123456789';
 const TOKEN = 'bench-token-0123456789';
 
 type Mode = 'bare' | 'sdk' | 'sampler' | 'otel';
 const MODES: Mode[] = ['bare', 'sdk', 'sampler', 'otel'];
-/** The minimal app (about 46 µs of CPU per request) and the reference's "light" workload (about 0.6 ms: ../shared/reference/profiling.md §1.1). */
+/**
+ * The minimal app (about 50 µs of CPU per request) and the reference's "light" workload (about 0.6 ms:
+ * ../shared/reference/profiling.md §1.1); `block`: requests per app per cycle, about half a second of its CPU.
+ */
 const WORKLOADS = [
-  { name: 'minimal', work: 0 },
-  { name: 'light', work: 120_000 },
+  { name: 'minimal', work: 0, block: Number(process.env.PROFILING_BLOCK ?? 4000) },
+  { name: 'light', work: 120_000, block: Number(process.env.PROFILING_BLOCK ?? 1000) },
 ];
 
 function startApp(mode: Mode, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
@@ -79,25 +87,24 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     const env = { PROJECT_KEY: KEY, PERFWATCH_COLLECT: `${base}/api/v1/performance/collect`, OTLP_URL: otlpUrl };
     type Runs = Record<Mode, { cpuUs: number[]; rps: number[] }>;
     const results = new Map<string, Runs>(WORKLOADS.map((w) => [w.name, Object.fromEntries(MODES.map((m) => [m, { cpuUs: [], rps: [] }])) as unknown as Runs]));
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const w of WORKLOADS) {
-        for (const mode of MODES) {
-          const app = await startApp(mode, { ...env, WORK: String(w.work) });
-          try {
-            await drive(app.url, 2000); // warm-up: JIT, connections, the first batches
-            await new Promise((r) => setTimeout(r, 1500));
-            const c0 = cpuMsOf(app.child.pid!);
-            const seconds = await drive(app.url, REQUESTS);
-            await new Promise((r) => setTimeout(r, 1200)); // the batches of these requests leave (SDK 1 s, OTel 5 s: part of it)
-            const cpuMs = cpuMsOf(app.child.pid!) - c0;
-            const runs = results.get(w.name)![mode];
-            runs.cpuUs.push((cpuMs * 1000) / REQUESTS);
-            runs.rps.push(REQUESTS / seconds);
-            log(`profiling: round ${round + 1} ${w.name} ${mode}: ${((cpuMs * 1000) / REQUESTS).toFixed(1)} µs CPU/request, ${(REQUESTS / seconds).toFixed(0)} req/s`);
-          } finally {
-            app.child.kill('SIGTERM');
-            await new Promise((r) => app.child.once('exit', r));
-          }
+    for (const w of WORKLOADS) {
+      const apps = new Map<Mode, { child: ChildProcess; url: string }>();
+      try {
+        for (const mode of MODES) apps.set(mode, await startApp(mode, { ...env, WORK: String(w.work) }));
+        for (const mode of MODES) await drive(apps.get(mode)!.url, 2000); // warm-up: JIT, connections, the first batches
+        await new Promise((r) => setTimeout(r, 1500));
+        const runs = results.get(w.name)!;
+        for (let cycle = 0; cycle < CYCLES; cycle++) {
+          const order = MODES.map((_, i) => MODES[(i + cycle) % MODES.length]!);
+          const ns0 = new Map(MODES.map((m) => [m, cpuNsOf(apps.get(m)!.child.pid!)]));
+          for (const mode of order) runs[mode].rps.push(w.block / (await drive(apps.get(mode)!.url, w.block)));
+          for (const mode of MODES) runs[mode].cpuUs.push((cpuNsOf(apps.get(mode)!.child.pid!) - ns0.get(mode)!) / 1000 / w.block);
+          log(`profiling: ${w.name} cycle ${cycle + 1}: ${MODES.map((m) => `${m} ${runs[m].cpuUs.at(-1)!.toFixed(1)}`).join(', ')} µs CPU/request`);
+        }
+      } finally {
+        for (const app of apps.values()) {
+          app.child.kill('SIGTERM');
+          await new Promise((r) => app.child.once('exit', r));
         }
       }
     }
@@ -139,12 +146,16 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
 
     const table = (w: (typeof WORKLOADS)[number]) => {
       const per = results.get(w.name)!;
-      const m = (mode: Mode) => median(per[mode].cpuUs);
-      const over = (mode: Mode) => `${(((m(mode) - m('bare')) / m('bare')) * 100).toFixed(1)} %`;
-      const row = (name: string, mode: Mode) => `| ${name} | ${m(mode).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode)} | ${median(per[mode].rps).toFixed(0)} | ${per[mode].cpuUs.map((v) => v.toFixed(1)).join(', ')} |`;
+      // each cycle's figure against bare's in the same cycle, in percent
+      const paired = (mode: Mode) => per[mode].cpuUs.map((v, i) => (v / per.bare.cpuUs[i]! - 1) * 100);
+      const over = (mode: Mode) => {
+        const p = paired(mode);
+        return `${median(p).toFixed(1)} % (${pct(p, 25).toFixed(1)} to ${pct(p, 75).toFixed(1)})`;
+      };
+      const row = (name: string, mode: Mode) => `| ${name} | ${median(per[mode].cpuUs).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode)} | ${median(per[mode].rps).toFixed(0)} |`;
       return [
-        `| ${w.name} Koa app (WORK=${w.work}), ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} clients | app CPU µs / request (median) | over bare | req/s | each round |`,
-        '|---|---|---|---|---|',
+        `| ${w.name} Koa app (WORK=${w.work}), ${CYCLES} cycles of ${w.block} requests per app, ${CLIENTS} clients | app CPU µs / request (median of cycles) | over bare: median of the cycles' ratios (quartiles) | req/s |`,
+        '|---|---|---|---|',
         row('bare', 'bare'),
         row('@perfwatch/sdk: middleware + 3 wrapped calls, every record sent to perfwatch', 'sdk'),
         row('the same with the CPU sampler (inspector, 10 ms, 5 s flush)', 'sampler'),
@@ -154,7 +165,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     };
     return [
       ...WORKLOADS.flatMap(table),
-      `Records stored by perfwatch from the SDK rounds: ${stored} (of ${ROUNDS * WORKLOADS.length * 2 * (REQUESTS + 2000)} sent); OTLP export requests received: ${spans}.`,
+      `Records stored by perfwatch from the SDK apps: ${stored} (of ${WORKLOADS.reduce((n, w) => n + 2 * (2000 + CYCLES * w.block), 0)} sent); OTLP export requests received: ${spans}.`,
       '',
       '| ingest, 4 clients posting batches of 100 records | figure |',
       '|---|---|',

@@ -10,8 +10,8 @@ import { median } from './harness.js';
 
 const N = Number(process.env.SDK_MICRO_REQUESTS ?? 100_000);
 const ROUNDS = Number(process.env.SDK_MICRO_ROUNDS ?? 5);
-/** The light request's CPU in the HTTP bench (bench/README.md, issue 15): what the overhead is a share of. */
-const LIGHT_US = 666;
+/** The light request's CPU in the HTTP bench (bench/README.md, issue 15, paired blocks, bare): what the overhead is a share of. */
+const LIGHT_US = 680;
 
 export async function runSdkMicroBench(log: (l: string) => void): Promise<string> {
   const recv = spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => s.end('{}')); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`], { stdio: ['ignore', 'pipe', 'inherit'] });
