@@ -632,7 +632,7 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
   // the same body, posted to perfwatch, reads back with the defaults filled in
   const res = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify(posted[0]) });
   t.equal(res.status, 200);
-  const [stored] = await records(pw.url, '&route=/api/items/:id');
+  const stored = (await records(pw.url, '&route=/api/items/:id'))[0]!;
   const full = ((await (await fetch(`${pw.url}/api/v1/performance/records/${stored.id}`, { headers: auth })).json()) as any).data;
   t.match(full.tree.root_frame.children[0], { function: 'query', file_path_short: '', is_application_code: true, calls: 1, time: frames[1].time });
 });
