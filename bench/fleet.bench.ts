@@ -20,8 +20,10 @@ import { LocalHistoryReader } from '../src/store/history-reader.js';
 import { PluginHistory } from '../src/store/plugin-history.js';
 import { PrometheusHistoryReader, type QueryApi } from '../src/store/prometheus-history.js';
 import { SeriesStore } from '../src/store/series-store.js';
-import { cpuMsOf, freePort, have, median, pct, sequential, waitHttp, SERVER_NODE_FLAGS } from './harness.js';
+import { cpuNsOf, freePort, have, median, pct, sequential, waitHttp, SERVER_NODE_FLAGS } from './harness.js';
 
+/** perfwatch's CPU in ms: its threads' run time (schedstat, ns), not /proc's 10 ms ticks. */
+const cpuMs = (pid: number) => cpuNsOf(pid) / 1e6;
 const ROUNDS = Number(process.env.BENCH_HISTORY_ROUNDS ?? 6);
 const PER_ROUND = 100;
 const DAY = 86_400_000;
@@ -131,20 +133,20 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
       const ours: number[] = [];
       const theirs: number[] = [];
       const hop: number[] = [];
-      // perfwatch's own CPU per request (from /proc), for the request and for GET /healthz: steadier than latency on
+      // perfwatch's own CPU per request (its threads' run time from /proc), for the request and for GET /healthz: steadier than latency on
       // a shared VM, and it leaves out what Prometheus spends evaluating
       // (less its background work, the collection every second, measured idle over 5 s first, per ms of wall time)
       const pwPid = procs[0]!.pid!;
-      const idle0 = cpuMsOf(pwPid);
+      const idle0 = cpuMs(pwPid);
       await new Promise((r) => setTimeout(r, 5000));
-      const background = (cpuMsOf(pwPid) - idle0) / 5000;
+      const background = (cpuMs(pwPid) - idle0) / 5000;
       let cpuOurs = 0;
       let cpuHop = 0;
       const cpuOver = async (run: () => Promise<unknown>) => {
-        const c0 = cpuMsOf(pwPid);
+        const c0 = cpuMs(pwPid);
         const t0 = performance.now();
         await run();
-        return cpuMsOf(pwPid) - c0 - background * (performance.now() - t0);
+        return cpuMs(pwPid) - c0 - background * (performance.now() - t0);
       };
       for (let round = 0; round < ROUNDS; round++) {
         cpuOurs += await cpuOver(async () => ours.push(...(await sequential(url, PER_ROUND, 60_000)).lat));
