@@ -29,6 +29,20 @@ async function listen(t: { teardown(fn: () => unknown): void }, server: import('
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** A stand-in HTTP receiver that answers `{}` and keeps each request's path, content type and JSON body. */
+async function receiver(t: { teardown(fn: () => unknown): void }): Promise<{ url: string; got: any[] }> {
+  const got: any[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      got.push({ url: req.url, type: req.headers['content-type'], body: JSON.parse(body) });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return { url: await listen(t, server), got };
+}
+
 const records = async (url: string, query = '') => (await getJson(`${url}/api/v1/performance/records?limit=1000${query}`, auth)).body.data.records as Array<Record<string, any>>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -551,16 +565,7 @@ t.test('analysis without a provider: the findings alone; a provider without a ke
 
 t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', async (t) => {
   const pw = await agent(t);
-  const got: any[] = [];
-  const receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      got.push({ url: req.url, type: req.headers['content-type'], body: JSON.parse(body) });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const otlp = await listen(t, receiver);
+  const { url: otlp, got } = await receiver(t);
   const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, flush_interval: 60 }, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_SERVICE_NAME: 'shop-api' });
   t.teardown(() => collector.shutdown());
   const query = collector.monitor(async function query() {
@@ -595,16 +600,7 @@ t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', a
 
 t.test('the wire form: spans leave without the fields perfwatch defaults, times to the microsecond; perfwatch reads them whole', async (t) => {
   const pw = await agent(t);
-  const posted: any[] = [];
-  const capture = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      posted.push(JSON.parse(body));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const url = await listen(t, capture);
+  const { url, got } = await receiver(t);
   const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60 }, {});
   t.teardown(() => collector.shutdown());
   const query = collector.monitor(async function query() {
@@ -615,8 +611,8 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
     info.route = '/api/items/:id';
   });
   await collector.flush();
-  t.equal(posted.length, 1);
-  const rec = posted[0].records[0];
+  t.equal(got.length, 1);
+  const rec = got[0].body.records[0];
   const frames: any[] = [];
   const walk = (f: any) => (frames.push(f), f.children.forEach(walk));
   walk(rec.tree.root_frame);
@@ -630,7 +626,7 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
   t.equal(Math.round(rec.duration_ms * 1000) / 1000, rec.duration_ms, 'duration to the microsecond');
 
   // the same body, posted to perfwatch, reads back with the defaults filled in
-  const res = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify(posted[0]) });
+  const res = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify(got[0].body) });
   t.equal(res.status, 200);
   const stored = (await records(pw.url, '&route=/api/items/:id'))[0]!;
   const full = ((await (await fetch(`${pw.url}/api/v1/performance/records/${stored.id}`, { headers: auth })).json()) as any).data;
