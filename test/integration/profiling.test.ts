@@ -351,6 +351,31 @@ t.test('sampling, batching, a queue that is bounded, and perfwatch down: the app
   t.match(down.stats(), { sent: 0, dropped_send_failed: 3, queued: 0 });
 });
 
+t.test('under steady load a flush ends, and batches stay full', async (t) => {
+  const { url, got } = await receiver(t);
+  const c = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, batch_size: 50, flush_interval: 3600 }, {});
+  t.teardown(() => c.shutdown());
+  let stop = false;
+  // four callers that never pause: records keep arriving while every batch is on its way
+  const load = Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (!stop) await c.request({ method: 'GET', route: '/load' }, () => new Promise((r) => setImmediate(r)));
+    }),
+  );
+  await sleep(200);
+  const flushed = await Promise.race([c.flush().then(() => true), sleep(3000).then(() => false)]);
+  t.ok(flushed, 'flush() resolves while requests keep coming: it sends what was queued when it ran');
+  await sleep(200);
+  stop = true;
+  await load;
+  await c.flush();
+  const sizes = got.map((g) => g.body.records.length as number);
+  t.equal(sizes.reduce((a, b) => a + b, 0), c.stats().recorded, 'every record left');
+  t.ok(sizes.length >= 5, `${sizes.length} batches`);
+  const short = sizes.filter((n) => n < 50);
+  t.ok(short.length <= 2, `only the two flushes' remainders are short of batch_size (${short.length} of ${sizes.length}: ${short.slice(0, 10).join(' ')})`);
+});
+
 t.test('the server refuses bad records and keeps the good ones; a wrong key stores nothing', async (t) => {
   const pw = await agent(t, { max_batch: 10, max_nodes: 3 });
   const post = (p: string, body: unknown, key: string | null = KEY) => fetch(`${pw.url}/api/v1/performance/${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'x-project-key': key } : {}) }, body: JSON.stringify(body) });

@@ -347,8 +347,13 @@ export class Collector {
   flush(fullOnly = false): Promise<void> {
     const run = async () => {
       let routeProfiles = fullOnly ? [] : await this.#takeSamples();
-      while (this.#queue.length >= (fullOnly ? this.config.batch_size : 1)) {
-        const batch = this.#queue.splice(0, this.config.batch_size);
+      const size = this.config.batch_size;
+      // only what is queued now: under steady load records keep arriving while a batch is sent, and a flush that
+      // waited for an empty queue never ended, sending a request for every few records (bench/README.md, issue 15)
+      const due = this.#queue.length;
+      for (let taken = 0; taken < due && this.#queue.length >= (fullOnly ? size : 1); ) {
+        const batch = this.#queue.splice(0, fullOnly ? size : Math.min(size, due - taken));
+        taken += batch.length;
         if (fullOnly && this.#sampler) this.#noteEarly(batch);
         if (this.config.otlp_endpoint) await this.#sendOtlp(batch);
         if (await this.#send(batch, routeProfiles)) {
@@ -448,6 +453,7 @@ export class Collector {
     this.#timer = null;
     process.removeListener('beforeExit', this.#onExit);
     await this.flush();
+    if (this.#queue.length + this.#held.length) await this.flush(); // what requests still in flight recorded meanwhile
     this.#sender.close();
     const s = this.#sampler;
     this.#sampler = null;
