@@ -133,8 +133,8 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
       const ours: number[] = [];
       const theirs: number[] = [];
       const hop: number[] = [];
-      // perfwatch's own CPU per request (its threads' run time from /proc), for the request and for GET /healthz: steadier than latency on
-      // a shared VM, and it leaves out what Prometheus spends evaluating
+      // perfwatch's own CPU per request (its threads' run time from /proc), for the request and for GET /healthz:
+      // steadier than latency on a shared VM, and it leaves out what Prometheus spends evaluating
       // (less its background work, the collection every second, measured idle over 5 s first, per ms of wall time)
       const pwPid = procs[0]!.pid!;
       const idle0 = cpuMs(pwPid);
