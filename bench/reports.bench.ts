@@ -20,7 +20,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
 import { HOST_SERIES, hostKey } from '../src/model/legacy-names.js';
 import { startPerfwatch } from '../src/main.js';
-import { reportWorkers } from '../src/reports/worker.js';
+import { liveWorkers } from '../src/threads/worker.js';
 import { createHistory } from '../src/store/history.js';
 import { have, pct, scrape, SERVER_NODE_FLAGS } from './harness.js';
 
@@ -173,7 +173,7 @@ async function measure(log: (l: string) => void): Promise<string> {
     // the next report) is not counted as idle
     const settle = async () => {
       await new Promise((r) => setTimeout(r, 3000));
-      while (reportWorkers().length) await new Promise((r) => setTimeout(r, 250));
+      while (liveWorkers().length) await new Promise((r) => setTimeout(r, 250));
       await new Promise((r) => setTimeout(r, 1000));
     };
     for (let round = 0; round < ROUNDS; round++) {

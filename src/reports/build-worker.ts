@@ -1,5 +1,5 @@
 /**
- * The report build worker's module (started by build.ts through worker.ts, SCHED_IDLE): makes a report's content
+ * The report build worker's module (started by build.ts through threads/worker.ts, SCHED_IDLE): makes a report's content
  * from what the main thread gathered, and writes its file (JSON, CSV, or a PDF printed by Chromium).
  */
 import { writeFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { composeReport } from './content.js';
 import type { BuildJob } from './build.js';
 import { reportCsv } from './csv.js';
 import { printPdf } from './pdf.js';
-import { serve } from './worker.js';
+import { serve } from '../threads/worker.js';
 
 serve(async ({ input, pdf, file }: BuildJob) => {
   const content = composeReport(input);

@@ -1,5 +1,5 @@
 import { transferables, type ReportInput } from './content.js';
-import { runWorker, workerModule } from './worker.js';
+import { runWorker, workerModule } from '../threads/worker.js';
 
 /** A job for the build worker: what the report is made from, for a PDF the Chromium to print with, and the file to write. */
 export interface BuildJob {
@@ -18,5 +18,5 @@ const ENTRY = workerModule('build-worker', import.meta.url);
  */
 export function buildInWorker(input: ReportInput, pdf: BuildJob['pdf'], file: string): Promise<number> {
   const job: BuildJob = { input, pdf, file };
-  return runWorker<number>(ENTRY, job, transferables(input));
+  return runWorker<number>(ENTRY, job, transferables(input), { idle: true });
 }

@@ -13,6 +13,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   config: ['model'],
   store: ['model'],
   pipeline: ['model'],
+  // worker threads kept across jobs, for work that would hold the event loop
+  threads: [],
   http: ['model'],
   collectors: ['model', 'proc', 'config'],
   supervisor: ['model', 'proc', 'config'],
@@ -28,9 +30,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'sinks/compat': ['model', 'proc', 'store', 'http', 'supervisor'],
   alerting: ['model', 'store', 'http', 'config', 'pipeline'],
   // performance reports: read the stores through functions main.ts passes; files and SQLite of their own
-  reports: ['model', 'store', 'http', 'config'],
+  reports: ['model', 'store', 'http', 'config', 'threads'],
   // request profiling (seed 004): the records the SDK sends, their SQLite store and RED series
-  profiling: ['model', 'http', 'config'],
+  profiling: ['model', 'http', 'config', 'threads'],
   client: [],
   // perfwatch/plugin, the SDK plugins import: nothing of perfwatch comes along
   'plugin-sdk': [],

@@ -1,19 +1,26 @@
 import { parentPort, Worker } from 'node:worker_threads';
 
 /**
- * How a report worker starts (plain JavaScript, run with `eval`): the thread, and any Chromium it starts (a child
- * inherits its thread's policy), run SCHED_IDLE, so on a busy machine a report waits for idle CPU instead of taking it
- * from the event loop that answers /metrics (best effort: without chrt, util-linux, it runs at normal priority). Then
- * it imports its module: from dist/ as it is; a `.ts` one from src/ through the loader the thread inherited (tap's),
- * or else after registering tsx, whose hooks a worker does not inherit from `node --import tsx` (the bench).
+ * Worker threads for work that would hold the event loop (report builds, profiling queries), one per module, kept
+ * across jobs. The module calls `serve`; the main thread calls `runWorker`.
  */
-function startCode(entry: URL): string {
+
+/**
+ * How a worker starts (plain JavaScript, run with `eval`). With `idle` (report builds) the thread, and any Chromium it
+ * starts (a child inherits its thread's policy), run SCHED_IDLE, so on a busy machine a report waits for idle CPU
+ * instead of taking it from the event loop that answers /metrics (best effort: without chrt, util-linux, it runs at
+ * normal priority). Then it imports its module: from dist/ as it is; a `.ts` one from src/ through the loader the
+ * thread inherited (tap's), or else after registering tsx, whose hooks a worker does not inherit from
+ * `node --import tsx` (the bench).
+ */
+function startCode(entry: URL, idle: boolean): string {
   const url = JSON.stringify(entry.href);
-  return `
+  const prelude = `
 try {
   const tid = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop();
   require('node:child_process').execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' });
-} catch {}
+} catch {}`;
+  return `${idle ? prelude : ''}
 import(${url}).catch((err) => {
   if (err.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
   return import('tsx/esm/api').then((m) => (m.register(), import(${url} + '?tsx')));
@@ -51,7 +58,7 @@ interface Slot {
 }
 
 /**
- * Report workers live across jobs, one per module, and end after `IDLE_MS` (5 s) without a
+ * Workers live across jobs, one per module, and end after `IDLE_MS` (5 s) without a
  * job. A thread per job cost the event loop 3–7 ms at each start, and 5–14 ms with the `chrt` fork of the prelude, in
  * a 300 MB process (bench/README.md, "Reports"): ten CSVs in a row paid it ten times. Not longer: after a PDF the build
  * worker holds ECharts and playwright-core, about 100 MB, which an idle agent should give back.
@@ -65,16 +72,16 @@ export function setWorkerIdleMs(ms: number): void {
   IDLE_MS = ms;
 }
 
-/** The report worker threads alive now (tests). */
-export function reportWorkers(): Worker[] {
+/** The worker threads alive now (tests). */
+export function liveWorkers(): Worker[] {
   return [...slots.values()].map((s) => s.worker);
 }
 
-function slotFor(entry: URL): Slot {
+function slotFor(entry: URL, idle: boolean): Slot {
   const key = entry.href;
   const found = slots.get(key);
   if (found) return found;
-  const slot: Slot = { key, worker: new Worker(startCode(entry), { eval: true }), pending: new Map(), idle: null };
+  const slot: Slot = { key, worker: new Worker(startCode(entry, idle), { eval: true }), pending: new Map(), idle: null };
   const fail = (err: Error) => {
     if (slots.get(key) === slot) slots.delete(key);
     if (slot.idle) clearTimeout(slot.idle);
@@ -90,7 +97,7 @@ function slotFor(entry: URL): Slot {
     if (!slot.pending.size) park(slot);
   });
   slot.worker.on('error', fail);
-  slot.worker.on('exit', (code) => fail(new Error(`the report worker exited (${code})`)));
+  slot.worker.on('exit', (code) => fail(new Error(`the worker thread exited (${code})`)));
   slots.set(key, slot);
   return slot;
 }
@@ -108,10 +115,10 @@ function park(slot: Slot): void {
 
 /**
  * Runs one job on the worker for the module `entry` (which calls `serve`): posts `job` with `transfer`, resolves with
- * the answer. The worker is started at the first job and kept for the next ones.
+ * the answer. The worker is started at the first job (SCHED_IDLE with `idle`) and kept for the next ones.
  */
-export function runWorker<T>(entry: URL, job: unknown, transfer: ArrayBuffer[]): Promise<T> {
-  const slot = slotFor(entry);
+export function runWorker<T>(entry: URL, job: unknown, transfer: ArrayBuffer[], opts: { idle?: boolean } = {}): Promise<T> {
+  const slot = slotFor(entry, opts.idle ?? false);
   if (slot.idle) clearTimeout(slot.idle);
   slot.idle = null;
   slot.worker.ref();
