@@ -144,6 +144,24 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     const ingestCpu = (cpuMsOf(server.pid!) - c0) / seconds;
     log(`profiling: ingest ${(sent / seconds).toFixed(0)} records/s, /metrics p99 ${during.p99.toFixed(2)} ms (idle ${idle.p99.toFixed(2)})`);
 
+    // the console's profiling page polls the per-route statistics of the last hour: every record the ingest stored is
+    // in that window. The query runs one after another for 10 s while /metrics is fetched every 100 ms
+    const stats = async (q: string) => (await (await fetch(`${base}/api/v1/performance/${q}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { data: { routes: Array<{ count: number }> } };
+    const inWindow = (await stats('routes?minutes=60')).data.routes.reduce((n, r) => n + r.count, 0);
+    let polling = true;
+    const routeLat: number[] = [];
+    const poll = (async () => {
+      while (polling) {
+        const t0 = performance.now();
+        await stats('routes?minutes=60');
+        routeLat.push(performance.now() - t0);
+      }
+    })();
+    const duringRoutes = await paced(`${base}/metrics`, 100, 10_000);
+    polling = false;
+    await poll;
+    log(`profiling: routes over ${inWindow} records: ${median(routeLat).toFixed(0)} ms; /metrics p99 meanwhile ${duringRoutes.p99.toFixed(2)} ms`);
+
     const table = (w: (typeof WORKLOADS)[number]) => {
       const per = results.get(w.name)!;
       // each cycle's figure against bare's in the same cycle, in percent
@@ -167,12 +185,14 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
       ...WORKLOADS.flatMap(table),
       `Records stored by perfwatch from the SDK apps: ${stored} (of ${WORKLOADS.reduce((n, w) => n + 2 * (2000 + CYCLES * w.block), 0)} sent); OTLP export requests received: ${spans}.`,
       '',
-      '| ingest, 4 clients posting batches of 100 records | figure |',
+      '| ingest, 4 clients posting batches of 100 records; then the per-route statistics over them | figure |',
       '|---|---|',
       `| records / s | ${(sent / seconds).toFixed(0)} |`,
       `| perfwatch CPU ms / s during it | ${ingestCpu.toFixed(0)} |`,
       `| /metrics p50 / p99 ms, every 100 ms, idle | ${idle.p50.toFixed(2)} / ${idle.p99.toFixed(2)} |`,
       `| /metrics p50 / p99 ms, every 100 ms, during ingest | ${during.p50.toFixed(2)} / ${during.p99.toFixed(2)} (max ${Math.max(...during.lat).toFixed(1)}, p99.9 ${pct(during.lat, 99.9).toFixed(1)}) |`,
+      `| GET /performance/routes?minutes=60 over the ${inWindow} records stored, one after another for 10 s: p50 ms | ${median(routeLat).toFixed(0)} (${routeLat.length} queries) |`,
+      `| /metrics p50 / p99 ms, every 100 ms, during those queries | ${duringRoutes.p50.toFixed(2)} / ${duringRoutes.p99.toFixed(2)} (max ${Math.max(...duringRoutes.lat).toFixed(1)}) |`,
       '',
     ].join('\n');
   } finally {

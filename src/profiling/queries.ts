@@ -64,9 +64,9 @@ export function addQueryRoutes(router: Router, o: { requireAdmin: AdminMiddlewar
     ctx.body = which === 'sampled' ? sampledSpeedscope(`${r.method} ${r.route} (${r.id}, CPU samples)`, r.sampled!.root_frame) : toSpeedscope(r);
   });
 
-  router.get('/routes', requireAdmin, (ctx) => {
+  router.get('/routes', requireAdmin, async (ctx) => {
     const { sinceMs, untilMs } = range(ctx.query);
-    ctx.body = ok({ since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), routes: live().routes(sinceMs, untilMs, textParam(ctx.query.project, 'project', 64)) });
+    ctx.body = ok({ since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), routes: await live().routesOffThread(sinceMs, untilMs, textParam(ctx.query.project, 'project', 64)) });
   });
 
   // one route's CPU samples over the range, merged: statistically meaningful even for requests too fast for a tree of their own
