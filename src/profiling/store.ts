@@ -260,8 +260,10 @@ export class ProfilingStore {
     return row ? { ...view(row), tree: row.tree ? JSON.parse(row.tree) : null, sampled: row.sampled ? JSON.parse(row.sampled) : null } : null;
   }
 
-  /** Per project, route and method over [sinceMs, untilMs]: count, errors (status ≥ 500), throughput and latency percentiles. */
-  /** Per-route statistics over a window, on this thread: `only` one route (an analysis needs its own), and tests. */
+  /**
+   * Per project, route and method over [sinceMs, untilMs]: count, errors (status ≥ 500), throughput and latency
+   * percentiles, on this thread: for `only` one route (an analysis needs its own), and tests.
+   */
   routes(sinceMs: number, untilMs: number, project?: string, only?: { route: string; method: string }): RouteStats[] {
     return routeStats(this.#db, { sinceMs, untilMs, ...(project ? { project } : {}), ...(only ? { only } : {}) });
   }
