@@ -15,6 +15,9 @@ export interface StoredPluginSample {
   threads: number;
 }
 
+/** Where the k-th newest sample (k = 0: the latest) sits in a ring whose next write goes to `head`. */
+const slotOf = (head: number, capacity: number, k: number) => (head - 1 - k + capacity * 2) % capacity;
+
 /**
  * One plugin's ring: preallocated typed arrays, O(1) append, overwriting the oldest sample when full. Timestamp, CPU and
  * RSS live in SharedArrayBuffers, so a report's worker thread reads them where they are (`view`): copying a week of 50
@@ -59,7 +62,7 @@ class PluginRing {
 
   /** The k-th newest sample (k = 0 is the latest). */
   at(k: number): StoredPluginSample {
-    const i = (this.#head - 1 - k + this.capacity * 2) % this.capacity;
+    const i = slotOf(this.#head, this.capacity, k);
     const rssBytes = this.#rssKib[i]! * 1024;
     return {
       timestampMs: this.#ts[i]!,
@@ -77,7 +80,7 @@ class PluginRing {
   }
 
   timestampAt(k: number): number {
-    return this.#ts[(this.#head - 1 - k + this.capacity * 2) % this.capacity]!;
+    return this.#ts[slotOf(this.#head, this.capacity, k)]!;
   }
 }
 
@@ -109,7 +112,7 @@ export interface PluginRingView {
 export function* viewColumns(v: PluginRingView, startMs: number, endMs: number, batch = 2000): Generator<PluginColumns> {
   const out: PluginColumns = { n: 0, ts: new Float64Array(batch), cpu: new Float32Array(batch), rssKib: new Float32Array(batch) };
   for (let k = v.size - 1; k >= 0; k--) {
-    const i = (v.head - 1 - k + v.capacity * 2) % v.capacity;
+    const i = slotOf(v.head, v.capacity, k);
     const t = v.ts[i]!;
     if (t < startMs || t > endMs) continue;
     out.ts[out.n] = t;
