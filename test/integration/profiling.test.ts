@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -321,6 +322,35 @@ t.test('the CPU sampler: each request gets its own samples only, routes merge in
     body: JSON.stringify({ records: [{ route: '/a', method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 1 }], route_profiles: [{ route: '/a', method: 'GET', window_start: Date.now() / 1000, window_end: Date.now() / 1000, requests: 1, tree: { kind: 'sampled', interval_ms: 10, sample_count: 1, root_frame: { function: 'GET /a', time: -1 } } }] }),
   });
   t.match(((await bad.json()) as any).data, { accepted: 1, route_profiles_accepted: 0, route_profile_errors: [{ index: 0, field: 'route_profiles[0].tree.root_frame.time' }] });
+});
+
+t.test('the sampler\'s windows overlap: V8\'s profiler runs on through every take', async (t) => {
+  // a second inspector session, as a DevTools attached to the app would be, sees each window begin and end
+  const seen = new Session();
+  seen.connect();
+  t.teardown(() => seen.disconnect());
+  const events: string[] = [];
+  const samples: number[] = [];
+  seen.on('Profiler.consoleProfileStarted', (m: any) => events.push(`start ${m.params.title}`));
+  seen.on('Profiler.consoleProfileFinished', (m: any) => {
+    events.push(`end ${m.params.title}`);
+    samples.push(m.params.profile.samples?.length ?? 0);
+  });
+  await new Promise((r) => seen.post('Profiler.enable', r));
+  const collector = new Collector({ project_key: KEY, api_endpoint: 'http://127.0.0.1:9/api/v1/performance/collect', profiler: 'inspector', profiler_interval_ms: 2, flush_interval: 60 }, {});
+  await waitFor(() => collector.stats().profiler === 'running', { what: 'the sampler started' });
+  for (let take = 0; take < 2; take++) {
+    alphaHash(12);
+    await collector.flush(); // a flush begins with a take
+  }
+  await collector.shutdown();
+  const name = /^start (perfwatch-\d+)\.1$/.exec(events[0] ?? '')?.[1];
+  t.ok(name, `the first window began first (${events[0]})`);
+  // Profiler.stop and Profiler.start, as before, stop V8's profiler between windows: each start then logged every
+  // compiled function again, holding the app 16–30 ms. Each window now begins before the last one ends.
+  // two flushes and shutdown's own flush: three takes, then the last window ends with the sampler
+  t.same(events, [`start ${name}.1`, `start ${name}.2`, `end ${name}.1`, `start ${name}.3`, `end ${name}.2`, `start ${name}.4`, `end ${name}.3`, `end ${name}.4`]);
+  t.ok(samples[0]! > 0 && samples[1]! > 0, `the windows hold samples (${samples.join(', ')})`);
 });
 
 t.test('sampling, batching, a queue that is bounded, and perfwatch down: the app never notices', async (t) => {

@@ -5,11 +5,16 @@
  *
  * Attribution: an async hook writes a timeline of "which request's context runs now" (ms, request id); the
  * profile's sample times are on the same monotonic clock, so each sample goes to the request that was running when
- * it was taken. At each `take()` the profile is stopped and started again, and every sample becomes a trimmed stack
- * added to its request's tree. No dependency: `node:inspector` is part of Node.
+ * it was taken. At each `take()` the window's profile ends and the next begins, and every sample becomes a trimmed
+ * stack added to its request's tree. No dependency: `node:inspector` is part of Node.
+ *
+ * Windows are the inspector's console profiles (`console.profile(title)`), each begun before the last one ends, so V8's
+ * profiler never stops between two: `Profiler.stop` then `Profiler.start` held the app's thread 16–30 ms per take while
+ * V8 logged every compiled function again, where ending one of two running profiles takes under 1.5 ms (bench/README.md,
+ * issue 15). A DevTools attached to the app sees these windows in its profiles list, titled `perfwatch-<s>.<n>`.
  */
 import { createHook, type AsyncHook } from 'node:async_hooks';
-import { Session } from 'node:inspector';
+import { Session, console as inspectorConsole } from 'node:inspector';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Frame } from './index.js';
@@ -142,6 +147,8 @@ export class SampleTree {
  * The process-wide sampler. `current` is the request id running now (0: none); `getId` reads the id from the
  * request's AsyncLocalStorage store. The hook costs a few hundred ns per async callback while it is on.
  */
+let samplers = 0;
+
 export class Sampler {
   readonly #session = new Session();
   readonly #hook: AsyncHook;
@@ -154,6 +161,12 @@ export class Sampler {
   #offsetUs = 0;
   readonly #trees = new Map<number, { tree: SampleTree; age: number }>();
   #running = false;
+  /** Console profiles go to every inspector session of the process: titles name this sampler (`perfwatch-<s>.<n>`). */
+  readonly #name = `perfwatch-${++samplers}`;
+  /** The window's number. */
+  #window = 0;
+  /** Ended windows whose profile has not arrived yet. */
+  readonly #ending = new Map<string, (profile: CpuProfile) => void>();
 
   constructor(intervalMs: number, getId: () => number, root = process.cwd()) {
     this.#intervalMs = intervalMs;
@@ -177,25 +190,51 @@ export class Sampler {
 
   async start(): Promise<void> {
     this.#session.connect();
+    this.#session.on('Profiler.consoleProfileFinished', ({ params }: { params: { title?: string; profile: CpuProfile } }) => {
+      const done = params.title === undefined ? undefined : this.#ending.get(params.title);
+      if (!done) return; // someone else's console.profile
+      this.#ending.delete(params.title!);
+      done(params.profile);
+    });
     await this.#post('Profiler.enable');
     await this.#post('Profiler.setSamplingInterval', { interval: Math.round(this.#intervalMs * 1000) });
     this.#offsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
-    await this.#post('Profiler.start');
+    inspectorConsole.profile(`${this.#name}.${++this.#window}`);
     this.#timeline = [performance.now(), this.current];
     this.#hook.enable();
     this.#running = true;
   }
 
+  /** Ends the window's profile; resolves to it (the inspector sends it as an event). */
+  #end(window: number): Promise<CpuProfile> {
+    const title = `${this.#name}.${window}`;
+    return new Promise<CpuProfile>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#ending.delete(title);
+        reject(new Error(`the inspector sent no profile for ${title}`));
+      }, 5000);
+      timer.unref();
+      this.#ending.set(title, (profile) => {
+        clearTimeout(timer);
+        resolve(profile);
+      });
+      inspectorConsole.profileEnd(title);
+    });
+  }
+
   /**
-   * Stops the profile, starts the next one, and adds each sample to its request's tree. Trees stay until `claim`ed;
-   * one nobody claims for three takes (a request sampled out, or one that never ended) is dropped.
+   * Begins the next window, ends this one, and adds each of its samples to its request's tree. Trees stay until
+   * `claim`ed; one nobody claims for three takes (a request sampled out, or one that never ended) is dropped.
    */
   async take(): Promise<void> {
     if (!this.#running) return;
-    const { profile } = await this.#post<{ profile: CpuProfile }>('Profiler.stop');
-    await this.#post('Profiler.start');
+    const ending = this.#window;
+    inspectorConsole.profile(`${this.#name}.${++this.#window}`); // first, so the profiler never stops
+    const arriving = this.#end(ending);
+    // the new timeline starts once the old window has ended: a sample both windows hold is attributed once, by the old
     const timeline = this.#timeline;
     this.#timeline = [performance.now(), this.current];
+    const profile = await arriving;
     for (const [id, t] of this.#trees) if (++t.age > 3) this.#trees.delete(id);
     this.#attribute(profile, timeline);
   }
@@ -274,7 +313,7 @@ export class Sampler {
     if (!this.#running) return;
     this.#running = false;
     this.#hook.disable();
-    await this.#post('Profiler.stop').catch(() => undefined);
+    await this.#end(this.#window).catch(() => undefined);
     this.#session.disconnect();
     this.#trees.clear();
   }
