@@ -4,14 +4,59 @@
  * call, the functions wrapped as spans, every record sent in batches of 500 to a null receiver in another process, the
  * sends in the figure). The process' CPU over 100 000 requests per round, alternating bare and SDK rounds: a far
  * steadier figure than the HTTP app's, whose run-to-run spread on this VM is wider than the 2 % goal.
+ *
+ * Then the CPU sampler's take, as the main thread feels it: how long each take holds it, against stopping and starting
+ * V8's profiler (what a take did before its windows overlapped), in this process with its code loaded.
  */
 import { spawn } from 'node:child_process';
+import { Session } from 'node:inspector';
 import { median } from './harness.js';
 
 const N = Number(process.env.SDK_MICRO_REQUESTS ?? 100_000);
 const ROUNDS = Number(process.env.SDK_MICRO_ROUNDS ?? 5);
 /** The light request's CPU in the HTTP bench (bench/README.md, issue 15, paired blocks, bare): what the overhead is a share of. */
 const LIGHT_US = 680;
+const TAKES = Number(process.env.SDK_MICRO_TAKES ?? 12);
+
+/** Main-thread ms of each take (after 200 ms of work each): the profiler stopped and started, then the SDK's sampler. */
+async function takeStalls(log: (l: string) => void): Promise<{ restart: number[]; take: number[] }> {
+  let x = 0;
+  const busy = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end) x += Math.sqrt(x + 1);
+  };
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) => new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 10_000 });
+  await post('Profiler.start');
+  const restart: number[] = [];
+  for (let i = 0; i < TAKES; i++) {
+    busy(200);
+    const t0 = performance.now();
+    await post('Profiler.stop');
+    await post('Profiler.start');
+    restart.push(performance.now() - t0);
+  }
+  await post('Profiler.stop');
+  session.disconnect();
+  const { Sampler } = (await import('../packages/sdk/dist/sampler.js' as string)) as typeof import('../packages/sdk/src/sampler.js');
+  const sampler = new Sampler(10, () => 1);
+  await sampler.start();
+  const take: number[] = [];
+  for (let i = 0; i < TAKES; i++) {
+    sampler.mark(1); // the samples belong to a request: the take attributes them, as in an app
+    busy(200);
+    const t0 = performance.now();
+    await sampler.take();
+    take.push(performance.now() - t0);
+    sampler.claim(1);
+  }
+  await sampler.stop();
+  log(`sdk-micro: take stalls: restart ${restart.map((v) => v.toFixed(1)).join(' ')} ms; overlapping windows ${take.map((v) => v.toFixed(1)).join(' ')} ms`);
+  return { restart, take };
+}
 
 export async function runSdkMicroBench(log: (l: string) => void): Promise<string> {
   const recv = spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => s.end('{}')); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -68,6 +113,7 @@ export async function runSdkMicroBench(log: (l: string) => void): Promise<string
       log(`sdk-micro: round ${round + 1}: bare ${b.at(-1)!.toFixed(2)} µs, SDK ${s.at(-1)!.toFixed(2)} µs CPU per request`);
     }
     await c.shutdown();
+    const stalls = await takeStalls(log);
     const over = median(s) - median(b);
     return [
       `| ${N} requests × ${ROUNDS} alternating rounds, 20 at a time, in one process | CPU µs / request (median) | each round |`,
@@ -75,6 +121,11 @@ export async function runSdkMicroBench(log: (l: string) => void): Promise<string
       `| bare (the three functions) | ${median(b).toFixed(2)} | ${b.map((v) => v.toFixed(2)).join(', ')} |`,
       `| through @perfwatch/sdk (spans, a record each, sent in batches of 500) | ${median(s).toFixed(2)} | ${s.map((v) => v.toFixed(2)).join(', ')} |`,
       `| the SDK's own cost | ${over.toFixed(2)} µs, ${((over / LIGHT_US) * 100).toFixed(2)} % of the light request (${LIGHT_US} µs) | |`,
+      '',
+      `| the CPU sampler's take, ${TAKES} takes after 200 ms of work each, 10 ms interval | main thread held, ms: median | max |`,
+      '|---|---|---|',
+      `| V8's profiler stopped and started (Profiler.stop, Profiler.start: a take before this change, without its attribution) | ${median(stalls.restart).toFixed(1)} | ${Math.max(...stalls.restart).toFixed(1)} |`,
+      `| the SDK's take now: the next window begun, this one ended, its samples attributed | ${median(stalls.take).toFixed(1)} | ${Math.max(...stalls.take).toFixed(1)} |`,
       '',
     ].join('\n');
   } finally {
