@@ -11,7 +11,7 @@
  * /items/:id.
  *
  * Paired blocks: the four apps of a workload run at once, and each cycle sends a block of requests to each in turn
- * (the order rotates). Each app's CPU over the whole cycle (the sum of its threads' run time from
+ * (the order rotates), in PROFILING_SPLIT parts (4), so each app's requests are spread over the cycle. Each app's CPU over the whole cycle (the sum of its threads' run time from
  * /proc/<pid>/task/<tid>/schedstat, in ns) over the requests of its block is its figure for the cycle: its sends,
  * timers and sampler while the others run are in it. A mode's overhead is the median over cycles of its figure against
  * bare's in the same cycle, so the VM's drift, seconds long, cancels out; apps measured one after another, minutes
@@ -20,7 +20,7 @@
  * An app waits through three blocks of each cycle for one of its own, and what it spends while idle (the sampler's
  * profiler ticks on, 11–13 ms/s in a scratch run) is charged to its block's requests four times over: an app under
  * steady load pays it over all its requests. So each app's idle CPU per second is measured first (PROFILING_IDLE_S,
- * with everything else idle too), and a second figure takes it off for the time the app waited in each cycle: what a
+ * after PROFILING_SETTLE_S, with everything else idle too), and a second figure takes it off for the time the app waited in each cycle: what a
  * request costs an app loaded all the time. Both are in the tables; work its requests caused later (sends, the
  * sampler's take) is in both.
  */
@@ -33,6 +33,9 @@ import { cpuMsOf, cpuNsOf, median, paced, pct, scrape, waitHttp, startServe } fr
 
 const CYCLES = Number(process.env.PROFILING_CYCLES ?? 16);
 const IDLE_S = Number(process.env.PROFILING_IDLE_S ?? 10);
+const SETTLE_S = Number(process.env.PROFILING_SETTLE_S ?? 15);
+/** Parts of a block: each app's requests in a cycle come in this many turns, so a cycle's drift falls on all alike. */
+const SPLIT = Number(process.env.PROFILING_SPLIT ?? 4);
 const CLIENTS = 4;
 const KEY = 'bench-project-key-0123456789';
 const TOKEN = 'bench-token-0123456789';
@@ -60,9 +63,8 @@ function startApp(mode: Mode, env: Record<string, string>): Promise<{ child: Chi
   });
 }
 
-/** `n` GETs spread over `CLIENTS` kept-alive connections; returns the wall seconds. */
-async function drive(url: string, n: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+/** `n` GETs spread over `CLIENTS` kept-alive connections (the app's, kept across calls); returns the wall seconds. */
+async function drive(url: string, agent: http.Agent, n: number): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -74,11 +76,11 @@ async function drive(url: string, n: number): Promise<number> {
       }
     }),
   );
-  agent.destroy();
   return (performance.now() - t0) / 1000;
 }
 
 export async function runProfilingBench(log: (l: string) => void): Promise<string> {
+  for (const w of WORKLOADS) if (w.block % SPLIT) throw new Error(`PROFILING_BLOCK (${w.block}) must be a multiple of PROFILING_SPLIT (${SPLIT})`);
   const { dir, base, server } = await startServe('pw-profiling-', { log: { level: 'warn' }, profiling: { projects: [{ name: 'bench', key: KEY }], max_batch: 1000, max_records: 10_000_000 } }, TOKEN);
   let spans = 0;
   const receiver = http.createServer((req, res) => {
@@ -97,12 +99,14 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     type Runs = Record<Mode, { cpuUs: number[]; steadyUs: number[]; rps: number[]; idleMsPerS: number }>;
     const results = new Map<string, Runs>(WORKLOADS.map((w) => [w.name, Object.fromEntries(MODES.map((m) => [m, { cpuUs: [], steadyUs: [], rps: [], idleMsPerS: 0 }])) as unknown as Runs]));
     for (const w of WORKLOADS) {
-      const apps = new Map<Mode, { child: ChildProcess; url: string }>();
+      const apps = new Map<Mode, { child: ChildProcess; url: string; agent: http.Agent }>();
       try {
-        for (const mode of MODES) apps.set(mode, await startApp(mode, { ...env, WORK: String(w.work) }));
-        for (const mode of MODES) await drive(apps.get(mode)!.url, 2000); // warm-up: JIT, connections, the first batches
-        await new Promise((r) => setTimeout(r, 1500));
+        for (const mode of MODES) apps.set(mode, { ...(await startApp(mode, { ...env, WORK: String(w.work) })), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }) });
+        for (const mode of MODES) await drive(apps.get(mode)!.url, apps.get(mode)!.agent, 2000); // warm-up: JIT, connections, the first batches
         const runs = results.get(w.name)!;
+        // V8 keeps working for seconds after a load stops (the memory reducer's GCs, compiling): a bare app spent ~5 ms/s
+        // in the first 10 s after its warm-up. The idle rate is measured after that settles
+        await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
         const idle0 = new Map(MODES.map((m) => [m, cpuNsOf(apps.get(m)!.child.pid!)]));
         const idleT0 = performance.now();
         await new Promise((r) => setTimeout(r, IDLE_S * 1000));
@@ -112,12 +116,13 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
         for (let cycle = 0; cycle < CYCLES; cycle++) {
           const order = MODES.map((_, i) => MODES[(i + cycle) % MODES.length]!);
           const ns0 = new Map(MODES.map((m) => [m, cpuNsOf(apps.get(m)!.child.pid!)]));
-          const blockS = new Map<Mode, number>();
+          const blockS = new Map<Mode, number>(MODES.map((m) => [m, 0]));
           const cycleT0 = performance.now();
-          for (const mode of order) {
-            blockS.set(mode, await drive(apps.get(mode)!.url, w.block));
-            runs[mode].rps.push(w.block / blockS.get(mode)!);
+          // each app's block in SPLIT parts, taken in turn: its requests spread over the cycle, as the others' are
+          for (let part = 0; part < SPLIT; part++) {
+            for (const mode of order) blockS.set(mode, blockS.get(mode)! + (await drive(apps.get(mode)!.url, apps.get(mode)!.agent, w.block / SPLIT)));
           }
+          for (const mode of MODES) runs[mode].rps.push(w.block / blockS.get(mode)!);
           const cycleS = (performance.now() - cycleT0) / 1000;
           for (const mode of MODES) {
             const ns = cpuNsOf(apps.get(mode)!.child.pid!) - ns0.get(mode)!;
@@ -128,6 +133,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
         }
       } finally {
         for (const app of apps.values()) {
+          app.agent.destroy();
           app.child.kill('SIGTERM');
           await new Promise((r) => app.child.once('exit', r));
         }
@@ -197,7 +203,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
       const row = (name: string, mode: Mode) =>
         `| ${name} | ${median(per[mode].cpuUs).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode, 'cpuUs')} | ${per[mode].idleMsPerS.toFixed(2)} | ${mode === 'bare' ? '–' : over(mode, 'steadyUs')} | ${median(per[mode].rps).toFixed(0)} |`;
       return [
-        `| ${w.name} Koa app (WORK=${w.work}), ${CYCLES} cycles of ${w.block} requests per app, ${CLIENTS} clients | app CPU µs / request (median of cycles) | over bare: median of the cycles' ratios (quartiles) | app CPU while idle, ms/s | over bare at steady load: the same less idle CPU while it waited | req/s |`,
+        `| ${w.name} Koa app (WORK=${w.work}), ${CYCLES} cycles of ${w.block} requests per app in ${SPLIT} parts, ${CLIENTS} clients | app CPU µs / request (median of cycles) | over bare: median of the cycles' ratios (quartiles) | app CPU while idle, ms/s | over bare at steady load: the same less idle CPU while it waited | req/s |`,
         '|---|---|---|---|---|---|',
         row('bare', 'bare'),
         row('@perfwatch/sdk: middleware + 3 wrapped calls, every record sent to perfwatch', 'sdk'),
