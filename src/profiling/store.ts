@@ -180,11 +180,11 @@ export function routeStats(db: Database.Database, { sinceMs, untilMs, project, o
     if (r[3] >= 500) g.errors++;
   }
   const seconds = Math.max(1, (untilMs - sinceMs) / 1000);
-  // in SQLite's order (its BINARY collation compares UTF-8 bytes), as when it sorted them
-  const bytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-  return [...groups.values()]
-    .sort((a, b) => bytes(a.project, b.project) || bytes(a.route, b.route) || bytes(a.method, b.method))
-    .map((g) => {
+  // in SQLite's order (its BINARY collation compares UTF-8 bytes), as when it sorted them: each group's bytes once
+  const keyed = [...groups.values()].map((g) => ({ g, k: [Buffer.from(g.project), Buffer.from(g.route), Buffer.from(g.method)] as const }));
+  return keyed
+    .sort((a, b) => Buffer.compare(a.k[0], b.k[0]) || Buffer.compare(a.k[1], b.k[1]) || Buffer.compare(a.k[2], b.k[2]))
+    .map(({ g }) => {
       const d = Float64Array.from(g.durations).sort();
       return { project: g.project, route: g.route, method: g.method, count: d.length, errors: g.errors, error_rate: r3(g.errors / d.length), throughput_per_second: Math.round((d.length / seconds) * 1e6) / 1e6, p50_ms: r3(pct(d, 50)), p95_ms: r3(pct(d, 95)), p99_ms: r3(pct(d, 99)), max_ms: r3(d.at(-1)!) };
     });
