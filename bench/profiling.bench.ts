@@ -29,7 +29,7 @@ import { rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuMsOf, cpuNsOf, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
+import { cpuNsOf, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
 
 const CYCLES = Number(process.env.PROFILING_CYCLES ?? 16);
 const IDLE_S = Number(process.env.PROFILING_IDLE_S ?? 10);
@@ -148,7 +148,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     const batch = JSON.stringify({ records: Array.from({ length: 100 }, (_, i) => ({ route: `/r/${i % 20}`, method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 2 + (i % 7), cpu_time_ms: 1, tree: { kind: 'instrumented', root_frame: frame('GET /r', [frame('a', [frame('b')]), frame('c')]) } })) });
     let sent = 0;
     let stop = false;
-    const c0 = cpuMsOf(server.pid!);
+    const c0 = cpuNsOf(server.pid!);
     const t0 = performance.now();
     const load = Promise.all(
       Array.from({ length: CLIENTS }, async () => {
@@ -172,7 +172,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     stop = true;
     await load;
     const seconds = (performance.now() - t0) / 1000;
-    const ingestCpu = (cpuMsOf(server.pid!) - c0) / seconds;
+    const ingestCpu = (cpuNsOf(server.pid!) - c0) / 1e6 / seconds;
     log(`profiling: ingest ${(sent / seconds).toFixed(0)} records/s, /metrics p99 ${during.p99.toFixed(2)} ms (idle ${idle.p99.toFixed(2)})`);
 
     // the console's profiling page polls the per-route statistics of the last hour: every record the ingest stored is
