@@ -346,9 +346,9 @@ t.test('the sampler\'s windows overlap: V8\'s profiler runs on through every tak
   await collector.shutdown();
   const name = /^start (perfwatch-\d+)\.1$/.exec(events[0] ?? '')?.[1];
   t.ok(name, `the first window began first (${events[0]})`);
-  // Profiler.stop and Profiler.start, as before, stop V8's profiler between windows: each start then logged every
-  // compiled function again, holding the app 16–30 ms. Each window now begins before the last one ends.
-  // two flushes and shutdown's own flush: three takes, then the last window ends with the sampler
+  // each window begins before the last one ends, so V8's profiler never stops (Profiler.stop and Profiler.start did
+  // stop it, and each start logged every compiled function again, holding the app 16–30 ms). Two flushes and
+  // shutdown's own flush make three takes; the last window ends with the sampler
   t.same(events, [`start ${name}.1`, `start ${name}.2`, `end ${name}.1`, `start ${name}.3`, `end ${name}.2`, `start ${name}.4`, `end ${name}.3`, `end ${name}.4`]);
   t.ok(samples[0]! > 0 && samples[1]! > 0, `the windows hold samples (${samples.join(', ')})`);
 });

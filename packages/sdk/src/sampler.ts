@@ -10,8 +10,9 @@
  *
  * Windows are the inspector's console profiles (`console.profile(title)`), each begun before the last one ends, so V8's
  * profiler never stops between two: `Profiler.stop` then `Profiler.start` held the app's thread 16–30 ms per take while
- * V8 logged every compiled function again, where ending one of two running profiles takes under 1.5 ms (bench/README.md,
- * issue 15). A DevTools attached to the app sees these windows in its profiles list, titled `perfwatch-<s>.<n>`.
+ * V8 logged every compiled function again (more in an app with more code), where a take now holds it about 0.6 ms,
+ * attribution included (bench/README.md, issue 15). A DevTools attached to the app sees these windows in its profiles
+ * list, titled `perfwatch-<s>.<n>`.
  */
 import { createHook, type AsyncHook } from 'node:async_hooks';
 import { Session, console as inspectorConsole } from 'node:inspector';
@@ -143,12 +144,13 @@ export class SampleTree {
   }
 }
 
+/** Samplers made in this process, for their windows' titles. */
+let samplers = 0;
+
 /**
  * The process-wide sampler. `current` is the request id running now (0: none); `getId` reads the id from the
  * request's AsyncLocalStorage store. The hook costs a few hundred ns per async callback while it is on.
  */
-let samplers = 0;
-
 export class Sampler {
   readonly #session = new Session();
   readonly #hook: AsyncHook;
