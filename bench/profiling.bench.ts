@@ -18,24 +18,28 @@
  * apart, moved 10–30 % between rounds, more than the 2 % asked about.
  *
  * An app waits through three blocks of each cycle for one of its own, and what it spends while idle (the sampler's
- * profiler ticks on, 11–13 ms/s in a scratch run) is charged to its block's requests four times over: an app under
- * steady load pays it over all its requests. So each app's idle CPU per second is measured first (PROFILING_IDLE_S,
- * after PROFILING_SETTLE_S, with everything else idle too), and a second figure takes it off for the time the app waited in each cycle: what a
- * request costs an app loaded all the time. Both are in the tables; work its requests caused later (sends, the
- * sampler's take) is in both.
+ * profiler ticks on: each app's idle CPU per second is measured first, PROFILING_IDLE_S after PROFILING_SETTLE_S) is
+ * charged to its block's requests four times over, where an app under steady load pays it over all its requests. So
+ * a second design follows, the reference's harness (../shared/reference/profiling.md §7): one app at a time under
+ * continuous load for PROFILING_WINDOW_S, the apps pinned to CPU 0 and perfwatch and the clients to CPU 1, the order
+ * rotating over PROFILING_PINNED_CYCLES; an app's figure is its CPU within its own window over the requests served in
+ * it. Periodic work (flushes, takes) falls in a window at its steady-load rate.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuNsOf, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
+import { cpuNsOf, have, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
 
 const CYCLES = Number(process.env.PROFILING_CYCLES ?? 16);
 const IDLE_S = Number(process.env.PROFILING_IDLE_S ?? 10);
 const SETTLE_S = Number(process.env.PROFILING_SETTLE_S ?? 15);
 /** Parts of a block: each app's requests in a cycle come in this many turns, so a cycle's drift falls on all alike. */
 const SPLIT = Number(process.env.PROFILING_SPLIT ?? 4);
+const PINNED_CYCLES = Number(process.env.PROFILING_PINNED_CYCLES ?? 12);
+const WINDOW_S = Number(process.env.PROFILING_WINDOW_S ?? 4);
 const CLIENTS = 4;
 const KEY = 'bench-project-key-0123456789';
 const TOKEN = 'bench-token-0123456789';
@@ -79,9 +83,32 @@ async function drive(url: string, agent: http.Agent, n: number): Promise<number>
   return (performance.now() - t0) / 1000;
 }
 
+/** GETs from `CLIENTS` kept-alive connections until `seconds` have passed; returns how many were answered. */
+async function driveFor(url: string, agent: http.Agent, seconds: number): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < until) {
+        const r = await scrape(`${url}/items/${n % 1000}`, agent);
+        if (r.status !== 200) throw new Error(`app answered ${r.status}`);
+        n++;
+      }
+    }),
+  );
+  return n;
+}
+
+/** Sets the CPUs a process' threads (all of them) may run on. */
+const pin = (pid: number, cpus: string) => execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+
 export async function runProfilingBench(log: (l: string) => void): Promise<string> {
   for (const w of WORKLOADS) if (w.block % SPLIT) throw new Error(`PROFILING_BLOCK (${w.block}) must be a multiple of PROFILING_SPLIT (${SPLIT})`);
-  const { dir, base, server } = await startServe('pw-profiling-', { log: { level: 'warn' }, profiling: { projects: [{ name: 'bench', key: KEY }], max_batch: 1000, max_records: 10_000_000 } }, TOKEN);
+  const serveConfig = { log: { level: 'warn' }, profiling: { projects: [{ name: 'bench', key: KEY }], max_batch: 1000, max_records: 10_000_000 } };
+  let { dir, base, server } = await startServe('pw-profiling-', serveConfig, TOKEN);
+  /** Requests the SDK apps answered, each a record sent. */
+  let sdkRequests = 0;
+  const sdkMode = (m: Mode) => m === 'sdk' || m === 'sampler';
   let spans = 0;
   const receiver = http.createServer((req, res) => {
     req.on('data', () => undefined);
@@ -95,14 +122,16 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
   try {
     await waitHttp(`${base}/readyz`);
     const env = { PROJECT_KEY: KEY, PERFWATCH_COLLECT: `${base}/api/v1/performance/collect`, OTLP_URL: otlpUrl };
-    /** Per cycle: CPU µs per request over the whole cycle; the same less the app's idle CPU while it waited; req/s. */
-    type Runs = Record<Mode, { cpuUs: number[]; steadyUs: number[]; rps: number[]; idleMsPerS: number }>;
-    const results = new Map<string, Runs>(WORKLOADS.map((w) => [w.name, Object.fromEntries(MODES.map((m) => [m, { cpuUs: [], steadyUs: [], rps: [], idleMsPerS: 0 }])) as unknown as Runs]));
+    /** Per cycle: CPU µs per request over the whole cycle, and one at a time pinned (own window); req/s. */
+    type Runs = Record<Mode, { cpuUs: number[]; pinnedUs: number[]; rps: number[]; idleMsPerS: number }>;
+    const results = new Map<string, Runs>(WORKLOADS.map((w) => [w.name, Object.fromEntries(MODES.map((m) => [m, { cpuUs: [], pinnedUs: [], rps: [], idleMsPerS: 0 }])) as unknown as Runs]));
+    const canPin = availableParallelism() >= 2 && have('taskset');
     for (const w of WORKLOADS) {
       const apps = new Map<Mode, { child: ChildProcess; url: string; agent: http.Agent }>();
       try {
         for (const mode of MODES) apps.set(mode, { ...(await startApp(mode, { ...env, WORK: String(w.work) })), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }) });
         for (const mode of MODES) await drive(apps.get(mode)!.url, apps.get(mode)!.agent, 2000); // warm-up: JIT, connections, the first batches
+        sdkRequests += 2 * 2000;
         const runs = results.get(w.name)!;
         // V8 keeps working for seconds after a load stops (the memory reducer's GCs, compiling): a bare app spent ~5 ms/s
         // in the first 10 s after its warm-up. The idle rate is measured after that settles
@@ -117,19 +146,35 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
           const order = MODES.map((_, i) => MODES[(i + cycle) % MODES.length]!);
           const ns0 = new Map(MODES.map((m) => [m, cpuNsOf(apps.get(m)!.child.pid!)]));
           const blockS = new Map<Mode, number>(MODES.map((m) => [m, 0]));
-          const cycleT0 = performance.now();
           // each app's block in SPLIT parts, taken in turn: its requests spread over the cycle, as the others' are
           for (let part = 0; part < SPLIT; part++) {
             for (const mode of order) blockS.set(mode, blockS.get(mode)! + (await drive(apps.get(mode)!.url, apps.get(mode)!.agent, w.block / SPLIT)));
           }
           for (const mode of MODES) runs[mode].rps.push(w.block / blockS.get(mode)!);
-          const cycleS = (performance.now() - cycleT0) / 1000;
-          for (const mode of MODES) {
-            const ns = cpuNsOf(apps.get(mode)!.child.pid!) - ns0.get(mode)!;
-            runs[mode].cpuUs.push(ns / 1000 / w.block);
-            runs[mode].steadyUs.push((ns - runs[mode].idleMsPerS * 1e6 * (cycleS - blockS.get(mode)!)) / 1000 / w.block);
-          }
+          sdkRequests += 2 * w.block;
+          for (const mode of MODES) runs[mode].cpuUs.push((cpuNsOf(apps.get(mode)!.child.pid!) - ns0.get(mode)!) / 1000 / w.block);
           log(`profiling: ${w.name} cycle ${cycle + 1}: ${MODES.map((m) => `${m} ${runs[m].cpuUs.at(-1)!.toFixed(1)}`).join(', ')} µs CPU/request`);
+        }
+        if (canPin) {
+          const all = `0-${availableParallelism() - 1}`;
+          for (const mode of MODES) pin(apps.get(mode)!.child.pid!, '0');
+          pin(server.pid!, '1');
+          pin(process.pid, '1');
+          try {
+            for (let cycle = 0; cycle < PINNED_CYCLES; cycle++) {
+              for (const mode of MODES.map((_, i) => MODES[(i + cycle) % MODES.length]!)) {
+                const app = apps.get(mode)!;
+                const ns0 = cpuNsOf(app.child.pid!);
+                const n = await driveFor(app.url, app.agent, WINDOW_S);
+                if (sdkMode(mode)) sdkRequests += n;
+                runs[mode].pinnedUs.push((cpuNsOf(app.child.pid!) - ns0) / 1000 / n);
+              }
+              log(`profiling: ${w.name} pinned cycle ${cycle + 1}: ${MODES.map((m) => `${m} ${runs[m].pinnedUs.at(-1)!.toFixed(1)}`).join(', ')} µs CPU/request`);
+            }
+          } finally {
+            pin(server.pid!, all);
+            pin(process.pid, all);
+          }
         }
       } finally {
         for (const app of apps.values()) {
@@ -141,6 +186,13 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     }
     const records = (await (await fetch(`${base}/api/v1/performance/routes?minutes=60`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { data: { routes: Array<{ count: number }> } };
     const stored = records.data.routes.reduce((s, r) => s + r.count, 0);
+    // the ingest and the statistics after it get a perfwatch of their own: the SDK part's records (over a million with
+    // the pinned windows) would make the store, and so the statistics' window, depend on how long that part ran
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+    ({ dir, base, server } = await startServe('pw-profiling-', serveConfig, TOKEN));
+    await waitHttp(`${base}/readyz`);
 
     // ingest: four clients posting batches of 100 records (each with a 4-node tree), /metrics every 100 ms meanwhile
     const idle = await paced(`${base}/metrics`, 100, 10_000);
@@ -196,15 +248,17 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     const table = (w: (typeof WORKLOADS)[number]) => {
       const per = results.get(w.name)!;
       // each cycle's figure against bare's in the same cycle, in percent
-      const over = (mode: Mode, key: 'cpuUs' | 'steadyUs') => {
+      const over = (mode: Mode, key: 'cpuUs' | 'pinnedUs') => {
+        if (!per[mode][key].length) return 'not run (no taskset or one CPU)';
         const p = per[mode][key].map((v, i) => (v / per.bare[key][i]! - 1) * 100);
         return `${median(p).toFixed(1)} % (${pct(p, 25).toFixed(1)} to ${pct(p, 75).toFixed(1)})`;
       };
+      const pinned = (mode: Mode) => (per[mode].pinnedUs.length ? median(per[mode].pinnedUs).toFixed(1) : '–');
       const row = (name: string, mode: Mode) =>
-        `| ${name} | ${median(per[mode].cpuUs).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode, 'cpuUs')} | ${per[mode].idleMsPerS.toFixed(2)} | ${mode === 'bare' ? '–' : over(mode, 'steadyUs')} | ${median(per[mode].rps).toFixed(0)} |`;
+        `| ${name} | ${median(per[mode].cpuUs).toFixed(1)} | ${mode === 'bare' ? '–' : over(mode, 'cpuUs')} | ${per[mode].idleMsPerS.toFixed(2)} | ${pinned(mode)} | ${mode === 'bare' ? '–' : over(mode, 'pinnedUs')} | ${median(per[mode].rps).toFixed(0)} |`;
       return [
-        `| ${w.name} Koa app (WORK=${w.work}), ${CYCLES} cycles of ${w.block} requests per app in ${SPLIT} parts, ${CLIENTS} clients | app CPU µs / request (median of cycles) | over bare: median of the cycles' ratios (quartiles) | app CPU while idle, ms/s | over bare at steady load: the same less idle CPU while it waited | req/s |`,
-        '|---|---|---|---|---|---|',
+        `| ${w.name} Koa app (WORK=${w.work}); paired: ${CYCLES} cycles of ${w.block} requests per app in ${SPLIT} parts; pinned: ${PINNED_CYCLES} cycles of ${WINDOW_S} s windows; ${CLIENTS} clients | paired: app CPU µs / request (median of cycles) | paired: over bare, median of the cycles' ratios (quartiles) | app CPU while idle, ms/s | one at a time, pinned: app CPU µs / request | pinned: over bare (quartiles) | req/s (paired) |`,
+        '|---|---|---|---|---|---|---|',
         row('bare', 'bare'),
         row('@perfwatch/sdk: middleware + 3 wrapped calls, every record sent to perfwatch', 'sdk'),
         row('the same with the CPU sampler (inspector, 10 ms, 5 s flush)', 'sampler'),
@@ -214,7 +268,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     };
     return [
       ...WORKLOADS.flatMap(table),
-      `Records stored by perfwatch from the SDK apps: ${stored} (of ${WORKLOADS.reduce((n, w) => n + 2 * (2000 + CYCLES * w.block), 0)} sent); OTLP export requests received: ${spans}.`,
+      `Records stored by perfwatch from the SDK apps: ${stored} (of ${sdkRequests} sent); OTLP export requests received: ${spans}.`,
       '',
       '| ingest, 4 clients posting batches of 100 records; then the per-route statistics over them | figure |',
       '|---|---|',
