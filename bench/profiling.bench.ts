@@ -11,9 +11,9 @@
  * /items/:id.
  *
  * Paired blocks: the four apps of a workload run at once, and each cycle sends a block of requests to each in turn
- * (the order rotates), in PROFILING_SPLIT parts (4), so each app's requests are spread over the cycle. Each app's CPU over the whole cycle (the sum of its threads' run time from
- * /proc/<pid>/task/<tid>/schedstat, in ns) over the requests of its block is its figure for the cycle: its sends,
- * timers and sampler while the others run are in it. A mode's overhead is the median over cycles of its figure against
+ * (the order rotates), in PROFILING_SPLIT parts (4), so each app's requests are spread over the cycle. Each app's CPU
+ * over the whole cycle (the sum of its threads' run time from /proc/<pid>/task/<tid>/schedstat, in ns) over the
+ * requests of its block is its figure for the cycle: its sends, timers and sampler while the others run are in it. A mode's overhead is the median over cycles of its figure against
  * bare's in the same cycle, so the VM's drift, seconds long, cancels out; apps measured one after another, minutes
  * apart, moved 10–30 % between rounds, more than the 2 % asked about.
  *
@@ -26,9 +26,9 @@
  * it. Periodic work (flushes, takes) falls in a window at its steady-load rate.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { rmSync } from 'node:fs';
 import http from 'node:http';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { cpuNsOf, have, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
