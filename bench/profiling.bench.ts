@@ -67,36 +67,32 @@ function startApp(mode: Mode, env: Record<string, string>): Promise<{ child: Chi
   });
 }
 
-/** `n` GETs spread over `CLIENTS` kept-alive connections (the app's, kept across calls); returns the wall seconds. */
-async function drive(url: string, agent: http.Agent, n: number): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
+/** GETs from `CLIENTS` kept-alive connections (the app's, kept across calls) while `more()` says so; returns how many. */
+async function load(url: string, agent: http.Agent, more: () => boolean): Promise<number> {
+  let sent = 0;
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
-      while (next < n) {
-        const i = next++;
-        const r = await scrape(`${url}/items/${i % 1000}`, agent);
+      while (more()) {
+        const r = await scrape(`${url}/items/${sent++ % 1000}`, agent);
         if (r.status !== 200) throw new Error(`app answered ${r.status}`);
       }
     }),
   );
+  return sent;
+}
+
+/** `n` GETs; returns the wall seconds. */
+async function drive(url: string, agent: http.Agent, n: number): Promise<number> {
+  const t0 = performance.now();
+  let left = n;
+  await load(url, agent, () => left-- > 0);
   return (performance.now() - t0) / 1000;
 }
 
-/** GETs from `CLIENTS` kept-alive connections until `seconds` have passed; returns how many were answered. */
-async function driveFor(url: string, agent: http.Agent, seconds: number): Promise<number> {
+/** GETs until `seconds` have passed; returns how many were answered. */
+function driveFor(url: string, agent: http.Agent, seconds: number): Promise<number> {
   const until = performance.now() + seconds * 1000;
-  let n = 0;
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (performance.now() < until) {
-        const r = await scrape(`${url}/items/${n % 1000}`, agent);
-        if (r.status !== 200) throw new Error(`app answered ${r.status}`);
-        n++;
-      }
-    }),
-  );
-  return n;
+  return load(url, agent, () => performance.now() < until);
 }
 
 /** Sets the CPUs a process' threads (all of them) may run on. */
