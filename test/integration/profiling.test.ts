@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { Session } from 'node:inspector';
+import { console as inspectorConsole, Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -329,7 +329,7 @@ t.test('the CPU sampler: each request gets its own samples only, routes merge in
   t.equal(early.stats().sampled_trees, 0, 'under profiler_min_samples: no tree of their own');
   const ep = (await getJson(`${pw.url}/api/v1/performance/routes/profile?project=blog&route=%2Fearly&minutes=5`, auth)).body.data;
   // each had ~15 samples' worth of CPU; on a loaded machine the sampler thread may miss one request's whole 30 ms
-  t.ok(ep.requests >= 3 && ep.requests <= 4, `the requests sent early are in the route profile (${ep.requests} of 4)`);
+  t.ok(ep.requests >= 3 && ep.requests <= 4, `the requests sent early are in the route profile (${ep.requests} of 4; the sampler: ${JSON.stringify(early.stats())})`);
   t.ok(has(ep.root_frame, 'gammaHash'), `gammaHash in the early route profile (${frames(ep.root_frame).map((f) => f.function).join(', ')})`);
 
   // a bad route profile is refused by itself, named by its index; the records beside it are kept
@@ -368,6 +368,31 @@ t.test('the sampler\'s windows overlap: V8\'s profiler runs on through every tak
   // shutdown's own flush make three takes; the last window ends with the sampler
   t.same(events, [`start ${name}.1`, `start ${name}.2`, `end ${name}.1`, `start ${name}.3`, `end ${name}.2`, `start ${name}.4`, `end ${name}.3`, `end ${name}.4`]);
   t.ok(samples[0]! > 0 && samples[1]! > 0, `the windows hold samples (${samples.join(', ')})`);
+});
+
+t.test('a take that fails is counted and named; it loses its window only, and the next take works', async (t) => {
+  const pw = await agent(t);
+  // another tool of the app ends the sampler's window before its take: the inspector then has no profile to send
+  const seen = new Session();
+  seen.connect();
+  t.teardown(() => seen.disconnect());
+  const titles: string[] = [];
+  seen.on('Profiler.consoleProfileStarted', (m: any) => titles.push(m.params.title));
+  await new Promise((r) => seen.post('Profiler.enable', r));
+  const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, profiler: 'inspector', profiler_interval_ms: 2, profiler_min_samples: 3, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  await waitFor(() => collector.stats().profiler === 'running', { what: 'the sampler started' });
+  const first = titles.find((x) => /^perfwatch-\d+\.1$/.test(x))!;
+  inspectorConsole.profileEnd(first);
+  await collector.request({ method: 'GET', route: '/lost' }, () => gammaHash(20));
+  await collector.flush();
+  t.match(collector.stats(), { profiler: 'running', takes_failed: 1, profiler_error: `a take failed: the inspector sent no profile for ${first}`, sent: 1, route_profiles: 0 });
+  await collector.request({ method: 'GET', route: '/kept' }, () => gammaHash(20));
+  await collector.flush();
+  t.match(collector.stats(), { takes_failed: 1, sent: 2, route_profiles: 1, sampled_trees: 1 }, 'the next window was whole');
+  const sampled: Record<string, boolean> = {};
+  for (const r of await records(pw.url, '&project=shop')) sampled[r.route] = Boolean((await getJson(`${pw.url}/api/v1/performance/records/${r.id}`, auth)).body.data.sampled);
+  t.same(sampled, { '/lost': false, '/kept': true }, 'the record of the lost window left without its tree');
 });
 
 t.test('a function V8 compiles on the stack stays named in every window after the one it was compiled in', async (t) => {

@@ -88,6 +88,8 @@ export interface SdkStats {
   /** The sampler: off, running, or failed (the reason is in `profiler_error`; requests are recorded as ever). */
   profiler: 'off' | 'running' | 'failed';
   profiler_error?: string;
+  /** Takes that failed, each losing its window's samples (the last reason is in `profiler_error`). */
+  takes_failed: number;
   /** Records that left with a sampled tree, and route profiles sent. */
   sampled_trees: number;
   route_profiles: number;
@@ -135,7 +137,7 @@ export class Collector {
   readonly config: SdkConfig;
   readonly #als = new AsyncLocalStorage<Context>();
   readonly #queue: PerfRecord[] = [];
-  readonly #stats: SdkStats = { otlp_sent: 0, otlp_failed: 0, recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0, profiler: 'off', sampled_trees: 0, route_profiles: 0 };
+  readonly #stats: SdkStats = { otlp_sent: 0, otlp_failed: 0, recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0, profiler: 'off', takes_failed: 0, sampled_trees: 0, route_profiles: 0 };
   #sampler: Sampler | null = null;
   #samplerReady: Promise<void> = Promise.resolve();
   /** Request numbers of the queued records, for their samples. */
@@ -382,8 +384,15 @@ export class Collector {
     if (!s) return [];
     try {
       await s.take();
-    } catch {
-      return []; // a failed take loses one window's samples, never a record
+    } catch (err) {
+      // a failed take loses one window's samples, never a record: those waiting for their trees leave without them
+      this.#stats.takes_failed++;
+      this.#stats.profiler_error = `a take failed: ${(err as Error).message}`;
+      this.#queue.unshift(...this.#held);
+      this.#held = [];
+      this.#sentEarly = [];
+      this.#windowStart = Date.now() / 1000;
+      return [];
     }
     const windowStart = this.#windowStart;
     const windowEnd = (this.#windowStart = Date.now() / 1000);
