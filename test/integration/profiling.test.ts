@@ -543,6 +543,19 @@ t.test('the server refuses bad records and keeps the good ones; a wrong key stor
   t.equal((await getJson(`${pw.url}/api/v1/performance/records?status=42`, auth)).status, 400);
 });
 
+t.test('what perfwatch refuses one by one, the SDK counts as refused and names; the rest of the batch is sent', async (t) => {
+  // perfwatch's cap on a tree is tighter than the SDK's: a record with four spans is refused by itself
+  const pw = await agent(t, { max_nodes: 3 });
+  const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, batch_size: 10, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  await collector.request({ method: 'GET', route: '/small' }, () => 1);
+  await collector.request({ method: 'GET', route: '/deep' }, () => collector.span('a', () => collector.span('b', () => collector.span('c', () => 1))));
+  await collector.request({ method: 'GET', route: '/small' }, () => 1);
+  await collector.flush();
+  t.match(collector.stats(), { sent: 2, rejected: 1, dropped_send_failed: 0, last_rejection: /^records\[1\]\.tree\.root_frame[.\w[\]]*: the tree has more frames than profiling\.max_nodes$/ });
+  t.same((await records(pw.url, '&project=shop')).map((r) => r.route), ['/small', '/small'], 'the two that fit were stored');
+});
+
 t.test('SDK configuration: code over environment over file over defaults; a bad value names its key', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pw-sdk-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

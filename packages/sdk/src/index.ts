@@ -93,6 +93,18 @@ export interface SdkStats {
   /** Records that left with a sampled tree, and route profiles sent. */
   sampled_trees: number;
   route_profiles: number;
+  /**
+   * Records and route profiles perfwatch refused one by one (its caps, e.g. `profiling.max_nodes`, are tighter than
+   * the SDK's); `last_rejection` names the field of the last one. A refused record is not counted in `sent`.
+   */
+  rejected: number;
+  route_profiles_rejected: number;
+  last_rejection?: string;
+}
+
+/** What perfwatch's batch answer says it refused, one by one: `{data: {errors, route_profile_errors}}`. */
+interface BatchAnswer {
+  data?: { errors?: Array<{ index?: number; field?: string; message?: string }>; route_profile_errors?: Array<{ field?: string; message?: string }> };
 }
 
 const newNode = (name: string, start = 0): Node => ({ name, start, time: 0, calls: 0, children: new Map() });
@@ -137,7 +149,7 @@ export class Collector {
   readonly config: SdkConfig;
   readonly #als = new AsyncLocalStorage<Context>();
   readonly #queue: PerfRecord[] = [];
-  readonly #stats: SdkStats = { otlp_sent: 0, otlp_failed: 0, recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0, profiler: 'off', takes_failed: 0, sampled_trees: 0, route_profiles: 0 };
+  readonly #stats: SdkStats = { otlp_sent: 0, otlp_failed: 0, recorded: 0, sampled_out: 0, sent: 0, dropped_queue_full: 0, dropped_send_failed: 0, queued: 0, profiler: 'off', takes_failed: 0, sampled_trees: 0, route_profiles: 0, rejected: 0, route_profiles_rejected: 0 };
   #sampler: Sampler | null = null;
   #samplerReady: Promise<void> = Promise.resolve();
   /** Request numbers of the queued records, for their samples. */
@@ -358,16 +370,18 @@ export class Collector {
         taken += batch.length;
         if (fullOnly && this.#sampler) this.#noteEarly(batch);
         if (this.config.otlp_endpoint) await this.#sendOtlp(batch);
-        if (await this.#send(batch, routeProfiles)) {
-          this.#stats.sent += batch.length;
-          this.#stats.route_profiles += routeProfiles.length;
-          this.#stats.sampled_trees += batch.filter((r) => r.sampled).length;
+        const answer = await this.#send(batch, routeProfiles);
+        if (answer) {
+          this.#stats.sent += batch.length - answer.rejected.length;
+          this.#stats.route_profiles += routeProfiles.length - answer.profilesRejected;
+          this.#stats.sampled_trees += batch.filter((r, i) => r.sampled && !answer.rejected.includes(i)).length;
         } else this.#stats.dropped_send_failed += batch.length;
         routeProfiles = []; // the window's route profiles ride with its first batch
       }
       // nothing left to send with them (every record of the window left early): they go alone
       if (routeProfiles.length) {
-        if (await this.#send([], routeProfiles)) this.#stats.route_profiles += routeProfiles.length;
+        const answer = await this.#send([], routeProfiles);
+        if (answer) this.#stats.route_profiles += routeProfiles.length - answer.profilesRejected;
       }
     };
     this.#chain = this.#chain.then(run, run);
@@ -433,7 +447,7 @@ export class Collector {
   async #sendOtlp(records: PerfRecord[]): Promise<void> {
     const base = this.config.otlp_endpoint!.replace(/\/+$/, '');
     try {
-      const status = await this.#sender.post(base.endsWith('/v1/traces') ? base : `${base}/v1/traces`, {}, JSON.stringify(toOtlp(records, this.config.service_name ?? 'app')), this.config.timeout * 1000);
+      const { status } = await this.#sender.post(base.endsWith('/v1/traces') ? base : `${base}/v1/traces`, {}, JSON.stringify(toOtlp(records, this.config.service_name ?? 'app')), this.config.timeout * 1000);
       if (status >= 200 && status < 300) this.#stats.otlp_sent++;
       else this.#stats.otlp_failed++;
     } catch {
@@ -441,19 +455,37 @@ export class Collector {
     }
   }
 
-  async #send(records: PerfRecord[], routeProfiles: RouteProfile[]): Promise<boolean> {
+  /** Sends one batch; resolves to what perfwatch refused of it (indices of records), or null when it was not delivered. */
+  async #send(records: PerfRecord[], routeProfiles: RouteProfile[]): Promise<{ rejected: number[]; profilesRejected: number } | null> {
     const body = JSON.stringify(routeProfiles.length ? { records, route_profiles: routeProfiles } : { records });
     for (let attempt = 0; attempt < this.config.max_retries; attempt++) {
       if (attempt) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)).unref?.());
       try {
-        const status = await this.#sender.post(this.#batchUrl, { 'x-project-key': this.config.project_key }, body, this.config.timeout * 1000);
-        if (status >= 200 && status < 300) return true;
-        if (status < 500 && status !== 429) return false; // refused: sending it again changes nothing
+        const { status, body: answer } = await this.#sender.post(this.#batchUrl, { 'x-project-key': this.config.project_key }, body, this.config.timeout * 1000);
+        if (status >= 200 && status < 300) return this.#refused(answer);
+        if (status < 500 && status !== 429) return null; // refused: sending it again changes nothing
       } catch {
         /* unreachable or timed out: try again */
       }
     }
-    return false;
+    return null;
+  }
+
+  /** Counts what a delivered batch's answer says perfwatch refused, one by one. */
+  #refused(answer: string): { rejected: number[]; profilesRejected: number } {
+    let data: BatchAnswer['data'];
+    try {
+      data = (JSON.parse(answer) as BatchAnswer).data;
+    } catch {
+      return { rejected: [], profilesRejected: 0 }; // a 2xx without perfwatch's answer: delivered, nothing known refused
+    }
+    const errors = data?.errors ?? [];
+    const profileErrors = data?.route_profile_errors ?? [];
+    const last = profileErrors.at(-1) ?? errors.at(-1);
+    if (last) this.#stats.last_rejection = last.message ?? last.field; // perfwatch's message begins with the field
+    this.#stats.rejected += errors.length;
+    this.#stats.route_profiles_rejected += profileErrors.length;
+    return { rejected: errors.map((e) => e.index ?? -1), profilesRejected: profileErrors.length };
   }
 
   /** Stops the timer and sends what is left. */
