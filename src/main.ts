@@ -217,7 +217,7 @@ export async function startPerfwatch(opts: PerfwatchOptions): Promise<Perfwatch>
 
   // start order; stop is the reverse: the scheduler's last tick ends before anything it writes to is closed
   const stop = await startAll(
-    [supervision.storage, alerting.component, history.component, reports.component, profiling.component, ingest.component, collectors.component, http, historyBackend.component, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
+    [supervision.storage, alerting.component, history.component, reports.component, profiling.component, ingest.component, collectors.component, http, reports.schedules, historyBackend.component, ws.component, supervision.plugins, ...(otlp ? [otlp.component] : []), scheduler],
     log,
   );
   let stopped: Promise<void> | null = null;

@@ -101,17 +101,29 @@ export function createReports(o: ReportsOptions) {
       store = new ReportStore(path.join(o.config.storage.path, 'reports'));
       service = new ReportService({ store, sources: o.sources, clock: o.clock, concurrency: c.concurrency, maxQueue: c.max_queue, timeoutMs: c.timeout, maxAgeMs: c.max_age, maxCount: c.max_count, build, log: o.log, onFinished: (row) => void deliver(row) });
       service.start();
-      tasks = c.schedules.map((sch) => cron.schedule(sch.cron, () => void runSchedule(sch.name), { name: `report:${sch.name}`, noOverlap: true, ...(sch.timezone ? { timezone: sch.timezone } : {}) }));
     },
     async stop() {
-      for (const t of tasks) await t.stop();
-      tasks = [];
       await service?.stop();
       store?.close();
       service = null;
       store = null;
     },
   };
+  /**
+   * The schedules, a component of their own that starts once the HTTP server listens: a report's email and chat
+   * message carry its download link, made from the server's URL, which a schedule firing during startup did not have
+   * yet (a CI run mailed a relative link).
+   */
+  const schedules: Component = {
+    name: 'report schedules',
+    start() {
+      tasks = c.schedules.map((sch) => cron.schedule(sch.cron, () => void runSchedule(sch.name), { name: `report:${sch.name}`, noOverlap: true, ...(sch.timezone ? { timezone: sch.timezone } : {}) }));
+    },
+    async stop() {
+      for (const t of tasks) await t.stop();
+      tasks = [];
+    },
+  };
   const router = createReportRouter({ reports: live, writeAuth: o.writeAuth, requireAdmin: o.requireAdmin, clock: o.clock, bodyLimit: o.config.server.body_limit });
-  return { component, router, service: live, runSchedule };
+  return { component, schedules, router, service: live, runSchedule };
 }
