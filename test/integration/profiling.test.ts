@@ -554,6 +554,16 @@ t.test('what perfwatch refuses one by one, the SDK counts as refused and names; 
   await collector.flush();
   t.match(collector.stats(), { sent: 2, rejected: 1, dropped_send_failed: 0, last_rejection: /^records\[1\]\.tree\.root_frame[.\w[\]]*: the tree has more frames than profiling\.max_nodes$/ });
   t.same((await records(pw.url, '&project=shop')).map((r) => r.route), ['/small', '/small'], 'the two that fit were stored');
+
+  // a 2xx from something that is not perfwatch: delivered, and its body never throws into the flush
+  for (const answer of ['{"data":{"errors":"nope","route_profile_errors":[null]}}', 'not json', '']) {
+    const url = await listen(t, createServer((req, res) => req.resume().on('end', () => res.end(answer))));
+    const other = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60 }, {});
+    t.teardown(() => other.shutdown());
+    await other.request({ method: 'GET', route: '/x' }, () => 1);
+    await other.flush();
+    t.match(other.stats(), { sent: 1, rejected: 0, route_profiles_rejected: 0, dropped_send_failed: 0 }, `answered ${JSON.stringify(answer)}`);
+  }
 });
 
 t.test('SDK configuration: code over environment over file over defaults; a bad value names its key', async (t) => {

@@ -479,10 +479,12 @@ export class Collector {
     } catch {
       return { rejected: [], profilesRejected: 0 }; // a 2xx without perfwatch's answer: delivered, nothing known refused
     }
-    const errors = data?.errors ?? [];
-    const profileErrors = data?.route_profile_errors ?? [];
+    // another server's 2xx can say anything: only arrays of objects count
+    const list = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v.filter((e) => e !== null && typeof e === 'object') : []);
+    const errors = list(data?.errors);
+    const profileErrors = list(data?.route_profile_errors);
     const last = profileErrors.at(-1) ?? errors.at(-1);
-    if (last) this.#stats.last_rejection = last.message ?? last.field; // perfwatch's message begins with the field
+    if (last) this.#stats.last_rejection = String(last.message ?? last.field); // perfwatch's message begins with the field
     this.#stats.rejected += errors.length;
     this.#stats.route_profiles_rejected += profileErrors.length;
     return { rejected: errors.map((e) => e.index ?? -1), profilesRejected: profileErrors.length };
