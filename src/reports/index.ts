@@ -112,7 +112,7 @@ export function createReports(o: ReportsOptions) {
   /**
    * The schedules, a component of their own that starts once the HTTP server listens: a report's email and chat
    * message carry its download link, made from the server's URL, which a schedule firing during startup did not have
-   * yet (a CI run mailed a relative link).
+   * yet (a test run here mailed a relative link).
    */
   const schedules: Component = {
     name: 'report schedules',
