@@ -317,8 +317,8 @@ t.test('the CPU sampler: each request gets its own samples only, routes merge in
   const cpu = /perfwatch_profiling_sampled_cpu_seconds_total\{project="shop",route="\/alpha\/:id",method="GET"\} ([\d.e-]+)/.exec(await (await fetch(`${pw.url}/metrics`)).text());
   t.ok(cpu && Number(cpu[1]) > 0.1, `the route's sampled CPU on /metrics (${cpu?.[1]} s)`);
 
-  // requests with too little CPU for a tree of their own leave in full batches at once; their samples still reach the route's profile.
-  // One sampler at a time, as an app has: each sampler's windows are profiled by every sampler's session
+  // requests with too little CPU for a tree of their own leave in full batches at once; their samples still reach the
+  // route's profile. One sampler at a time, as an app has: each sampler's windows are profiled by every sampler's session
   await collector.shutdown();
   const early = new Collector({ project_key: OTHER_KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, profiler: 'inspector', profiler_interval_ms: 2, profiler_min_samples: 50, batch_size: 2, flush_interval: 60 }, {});
   t.teardown(() => early.shutdown());

@@ -13,7 +13,8 @@ const MAX_ANSWER = 1 << 20;
  * One POST of a JSON body through node:http(s) on a kept-alive connection, resolving to the answer (a 2xx's body is
  * kept: it says which records perfwatch refused). Not `fetch`: for a batch of 500 records (about 700 KB) undici spent
  * ~20 ms of the app's main thread per send, most of it building its Request from the body, which the bench showed on
- * every app (bench/README.md, issue 15). Idle kept-alive sockets are unref'd by node's Agent: they never hold the app open.
+ * every app (bench/README.md, issue 15). Idle kept-alive sockets are unref'd by node's Agent: they never hold the app
+ * open.
  */
 export class Sender {
   readonly #agents = { http: new http.Agent({ keepAlive: true, maxSockets: 2 }), https: new https.Agent({ keepAlive: true, maxSockets: 2 }) };
