@@ -544,8 +544,8 @@ t.test('the server refuses bad records and keeps the good ones; a wrong key stor
 });
 
 t.test('what perfwatch refuses one by one, the SDK counts as refused and names; the rest of the batch is sent', async (t) => {
-  // perfwatch's cap on a tree is tighter than the SDK's: a record with four spans is refused by itself
-  const pw = await agent(t, { max_nodes: 3 });
+  // perfwatch's cap on a tree is tighter than the SDK's: one frame, the root. A record with spans is refused by itself
+  const pw = await agent(t, { max_nodes: 1 });
   const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, batch_size: 10, flush_interval: 60 }, {});
   t.teardown(() => collector.shutdown());
   await collector.request({ method: 'GET', route: '/small' }, () => 1);
@@ -554,6 +554,16 @@ t.test('what perfwatch refuses one by one, the SDK counts as refused and names; 
   await collector.flush();
   t.match(collector.stats(), { sent: 2, rejected: 1, dropped_send_failed: 0, last_rejection: /^records\[1\]\.tree\.root_frame[.\w[\]]*: the tree has more frames than profiling\.max_nodes$/ });
   t.same((await records(pw.url, '&project=shop')).map((r) => r.route), ['/small', '/small'], 'the two that fit were stored');
+
+  // a route profile (a root and at least one frame) over the cap: refused by itself, and counted so; the record it
+  // rode with is stored
+  const sampled = new Collector({ project_key: OTHER_KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, profiler: 'inspector', profiler_interval_ms: 2, profiler_min_samples: 10_000, flush_interval: 60 }, {});
+  t.teardown(() => sampled.shutdown());
+  await waitFor(() => sampled.stats().profiler === 'running', { what: 'the sampler started' });
+  await sampled.request({ method: 'GET', route: '/hot' }, () => betaHash(40));
+  await sampled.flush();
+  await sampled.shutdown();
+  t.match(sampled.stats(), { sent: 1, rejected: 0, route_profiles: 0, route_profiles_rejected: 1, last_rejection: /^route_profiles\[0\]\.tree\.root_frame[.\w[\]]*: the tree has more frames than profiling\.max_nodes$/ });
 
   // a 2xx from something that is not perfwatch: delivered, and its body never throws into the flush
   for (const answer of ['{"data":{"errors":"nope","route_profile_errors":[null]}}', 'not json', '']) {
