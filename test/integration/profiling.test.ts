@@ -386,10 +386,11 @@ t.test('a take that fails is counted and named; it loses its window only, and th
   await waitFor(() => collector.stats().profiler === 'running', { what: 'the sampler started' });
   const first = titles.find((x) => /^perfwatch-\d+\.1$/.test(x))!;
   inspectorConsole.profileEnd(first);
-  await collector.request({ method: 'GET', route: '/lost' }, () => alphaHash(20));
+  // 60 ms: enough samples for a tree of its own (3) even on a starved machine
+  await collector.request({ method: 'GET', route: '/lost' }, () => alphaHash(60));
   await collector.flush();
   t.match(collector.stats(), { profiler: 'running', takes_failed: 1, profiler_error: `a take failed: the inspector sent no profile for ${first}`, sent: 1, route_profiles: 0 });
-  await collector.request({ method: 'GET', route: '/kept' }, () => alphaHash(20));
+  await collector.request({ method: 'GET', route: '/kept' }, () => alphaHash(60));
   await collector.flush();
   t.match(collector.stats(), { takes_failed: 1, sent: 2, route_profiles: 1, sampled_trees: 1 }, 'the next window was whole');
   const sampled: Record<string, boolean> = {};
@@ -407,7 +408,7 @@ t.test('a function V8 compiles on the stack stays named in every window after th
   const lost: number[] = [];
   for (let w = 1; w <= 8; w++) {
     sampler.mark(w);
-    deltaHash(30);
+    deltaHash(40);
     sampler.mark(0);
     await sampler.take();
     const names: string[] = [];
