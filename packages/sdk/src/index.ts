@@ -399,14 +399,9 @@ export class Collector {
     try {
       await s.take();
     } catch (err) {
-      // a failed take loses one window's samples, never a record: those waiting for their trees leave without them
+      // a failed take loses one window's samples, never a record: below, those waiting for their trees find none
       this.#stats.takes_failed++;
       this.#stats.profiler_error = `a take failed: ${(err as Error).message}`;
-      this.#queue.unshift(...this.#held);
-      this.#held = [];
-      this.#sentEarly = [];
-      this.#windowStart = Date.now() / 1000;
-      return [];
     }
     const windowStart = this.#windowStart;
     const windowEnd = (this.#windowStart = Date.now() / 1000);
