@@ -147,7 +147,11 @@ export function createProfiling(o: ProfilingOptions): { router: Router; analysis
     });
     const ids = good.length ? accept(project, good) : [];
     if (profiles.length) acceptProfiles(project, profiles);
-    ctx.body = ok({ accepted: ids.length, rejected: errors.length, record_ids: ids, errors, ...(rp.length ? { route_profiles_accepted: profiles.length, route_profile_errors: profileErrors } : {}) });
+    // `Prefer: return=minimal` (RFC 7240, what the SDK sends): the ids are left out, a sender that never reads them
+    // should not parse one per record
+    const minimal = /(?:^|[,;\s])return=minimal(?:$|[,;\s])/i.test(ctx.get('prefer'));
+    if (minimal) ctx.set('Preference-Applied', 'return=minimal');
+    ctx.body = ok({ accepted: ids.length, rejected: errors.length, ...(minimal ? {} : { record_ids: ids }), errors, ...(rp.length ? { route_profiles_accepted: profiles.length, route_profile_errors: profileErrors } : {}) });
   });
 
   addQueryRoutes(router, { requireAdmin: o.requireAdmin, clock: o.clock, ok, live });

@@ -500,6 +500,16 @@ t.test('the server refuses bad records and keeps the good ones; a wrong key stor
     'each refusal names its record and field',
   );
   t.equal((await records(pw.url)).length, 3, 'the single one and the two good ones');
+  t.equal(body.record_ids.length, 2, 'the stored records\' ids');
+  t.equal(res.headers.get('preference-applied'), null);
+
+  // `Prefer: return=minimal` (what the SDK sends): the same answer without the ids
+  const lean = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY, prefer: 'respond-async, return=minimal' }, body: JSON.stringify({ records: [good, { ...good, status: 999 }] }) });
+  t.equal(lean.headers.get('preference-applied'), 'return=minimal');
+  const leanBody = ((await lean.json()) as any).data;
+  t.same(Object.keys(leanBody).sort(), ['accepted', 'errors', 'rejected'], 'no record_ids');
+  t.match(leanBody, { accepted: 1, rejected: 1, errors: [{ index: 1, field: 'records[1].status', message: /^records\[1\]\.status: / }] });
+  t.equal((await records(pw.url)).length, 4, 'the good one is stored all the same');
 
   // sampled trees and route profiles are checked the same way, each refusal by its own path
   const sampled = (extra: object) => ({ kind: 'sampled', interval_ms: 10, sample_count: 1, root_frame: { function: 'GET /a', time: 0.01 }, ...extra });
@@ -534,7 +544,7 @@ t.test('the server refuses bad records and keeps the good ones; a wrong key stor
   t.match(((await tooMany.json()) as any).error, { code: 'BATCH_TOO_LARGE' });
   const huge = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify({ records: [{ ...good, route: 'x'.repeat(2_000_000) }] }) });
   t.equal(huge.status, 413);
-  t.equal((await records(pw.url)).length, 3, 'nothing more was stored');
+  t.equal((await records(pw.url)).length, 4, 'nothing more was stored');
   await pw.nextTick();
   t.match(await (await fetch(`${pw.url}/metrics`)).text(), /perfwatch_profiling_records_total\{result="unauthorized"\} 2/);
 
@@ -785,6 +795,38 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
   const stored = (await records(pw.url, '&route=/api/items/:id'))[0]!;
   const full = ((await (await fetch(`${pw.url}/api/v1/performance/records/${stored.id}`, { headers: auth })).json()) as any).data;
   t.match(full.tree.root_frame.children[0], { function: 'query', file_path_short: '', is_application_code: true, calls: 1, time: frames[1].time });
+});
+
+t.test('a request\'s node count and max_nodes hold at every depth; a request inside a request is part of it', async (t) => {
+  const { url, got } = await receiver(t);
+  const send = async (maxNodes: number) => {
+    const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60, max_nodes: maxNodes }, {});
+    t.teardown(() => collector.shutdown());
+    const leaf = collector.monitor(function leaf() {
+      return 1;
+    });
+    const inner = collector.monitor(async function inner() {
+      await sleep(1);
+      leaf();
+    });
+    const outer = collector.monitor(async function outer() {
+      await inner();
+      await collector.request({ method: 'GET', route: '/nested' }, () => leaf()); // part of this request
+    });
+    await collector.request({ method: 'GET', route: '/deep' }, () => outer());
+    await collector.flush();
+    return { records: got.splice(0).flatMap((g) => g.body.records), stats: collector.stats() };
+  };
+  const whole = await send(100);
+  t.equal(whole.records.length, 1, 'one record: the inner request is part of the outer one');
+  const names = (f: any): unknown => [f.function, f.children.map(names)];
+  t.same(names(whole.records[0].tree.root_frame), ['GET /deep', [['outer', [['inner', [['leaf', []]]], ['leaf', []]]]]]);
+  t.match(whole.records[0].tree, { node_count: 5, truncated: false }, 'every node counted, however deep');
+  t.match(whole.stats, { recorded: 1, sampled_out: 0 });
+
+  const cut = await send(3);
+  t.same(names(cut.records[0].tree.root_frame), ['GET /deep', [['outer', [['inner', []]]]]]);
+  t.match(cut.records[0].tree, { node_count: 3, truncated: true }, 'the cap is the request\'s, and a cut deep down says so');
 });
 
 t.test('projects through the admin API: a key shown once, used by the SDK, refused after the delete; config projects read-only', async (t) => {

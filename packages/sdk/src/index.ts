@@ -62,17 +62,24 @@ interface Node {
   start: number;
   time: number;
   calls: number;
-  children: Map<string, Node>;
+  /** Made at the first child: most spans are leaves. */
+  children: Map<string, Node> | null;
 }
 
-interface Context {
+/** One request's tree and its counts, shared by every span of it. */
+interface RequestState {
   /** The request's number, for the sampler's timeline. */
   id: number;
   t0: number;
   root: Node;
-  cur: Node;
   nodes: number;
   truncated: boolean;
+}
+
+/** What the AsyncLocalStorage holds: the request, and the span that calls made here nest under. */
+interface Context {
+  req: RequestState;
+  cur: Node;
 }
 
 export interface SdkStats {
@@ -107,7 +114,7 @@ interface BatchAnswer {
   data?: { errors?: Array<{ index?: number; field?: string; message?: string }>; route_profile_errors?: Array<{ field?: string; message?: string }> };
 }
 
-const newNode = (name: string, start = 0): Node => ({ name, start, time: 0, calls: 0, children: new Map() });
+const newNode = (name: string, start = 0): Node => ({ name, start, time: 0, calls: 0, children: null });
 
 /** Seconds to the microsecond: what performance.now() resolves, in 8 characters of JSON where a double takes 20. */
 const micros = (seconds: number) => Math.round(seconds * 1e6) / 1e6;
@@ -118,8 +125,15 @@ const micros = (seconds: number) => Math.round(seconds * 1e6) / 1e6;
  * JSON, and the copy over the socket): this form is ~40 % smaller (bench/README.md, issue 15).
  */
 function toFrame(n: Node, offsets: boolean): Frame {
-  const children = [...n.children.values()].map((c) => toFrame(c, offsets));
-  const childTime = children.reduce((s, c) => s + c.time, 0);
+  const children: Frame[] = [];
+  let childTime = 0;
+  if (n.children) {
+    for (const c of n.children.values()) {
+      const f = toFrame(c, offsets);
+      childTime += f.time;
+      children.push(f);
+    }
+  }
   const time = micros(n.time);
   // concurrent children (Promise.all) can add up to more than their parent's wall time: self time never goes below 0
   const f: Frame = { function: n.name, time, self_time: micros(Math.max(0, time - childTime)), calls: n.calls, children };
@@ -182,7 +196,7 @@ export class Collector {
   }
 
   #startSampler(): void {
-    const sampler = new Sampler(this.config.profiler_interval_ms, () => this.#als.getStore()?.id ?? 0);
+    const sampler = new Sampler(this.config.profiler_interval_ms, () => this.#als.getStore()?.req.id ?? 0);
     this.#sampler = sampler;
     this.#samplerReady = sampler.start().then(
       () => {
@@ -207,12 +221,12 @@ export class Collector {
    * `info.route` and `info.status` may be set by the handler (the middleware does, from the framework).
    */
   async request<T>(info: RequestInfo, handler: (info: RequestInfo) => Promise<T> | T): Promise<T> {
-    const r = this.#als.getStore() ? null : this.begin(info.method); // a request inside a request is part of it
+    const r = this.begin(info.method);
     if (!r) return handler(info);
     try {
       return await r.enter(() => handler(info));
     } catch (err) {
-      info.status ??= typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 500;
+      info.status ??= statusOf(err);
       throw err;
     } finally {
       r.end(info);
@@ -220,12 +234,13 @@ export class Collector {
   }
 
   /**
-   * Starts a request, or returns null when the SDK is off or the request is sampled out (counted). `enter` runs a
-   * function in the request's context; `end` records it (once). For frameworks whose end is an event (Express'
-   * `finish`, Fastify's `onResponse`) rather than one awaited call.
+   * Starts a request, or returns null when the SDK is off, the request is sampled out (counted), or this runs inside
+   * a request already (a request inside a request is part of it: an Express sub-app with the middleware too records
+   * once). `enter` runs a function in the request's context; `end` records it (once). For the middleware, and for
+   * frameworks whose end is an event (Express' `finish`, Fastify's `onResponse`) rather than one awaited call.
    */
   begin(method: string): Begun | null {
-    if (!this.config.enabled) return null;
+    if (!this.config.enabled || this.#als.getStore()) return null;
     if (Math.random() >= this.config.sampling_rate) {
       this.#stats.sampled_out++;
       return null;
@@ -234,7 +249,8 @@ export class Collector {
     root.calls = 1;
     const t0 = performance.now();
     const id = ++this.#nextId;
-    const context: Context = { id, t0, root, cur: root, nodes: 1, truncated: false };
+    const req: RequestState = { id, t0, root, nodes: 1, truncated: false };
+    const context: Context = { req, cur: root };
     const startTime = Date.now() / 1000;
     const cpu0 = cpuUsage();
     // v8's heap statistics: 0.2 µs, where process.memoryUsage() reads /proc for the RSS it also returns (7 µs)
@@ -269,7 +285,7 @@ export class Collector {
           // process CPU over the request: exact for one request at a time, an upper bound under concurrency
           cpu_time_ms: (cpu.user + cpu.system) / 1000,
           memory_delta_bytes: getHeapStatistics().used_heap_size - heap0,
-          tree: { kind: 'instrumented', node_count: context.nodes, truncated: context.truncated, root_frame: toFrame(root, Boolean(this.config.otlp_endpoint)) },
+          tree: { kind: 'instrumented', node_count: req.nodes, truncated: req.truncated, root_frame: toFrame(root, Boolean(this.config.otlp_endpoint)) },
         };
         if (this.#sampler) this.#ids.set(record, id);
         this.#push(record);
@@ -281,28 +297,38 @@ export class Collector {
   span<T>(name: string, fn: () => T): T {
     const ctx = this.#als.getStore();
     if (!ctx) return fn(); // outside a request: no bookkeeping at all
-    let node = ctx.cur.children.get(name);
+    const req = ctx.req;
+    const parent = ctx.cur;
+    let node = parent.children?.get(name);
     if (!node) {
-      if (ctx.nodes >= this.config.max_nodes) {
-        ctx.truncated = true;
+      // the count and the cap are the request's, whatever the depth
+      if (req.nodes >= this.config.max_nodes) {
+        req.truncated = true;
         return fn(); // over the cap: its time stays in the parent's self time
       }
-      node = newNode(name, performance.now() - ctx.t0);
-      ctx.cur.children.set(name, node);
-      ctx.nodes++;
+      node = newNode(name, performance.now() - req.t0);
+      (parent.children ??= new Map()).set(name, node);
+      req.nodes++;
     }
     const n = node;
     n.calls++;
     const t0 = performance.now();
-    const done = () => {
-      n.time += (performance.now() - t0) / 1000;
-    };
     // each call its own context, so concurrent children (Promise.all) each nest under the right parent
-    const result = this.#als.run({ ...ctx, cur: n }, fn);
+    const result = this.#als.run({ req, cur: n }, fn);
     if (result && typeof (result as { then?: unknown }).then === 'function') {
-      return (result as unknown as Promise<unknown>).finally(done) as T;
+      // one then rather than finally, which makes two more promises (each seen by the async hooks)
+      return (result as unknown as Promise<unknown>).then(
+        (v) => {
+          n.time += (performance.now() - t0) / 1000;
+          return v;
+        },
+        (err: unknown) => {
+          n.time += (performance.now() - t0) / 1000;
+          throw err;
+        },
+      ) as T;
     }
-    done();
+    n.time += (performance.now() - t0) / 1000;
     return result;
   }
 
@@ -456,7 +482,8 @@ export class Collector {
     for (let attempt = 0; attempt < this.config.max_retries; attempt++) {
       if (attempt) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)).unref?.());
       try {
-        const { status, body: answer } = await this.#sender.post(this.#batchUrl, { 'x-project-key': this.config.project_key }, body, this.config.timeout * 1000);
+        // return=minimal: perfwatch leaves out the stored records' ids, which the SDK never reads
+        const { status, body: answer } = await this.#sender.post(this.#batchUrl, { 'x-project-key': this.config.project_key, prefer: 'return=minimal' }, body, this.config.timeout * 1000);
         if (status >= 200 && status < 300) return this.#refused(answer);
         if (status < 500 && status !== 429) return null; // refused: sending it again changes nothing
       } catch {
@@ -502,19 +529,27 @@ export class Collector {
   }
 }
 
+/** The status a thrown error answers with (Koa's and http-errors' `status`), else 500. */
+const statusOf = (err: unknown): number => (typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 500);
+
 /** Koa middleware; register it before the router. The route is the router's template (`ctx._matchedRoute`), never the raw URL. */
 export function koa(collector: Collector) {
+  // one async function, not collector.request around another: every layer is promises the async hooks see
   return async (ctx: { method: string; path: string; status: number; _matchedRoute?: string | RegExp }, next: () => Promise<unknown>) => {
+    const r = collector.begin(ctx.method);
+    if (!r) return next();
     const info: RequestInfo = { method: ctx.method, path: ctx.path };
-    await collector.request(info, async () => {
-      try {
-        await next();
-        info.status = ctx.status;
-      } finally {
-        // read in finally: a handler that throws still has its route
-        info.route = ctx._matchedRoute === undefined ? undefined : String(ctx._matchedRoute);
-      }
-    });
+    try {
+      await r.enter(next);
+      info.status = ctx.status;
+    } catch (err) {
+      info.status = statusOf(err);
+      throw err;
+    } finally {
+      // read in finally: a handler that throws still has its route
+      if (ctx._matchedRoute !== undefined) info.route = String(ctx._matchedRoute);
+      r.end(info);
+    }
   };
 }
 
