@@ -55,13 +55,18 @@ const WORKLOADS = [
   { name: 'light', work: 120_000, block: Number(process.env.PROFILING_BLOCK ?? 1000) },
 ];
 
-function startApp(mode: Mode, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+/** What an SDK app's collector counted, printed when it shuts down (`stats {...}`). */
+type AppStats = Record<'sent' | 'dropped_queue_full' | 'dropped_send_failed' | 'rejected' | 'takes_failed', number>;
+
+function startApp(mode: Mode, env: Record<string, string>, onStats: (s: AppStats) => void = () => undefined): Promise<{ child: ChildProcess; url: string }> {
   const args = mode === 'otel' ? ['--require', path.resolve('bench/apps/otel-preload.cjs'), 'bench/apps/koa-app.cjs'] : ['bench/apps/koa-app.cjs'];
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env, MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       const m = /ready (\d+)/.exec(d.toString());
       if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}` });
+      const st = /^stats (.*)$/m.exec(d.toString());
+      if (st) onStats(JSON.parse(st[1]!) as AppStats);
     });
     child.once('exit', (code) => reject(new Error(`${mode} app exited (${code})`)));
   });
@@ -104,6 +109,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
   let { dir, base, server } = await startServe('pw-profiling-', serveConfig, TOKEN);
   /** Requests the SDK apps answered, each a record sent. */
   let sdkRequests = 0;
+  const appStats: AppStats[] = [];
   const sdkMode = (m: Mode) => m === 'sdk' || m === 'sampler';
   let spans = 0;
   const receiver = http.createServer((req, res) => {
@@ -125,7 +131,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     for (const w of WORKLOADS) {
       const apps = new Map<Mode, { child: ChildProcess; url: string; agent: http.Agent }>();
       try {
-        for (const mode of MODES) apps.set(mode, { ...(await startApp(mode, { ...env, WORK: String(w.work) })), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }) });
+        for (const mode of MODES) apps.set(mode, { ...(await startApp(mode, { ...env, WORK: String(w.work) }, (st) => appStats.push(st))), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }) });
         for (const mode of MODES) await drive(apps.get(mode)!.url, apps.get(mode)!.agent, 2000); // warm-up: JIT, connections, the first batches
         sdkRequests += 2 * 2000;
         const runs = results.get(w.name)!;
@@ -176,7 +182,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
         for (const app of apps.values()) {
           app.agent.destroy();
           app.child.kill('SIGTERM');
-          await new Promise((r) => app.child.once('exit', r));
+          await new Promise((r) => app.child.once('close', r)); // close: after its stdout, with the stats, is read
         }
       }
     }
@@ -262,9 +268,10 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
         '',
       ];
     };
+    const sum = (k: keyof AppStats) => appStats.reduce((n, st) => n + (st[k] ?? 0), 0);
     return [
       ...WORKLOADS.flatMap(table),
-      `Records stored by perfwatch from the SDK apps: ${stored} (of ${sdkRequests} sent); OTLP export requests received: ${spans}.`,
+      `Records stored by perfwatch from the SDK apps: ${stored} (of ${sdkRequests} requests answered); the apps' SDKs counted ${sum('sent')} sent, ${sum('dropped_queue_full')} dropped with a full queue, ${sum('dropped_send_failed')} dropped after failed sends, ${sum('rejected')} refused by perfwatch, ${sum('takes_failed')} failed takes (${appStats.length} of 4 apps reported); OTLP export requests received: ${spans}.`,
       '',
       '| ingest, 4 clients posting batches of 100 records; then the per-route statistics over them | figure |',
       '|---|---|',

@@ -52,8 +52,8 @@ interface SNode {
  * attribution was right most often with sample times moved 0.5–1 ms earlier, more under CPU contention. So a sample's
  * estimated time is its stamp minus LAG_MS, and it is kept only when its request is the only code that ran within
  * GUARD_MS of that time: another request, or code outside any request (idle, timers, the server) for longer than
- * GAP_MS, and the sample is dropped rather than guessed (docs/profiling.md has the measurement). Gaps shorter than
- * GAP_MS are the hook's own between two callbacks of one request.
+ * GAP_MS, and the sample is dropped rather than guessed (docs/profiling.md has the measurement). Shorter gaps are the
+ * server's own code around a request's synchronous part, before its first callback.
  */
 const LAG_MS = 0.75;
 const GUARD_MS = 0.75;
@@ -149,7 +149,7 @@ let samplers = 0;
 
 /**
  * The process-wide sampler. `current` is the request id running now (0: none); `getId` reads the id from the
- * request's AsyncLocalStorage store. The hook costs a few hundred ns per async callback while it is on.
+ * request's AsyncLocalStorage store. The hook costs about 0.25 µs per async callback while it is on (bench/README.md).
  */
 export class Sampler {
   readonly #session = new Session();
@@ -173,10 +173,10 @@ export class Sampler {
   constructor(intervalMs: number, getId: () => number, root = process.cwd()) {
     this.#intervalMs = intervalMs;
     this.#root = root;
-    this.#hook = createHook({
-      before: () => this.mark(getId()),
-      after: () => this.mark(0),
-    });
+    // `before` only: a callback's end is where the next callback (a request's or not) begins, and what runs between two
+    // (the event loop's native work, waiting) samples as `(program)` or `(idle)`, which no request gets. An `after`
+    // that marked 0 doubled the hook's cost: 5.7 against 2.6 µs per request of ten awaits (bench/README.md, issue 15).
+    this.#hook = createHook({ before: () => this.mark(getId()) });
   }
 
   /** Records that request `id` runs from now on (0: none). */
@@ -254,8 +254,9 @@ export class Sampler {
       if (!s) stacks.set(leaf, (s = this.#trim(leaf, byId, parent)));
       return s;
     };
-    // the thread waiting in the event loop is never a request's work, whatever the timeline says
-    const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+    // the thread waiting in the event loop, or in its native work between two callbacks, is never a request's work,
+    // whatever the timeline says
+    const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(program)').map((n) => n.id));
     const end = performance.now();
     const samples = profile.samples ?? [];
     const deltas = profile.timeDeltas ?? [];
