@@ -9,7 +9,9 @@
  *  - GET history?minutes=1&interval=1 with the 16 host series (one query_range: 16 columns and the summary block's
  *    statistics);
  *  - GET summary?period=7d (one query_range: statistics, trend and throughput buckets).
- * The difference of the p50s is what perfwatch adds: the hop, the client, parsing, mapping, JSON. Goal: under 1 ms. */
+ * The difference of the p50s is what perfwatch adds: the hop, the client, parsing, mapping, JSON. Goal: under 1 ms.
+ * The same rounds send the queries through a bare node:http proxy too (bench/apps/bare-proxy.cjs): what the hop and the
+ * client alone add, the floor for any proxy written in Node on this machine. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -108,6 +110,11 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
     procs.push(spawn('prometheus', [`--config.file=${path.join(dir, 'p.yml')}`, `--storage.tsdb.path=${path.join(dir, 'prom')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' }));
     const pw = `http://127.0.0.1:${pwPort}`;
     const prom = `http://127.0.0.1:${promPort}`;
+    // the floor of any proxy here: the same queries through a bare node:http proxy (bench/apps/bare-proxy.cjs), under
+    // the node flags perfwatch runs with
+    const bare = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'bench/apps/bare-proxy.cjs'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PROM: prom } });
+    procs.push(bare);
+    const proxy = await new Promise<string>((resolve) => bare.stdout!.on('data', (d: Buffer) => { const m = /ready (\d+)/.exec(d.toString()); if (m) resolve(`http://127.0.0.1:${m[1]}`); }));
     await waitHttp(`${pw}/readyz`);
     await waitHttp(`${prom}/-/ready`);
     log('fleet: waiting 65 s for Prometheus to hold a minute of perfwatch');
@@ -133,6 +140,7 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
       const ours: number[] = [];
       const theirs: number[] = [];
       const hop: number[] = [];
+      const proxied: number[] = [];
       // perfwatch's own CPU per request (its threads' run time from /proc), for the request and for GET /healthz:
       // steadier than latency on a shared VM, and it leaves out what Prometheus spends evaluating
       // (less its background work, the collection every second, measured idle over 5 s first, per ms of wall time)
@@ -152,12 +160,14 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
         cpuOurs += await cpuOver(async () => ours.push(...(await sequential(url, PER_ROUND, 60_000)).lat));
         theirs.push(...(await direct(prom, [...queries], PER_ROUND)));
         cpuHop += await cpuOver(async () => hop.push(...(await sequential(`${pw}/healthz`, PER_ROUND, 60_000)).lat));
+        proxied.push(...(await direct(proxy, [...queries], PER_ROUND)));
       }
       const perRequest = (ms: number) => (ms / (ROUNDS * PER_ROUND)).toFixed(2);
       const added = median(ours) - median(theirs);
-      log(`  ${what}: perfwatch p50 ${median(ours).toFixed(2)} ms, direct p50 ${median(theirs).toFixed(2)} ms, /healthz p50 ${median(hop).toFixed(2)} ms`);
+      const floor = median(proxied) - median(theirs);
+      log(`  ${what}: perfwatch p50 ${median(ours).toFixed(2)} ms, direct p50 ${median(theirs).toFixed(2)} ms, bare proxy p50 ${median(proxied).toFixed(2)} ms, /healthz p50 ${median(hop).toFixed(2)} ms`);
       rows.push(
-        `| ${what}, p50 / p99 ms (${ROUNDS} alternating rounds of ${PER_ROUND}) | ${median(ours).toFixed(2)} / ${pct(ours, 99).toFixed(2)} | the same ${queries.length === 1 ? 'query' : `${queries.length} queries`} (${queries.map((q) => q.path).join(' + ')}, ${queries.map((q) => q.expr.split(' or ').length).join(' + ')} columns) sent to Prometheus 2.42 directly: ${median(theirs).toFixed(2)} / ${pct(theirs, 99).toFixed(2)} | perfwatch adds ${added.toFixed(2)} ms at p50 (goal < 1 ms: ${added < 1 ? 'met' : 'missed'}), of which ${median(hop).toFixed(2)} is the round trip to any perfwatch route (GET /healthz, same rounds); perfwatch CPU per request ${perRequest(cpuOurs)} ms (GET /healthz: ${perRequest(cpuHop)} ms; background ${(background * 1000).toFixed(0)} ms/s subtracted) |`,
+        `| ${what}, p50 / p99 ms (${ROUNDS} alternating rounds of ${PER_ROUND}) | ${median(ours).toFixed(2)} / ${pct(ours, 99).toFixed(2)} | the same ${queries.length === 1 ? 'query' : `${queries.length} queries`} (${queries.map((q) => q.path).join(' + ')}, ${queries.map((q) => q.expr.split(' or ').length).join(' + ')} columns) sent to Prometheus 2.42 directly: ${median(theirs).toFixed(2)} / ${pct(theirs, 99).toFixed(2)}; through a bare node:http proxy (no parsing): ${median(proxied).toFixed(2)} / ${pct(proxied, 99).toFixed(2)}, which adds ${floor.toFixed(2)} ms at p50 | perfwatch adds ${added.toFixed(2)} ms at p50 (goal < 1 ms: ${added < 1 ? 'met' : 'missed'}), of which ${median(hop).toFixed(2)} is the round trip to any perfwatch route (GET /healthz, same rounds); perfwatch CPU per request ${perRequest(cpuOurs)} ms (GET /healthz: ${perRequest(cpuHop)} ms; background ${(background * 1000).toFixed(0)} ms/s subtracted) |`,
       );
     }
     return ['| figure | through perfwatch | peer (same run) | added / goal |', '|---|---|---|---|', ...rows, ''].join('\n');

@@ -56,7 +56,7 @@ const WORKLOADS = [
 ];
 
 /** What an SDK app's collector counted, printed when it shuts down (`stats {...}`). */
-type AppStats = Record<'sent' | 'dropped_queue_full' | 'dropped_send_failed' | 'rejected' | 'takes_failed', number>;
+type AppStats = Record<'sent' | 'dropped_queue_full' | 'dropped_send_failed' | 'rejected' | 'takes_failed', number> & { app?: string };
 
 function startApp(mode: Mode, env: Record<string, string>, onStats: (s: AppStats) => void = () => undefined): Promise<{ child: ChildProcess; url: string }> {
   const args = mode === 'otel' ? ['--require', path.resolve('bench/apps/otel-preload.cjs'), 'bench/apps/koa-app.cjs'] : ['bench/apps/koa-app.cjs'];
@@ -131,7 +131,7 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
     for (const w of WORKLOADS) {
       const apps = new Map<Mode, { child: ChildProcess; url: string; agent: http.Agent }>();
       try {
-        for (const mode of MODES) apps.set(mode, { ...(await startApp(mode, { ...env, WORK: String(w.work) }, (st) => appStats.push(st))), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }) });
+        for (const mode of MODES) apps.set(mode, { ...(await startApp(mode, { ...env, WORK: String(w.work) }, (st) => appStats.push({ ...st, app: `${w.name} ${mode}` }))), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }) });
         for (const mode of MODES) await drive(apps.get(mode)!.url, apps.get(mode)!.agent, 2000); // warm-up: JIT, connections, the first batches
         sdkRequests += 2 * 2000;
         const runs = results.get(w.name)!;
@@ -268,10 +268,11 @@ export async function runProfilingBench(log: (l: string) => void): Promise<strin
         '',
       ];
     };
-    const sum = (k: keyof AppStats) => appStats.reduce((n, st) => n + (st[k] ?? 0), 0);
+    const sum = (k: Exclude<keyof AppStats, 'app'>) => appStats.reduce((n, st) => n + (st[k] ?? 0), 0);
+    const dropsBy = appStats.filter((st) => st.dropped_queue_full + st.dropped_send_failed > 0).map((st) => `${st.app}: ${st.dropped_queue_full + st.dropped_send_failed}`);
     return [
       ...WORKLOADS.flatMap(table),
-      `Records stored by perfwatch from the SDK apps: ${stored} (of ${sdkRequests} requests answered); the apps' SDKs counted ${sum('sent')} sent, ${sum('dropped_queue_full')} dropped with a full queue, ${sum('dropped_send_failed')} dropped after failed sends, ${sum('rejected')} refused by perfwatch, ${sum('takes_failed')} failed takes (${appStats.length} of 4 apps reported); OTLP export requests received: ${spans}.`,
+      `Records stored by perfwatch from the SDK apps: ${stored} (of ${sdkRequests} requests answered); the apps' SDKs counted ${sum('sent')} sent, ${sum('dropped_queue_full')} dropped with a full queue, ${sum('dropped_send_failed')} dropped after failed sends, ${sum('rejected')} refused by perfwatch, ${sum('takes_failed')} failed takes (${appStats.length} of 4 apps reported${dropsBy.length ? `; drops by app: ${dropsBy.join(', ')}` : ''}); OTLP export requests received: ${spans}.`,
       '',
       '| ingest, 4 clients posting batches of 100 records; then the per-route statistics over them | figure |',
       '|---|---|',
