@@ -86,16 +86,20 @@ function frame(v: unknown, at: string, depth: number, budget: { nodes: number })
   if (!isObj(v)) throw new Problem(at, 'expected a frame object');
   if (depth > MAX_DEPTH) throw new Problem(at, `deeper than ${MAX_DEPTH} frames`);
   if (--budget.nodes < 0) throw new Problem(at, 'the tree has more frames than profiling.max_nodes');
-  const children = v.children ?? [];
-  if (!Array.isArray(children)) throw new Problem(`${at}.children`, 'expected an array');
+  const list = v.children ?? [];
+  if (!Array.isArray(list)) throw new Problem(`${at}.children`, 'expected an array');
+  const fn = str(v, 'function', `${at}.`, 512)!;
+  const time = num(v, 'time', `${at}.`, 0, 86_400);
+  const children = list.map((c, i) => frame(c, `${at}.children[${i}]`, depth + 1, budget));
   return {
-    function: str(v, 'function', `${at}.`, 512)!,
+    function: fn,
     file_path_short: typeof v.file_path_short === 'string' ? v.file_path_short.slice(0, 512) : '',
-    time: num(v, 'time', `${at}.`, 0, 86_400),
-    self_time: num(v, 'self_time', `${at}.`, 0, 86_400, { optional: true }),
+    time,
+    // absent (pyinstrument's JSON has none; the SDK leaves it out): what the children do not account for, never below 0
+    self_time: v.self_time === undefined ? Math.max(0, time - children.reduce((sum, c) => sum + c.time, 0)) : num(v, 'self_time', `${at}.`, 0, 86_400),
     calls: v.calls === undefined ? 1 : num(v, 'calls', `${at}.`, 0, 1e9, { int: true }),
     is_application_code: v.is_application_code !== false,
-    children: children.map((c, i) => frame(c, `${at}.children[${i}]`, depth + 1, budget)),
+    children,
   };
 }
 

@@ -778,14 +778,12 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
   t.equal(got.length, 1);
   const rec = got[0].body.records[0];
   const frames: any[] = [];
-  const walk = (f: any) => (frames.push(f), f.children.forEach(walk));
+  const walk = (f: any) => (frames.push(f), (f.children ?? []).forEach(walk));
   walk(rec.tree.root_frame);
   t.equal(frames.length, 2);
-  for (const f of frames) {
-    t.same(Object.keys(f).sort(), ['calls', 'children', 'function', 'self_time', 'time'], `${f.function}: only what perfwatch has no default for`);
-    t.equal(Math.round(f.time * 1e6) / 1e6, f.time, 'time to the microsecond');
-    t.equal(Math.round(f.self_time * 1e6) / 1e6, f.self_time);
-  }
+  t.same(Object.keys(frames[0]).sort(), ['children', 'function', 'time'], 'the root: only what perfwatch has no default for');
+  t.same(Object.keys(frames[1]).sort(), ['function', 'time'], 'a leaf called once: no calls, no children, no self time');
+  for (const f of frames) t.equal(Math.round(f.time * 1e6) / 1e6, f.time, 'time to the microsecond');
   t.ok(frames[1].time >= 0.0015, 'the 2 ms of the span are in it');
   t.equal(Math.round(rec.duration_ms * 1000) / 1000, rec.duration_ms, 'duration to the microsecond');
 
@@ -794,7 +792,20 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
   t.equal(res.status, 200);
   const stored = (await records(pw.url, '&route=/api/items/:id'))[0]!;
   const full = ((await (await fetch(`${pw.url}/api/v1/performance/records/${stored.id}`, { headers: auth })).json()) as any).data;
-  t.match(full.tree.root_frame.children[0], { function: 'query', file_path_short: '', is_application_code: true, calls: 1, time: frames[1].time });
+  t.match(full.tree.root_frame.children[0], { function: 'query', file_path_short: '', is_application_code: true, calls: 1, time: frames[1].time, self_time: frames[1].time, children: [] });
+  t.ok(Math.abs(full.tree.root_frame.self_time - (frames[0].time - frames[1].time)) < 1e-9, 'self time: the time its children do not account for');
+
+  // a pyinstrument tree (no self_time, no calls) reads the same way; concurrent children never make it negative
+  const py = { function: 'GET /py', time: 0.01, children: [{ function: 'a', time: 0.004, children: [{ function: 'b', time: 0.003 }] }, { function: 'c', time: 0.005 }] };
+  const busy = { function: 'GET /all', time: 0.002, children: [{ function: 'x', time: 0.002 }, { function: 'y', time: 0.002 }] };
+  const base = { method: 'GET', status: 200, start_time: Date.now() / 1000, duration_ms: 10 };
+  const posted = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify({ records: [{ ...base, route: '/py', tree: { kind: 'instrumented', root_frame: py } }, { ...base, route: '/all', tree: { kind: 'instrumented', root_frame: busy } }] }) });
+  t.equal(posted.status, 200);
+  const read = async (route: string) => ((await (await fetch(`${pw.url}/api/v1/performance/records/${(await records(pw.url, `&route=${route}`))[0]!.id}`, { headers: auth })).json()) as any).data.tree.root_frame;
+  const pyRoot = await read('/py');
+  const close = (a: number, b: number) => Math.abs(a - b) < 1e-9;
+  t.ok(close(pyRoot.self_time, 0.001) && close(pyRoot.children[0].self_time, 0.001) && close(pyRoot.children[0].children[0].self_time, 0.003) && close(pyRoot.children[1].self_time, 0.005), `derived self times: ${JSON.stringify(pyRoot)}`);
+  t.equal((await read('/all')).self_time, 0, 'children adding up to more than their parent: 0, not below');
 });
 
 t.test('a request\'s node count and max_nodes hold at every depth; a request inside a request is part of it', async (t) => {
@@ -819,7 +830,7 @@ t.test('a request\'s node count and max_nodes hold at every depth; a request ins
   };
   const whole = await send(100);
   t.equal(whole.records.length, 1, 'one record: the inner request is part of the outer one');
-  const names = (f: any): unknown => [f.function, f.children.map(names)];
+  const names = (f: any): unknown => [f.function, (f.children ?? []).map(names)];
   t.same(names(whole.records[0].tree.root_frame), ['GET /deep', [['outer', [['inner', [['leaf', []]]], ['leaf', []]]]]]);
   t.match(whole.records[0].tree, { node_count: 5, truncated: false }, 'every node counted, however deep');
   t.match(whole.stats, { recorded: 1, sampled_out: 0 });

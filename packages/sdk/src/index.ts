@@ -13,20 +13,26 @@ import { Sampler, SampleTree, type SampledTree } from './sampler.js';
 import { Sender } from './send.js';
 
 export { resolveConfig, parseYamlBlock, type SdkConfig } from './config.js';
-export type { SampledTree } from './sampler.js';
+export type { SampledFrame, SampledTree } from './sampler.js';
 
-/** A node of the tree, in pyinstrument's JSON frame fields plus `self_time` and `calls`; times in seconds. */
+/**
+ * A node of the tree, in pyinstrument's JSON frame fields plus `self_time` and `calls`; times in seconds. Spans leave
+ * out what perfwatch defaults to (the OTLP export reads them back the same way); sampled trees carry every field.
+ */
 export interface Frame {
   function: string;
   /** `path/relative/to/cwd.js:line` of a sampled frame; left out of spans, which have none (perfwatch reads ''). */
   file_path_short?: string;
   /** Seconds, to the microsecond. */
   time: number;
-  self_time: number;
-  calls: number;
+  /** Left out of spans: `time` less the children's, never below 0 (concurrent children can add up to more). */
+  self_time?: number;
+  /** Left out of spans when 1. */
+  calls?: number;
   /** Left out when true (perfwatch's default): spans are the app's own functions. */
   is_application_code?: boolean;
-  children: Frame[];
+  /** Left out of spans without children. */
+  children?: Frame[];
   /** Milliseconds from the request's start to this node's first call, for the OTLP spans only (perfwatch ignores it). */
   start_offset_ms?: number;
 }
@@ -120,23 +126,19 @@ const newNode = (name: string, start = 0): Node => ({ name, start, time: 0, call
 const micros = (seconds: number) => Math.round(seconds * 1e6) / 1e6;
 
 /**
- * A span node as a frame of the wire form. Only what perfwatch reads leaves: the fields it defaults are left out, and
- * so are start offsets unless OTLP wants them. A record's bytes are most of what sending it costs the app (the
- * JSON, and the copy over the socket): this form is ~40 % smaller (bench/README.md, issue 15).
+ * A span node as a frame of the wire form. Only what perfwatch reads leaves: the fields it defaults are left out
+ * (`self_time`, `calls` of 1, empty `children`, `file_path_short`, `is_application_code`), and so are start offsets
+ * unless OTLP wants them. A record's bytes are most of what sending it costs the app (the JSON, and the copy over the
+ * socket): the bench app's record went from 1006 to 594 bytes, then to 409 (bench/README.md, issue 15).
  */
 function toFrame(n: Node, offsets: boolean): Frame {
-  const children: Frame[] = [];
-  let childTime = 0;
+  const f: Frame = { function: n.name, time: micros(n.time) };
+  if (n.calls !== 1) f.calls = n.calls;
   if (n.children) {
-    for (const c of n.children.values()) {
-      const f = toFrame(c, offsets);
-      childTime += f.time;
-      children.push(f);
-    }
+    const children: Frame[] = [];
+    for (const c of n.children.values()) children.push(toFrame(c, offsets));
+    f.children = children;
   }
-  const time = micros(n.time);
-  // concurrent children (Promise.all) can add up to more than their parent's wall time: self time never goes below 0
-  const f: Frame = { function: n.name, time, self_time: micros(Math.max(0, time - childTime)), calls: n.calls, children };
   if (offsets) f.start_offset_ms = Math.round(n.start * 1000) / 1000;
   return f;
 }

@@ -20,6 +20,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Frame } from './index.js';
 
+/** A frame of a sampled tree: every field there (`calls` is 0: samples cannot count calls). */
+export interface SampledFrame extends Frame {
+  file_path_short: string;
+  self_time: number;
+  calls: number;
+  is_application_code: boolean;
+  children: SampledFrame[];
+}
+
 interface CallFrame {
   functionName: string;
   url: string;
@@ -79,7 +88,7 @@ export interface SampledTree {
   sample_count: number;
   node_count: number;
   truncated: boolean;
-  root_frame: Frame;
+  root_frame: SampledFrame;
 }
 
 /** This SDK's directory as a URL prefix: its frames (the middleware, the collector) are never the application's. */
@@ -124,9 +133,9 @@ export class SampleTree {
     const s = intervalMs / 1000;
     let nodes = 0;
     let truncated = false;
-    const frame = (n: SNode, name: string, file: string): Frame => {
+    const frame = (n: SNode, name: string, file: string): SampledFrame => {
       nodes++;
-      const children: Frame[] = [];
+      const children: SampledFrame[] = [];
       let folded = 0;
       // the heaviest first, so a cap keeps what matters
       for (const c of [...n.children.values()].sort((a, b) => b.total - a.total)) {
