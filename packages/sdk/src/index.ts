@@ -122,6 +122,12 @@ interface BatchAnswer {
 
 const newNode = (name: string, start = 0): Node => ({ name, start, time: 0, calls: 0, children: null });
 
+/** A request path without its query string, at most 512 characters. */
+const pathOnly = (p: string) => {
+  const q = p.indexOf('?');
+  return (q < 0 ? p : p.slice(0, q)).slice(0, 512);
+};
+
 /** Seconds to the microsecond: what performance.now() resolves, in 8 characters of JSON where a double takes 20. */
 const micros = (seconds: number) => Math.round(seconds * 1e6) / 1e6;
 
@@ -243,7 +249,7 @@ export class Collector {
    */
   begin(method: string): Begun | null {
     if (!this.config.enabled || this.#als.getStore()) return null;
-    if (Math.random() >= this.config.sampling_rate) {
+    if (this.config.sampling_rate < 1 && Math.random() >= this.config.sampling_rate) {
       this.#stats.sampled_out++;
       return null;
     }
@@ -281,7 +287,8 @@ export class Collector {
           route: info.route ?? '<unmatched>',
           method: info.method,
           status: info.status ?? 200,
-          ...(info.path !== undefined ? { path: info.path.split('?')[0]!.slice(0, 512) } : {}),
+          // undefined leaves no key in the JSON, and every record keeps one shape
+          path: info.path === undefined ? undefined : pathOnly(info.path),
           start_time: startTime,
           duration_ms: Math.round(root.time * 1e6) / 1000,
           // process CPU over the request: exact for one request at a time, an upper bound under concurrency
