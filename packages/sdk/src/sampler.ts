@@ -11,7 +11,7 @@
  * Windows are the inspector's console profiles (`console.profile(title)`), each begun before the last one ends, so V8's
  * profiler never stops between two: `Profiler.stop` then `Profiler.start` held the app's thread 16–30 ms per take while
  * V8 logged every compiled function again (more in an app with more code), where a take now holds it about 0.6 ms,
- * attribution included (bench/apps/hook-cost.mjs; bench/README.md, issue 15). A DevTools attached to the app sees these windows in its profiles
+ * attribution included (bench/README.md, issue 15). A DevTools attached to the app sees these windows in its profiles
  * list, titled `perfwatch-<s>.<n>`.
  */
 import { createHook, type AsyncHook } from 'node:async_hooks';
@@ -184,7 +184,8 @@ export class Sampler {
     this.#root = root;
     // `before` only: a callback's end is where the next callback (a request's or not) begins, and what runs between two
     // (the event loop's native work, waiting) samples as `(program)` or `(idle)`, which no request gets. An `after`
-    // that marked 0 doubled the hook's cost: 5.7 against 2.6 µs per request of ten awaits (bench/apps/hook-cost.mjs; bench/README.md, issue 15).
+    // that marked 0 doubled the hook's cost: 5.7 against 2.6 µs per request of ten awaits (bench/apps/hook-cost.mjs,
+    // bench/README.md issue 15).
     this.#hook = createHook({ before: () => this.mark(getId()) });
   }
 
