@@ -135,7 +135,7 @@ const micros = (seconds: number) => Math.round(seconds * 1e6) / 1e6;
  * A span node as a frame of the wire form. Only what perfwatch reads leaves: the fields it defaults are left out
  * (`self_time`, `calls` of 1, empty `children`, `file_path_short`, `is_application_code`), and so are start offsets
  * unless OTLP wants them. A record's bytes are most of what sending it costs the app (the JSON, and the copy over the
- * socket): the bench app's record went from 1006 to 594 bytes, then to 409 (bench/README.md, issue 15).
+ * socket): the bench app's record went from 1006 to 594 bytes, then to 418 (bench/README.md, issue 15).
  */
 function toFrame(n: Node, offsets: boolean): Frame {
   const f: Frame = { function: n.name, time: micros(n.time) };
