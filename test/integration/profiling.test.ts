@@ -640,7 +640,9 @@ t.test('the example apps: the Koa one, run as the demo config runs it, sends its
     return null;
   }, { timeoutMs: 20_000, what: 'a sampled /api/report record' });
   t.ok(has(report.sampled.root_frame, 'priceTable'), `priceTable in the samples of ${report.id}`);
-  t.match(report.sampled.root_frame.children[0].file_path_short, /^examples\/profiling\/koa-app\.mjs:\d+$/, 'frames name their file relative to the app, with the line');
+  // priceTable's own frame, not the heaviest child: on a loaded machine that can be (garbage collector), with no file
+  const priceTable = frames(report.sampled.root_frame).find((f) => f.function === 'priceTable');
+  t.match(priceTable?.file_path_short, /^examples\/profiling\/koa-app\.mjs:\d+$/, 'frames name their file relative to the app, with the line');
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
 });
