@@ -22,7 +22,7 @@ import { LocalHistoryReader } from '../src/store/history-reader.js';
 import { PluginHistory } from '../src/store/plugin-history.js';
 import { PrometheusHistoryReader, type QueryApi } from '../src/store/prometheus-history.js';
 import { SeriesStore } from '../src/store/series-store.js';
-import { cpuNsOf, freePort, have, median, pct, sequential, waitHttp, SERVER_NODE_FLAGS } from './harness.js';
+import { cpuNsOf, freePort, have, median, pct, readyUrl, sequential, waitHttp, SERVER_NODE_FLAGS } from './harness.js';
 
 /** perfwatch's CPU in ms: its threads' run time (schedstat, ns), not /proc's 10 ms ticks. */
 const cpuMs = (pid: number) => cpuNsOf(pid) / 1e6;
@@ -114,7 +114,7 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
     // the node flags perfwatch runs with
     const bare = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'bench/apps/bare-proxy.cjs'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PROM: prom } });
     procs.push(bare);
-    const proxy = await new Promise<string>((resolve) => bare.stdout!.on('data', (d: Buffer) => { const m = /ready (\d+)/.exec(d.toString()); if (m) resolve(`http://127.0.0.1:${m[1]}`); }));
+    const proxy = await readyUrl(bare, 'the bare proxy');
     await waitHttp(`${pw}/readyz`);
     await waitHttp(`${prom}/-/ready`);
     log('fleet: waiting 65 s for Prometheus to hold a minute of perfwatch');

@@ -140,6 +140,17 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
   return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
+/** The URL of a bench app that prints `ready <port>` on its stdout once it listens; rejects if it exits first. */
+export function readyUrl(child: ChildProcess, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      const m = /ready (\d+)/.exec(d.toString());
+      if (m) resolve(`http://127.0.0.1:${m[1]}`);
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code})`)));
+  });
+}
+
 export function have(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`]);

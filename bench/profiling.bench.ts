@@ -31,7 +31,7 @@ import http from 'node:http';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cpuNsOf, have, median, paced, pct, scrape, waitHttp, startServe } from './harness.js';
+import { cpuNsOf, have, median, paced, pct, readyUrl, scrape, waitHttp, startServe } from './harness.js';
 
 const CYCLES = Number(process.env.PROFILING_CYCLES ?? 16);
 const IDLE_S = Number(process.env.PROFILING_IDLE_S ?? 10);
@@ -61,15 +61,11 @@ type AppStats = Record<'sent' | 'dropped_queue_full' | 'dropped_send_failed' | '
 function startApp(mode: Mode, env: Record<string, string>, onStats: (s: AppStats) => void = () => undefined): Promise<{ child: ChildProcess; url: string }> {
   const args = mode === 'otel' ? ['--require', path.resolve('bench/apps/otel-preload.cjs'), 'bench/apps/koa-app.cjs'] : ['bench/apps/koa-app.cjs'];
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env, MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const m = /ready (\d+)/.exec(d.toString());
-      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}` });
-      const st = /^stats (.*)$/m.exec(d.toString());
-      if (st) onStats(JSON.parse(st[1]!) as AppStats);
-    });
-    child.once('exit', (code) => reject(new Error(`${mode} app exited (${code})`)));
+  child.stdout!.on('data', (d: Buffer) => {
+    const st = /^stats (.*)$/m.exec(d.toString());
+    if (st) onStats(JSON.parse(st[1]!) as AppStats);
   });
+  return readyUrl(child, `${mode} app`).then((url) => ({ child, url }));
 }
 
 /** GETs from `CLIENTS` kept-alive connections (the app's, kept across calls) while `more()` says so; returns how many. */
