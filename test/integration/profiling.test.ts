@@ -842,6 +842,31 @@ t.test('a request\'s node count and max_nodes hold at every depth; a request ins
   t.match(cut.records[0].tree, { node_count: 3, truncated: true }, 'the cap is the request\'s, and a cut deep down says so');
 });
 
+t.test('a request\'s CPU time is its process CPU: a busy request has its own, the idle one right after it has none of it', async (t) => {
+  const { url, got } = await receiver(t);
+  const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60 }, {});
+  t.teardown(() => collector.shutdown());
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const busy = () => {
+    const end = cpuMs() + 30;
+    while (cpuMs() < end);
+  };
+  await sleep(5);
+  // the second request begins right after the first ends: its start is bridged from the first one's end reading
+  await collector.request({ method: 'GET', route: '/busy' }, busy);
+  await collector.request({ method: 'GET', route: '/idle' }, () => sleep(30));
+  await sleep(20);
+  await collector.request({ method: 'GET', route: '/busy-after-a-pause' }, busy); // its start is read
+  await collector.flush();
+  const cpu: Record<string, number> = Object.fromEntries(got.flatMap((g) => g.body.records).map((r: { route: string; cpu_time_ms: number }) => [r.route, r.cpu_time_ms]));
+  t.ok(cpu['/busy']! >= 30, `the busy request: at least its 30 ms (${cpu['/busy']})`);
+  t.ok(cpu['/busy-after-a-pause']! >= 30, `after a pause too (${cpu['/busy-after-a-pause']})`);
+  t.ok(cpu['/idle']! < 10, `the idle request: none of the busy one's (${cpu['/idle']})`);
+});
+
 t.test('projects through the admin API: a key shown once, used by the SDK, refused after the delete; config projects read-only', async (t) => {
   const pw = await agent(t);
   const api = (method: string, p: string, body?: unknown, headers: Record<string, string> = auth) => fetch(`${pw.url}/api/v1/performance${p}`, { method, headers: { ...headers, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });

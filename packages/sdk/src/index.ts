@@ -5,9 +5,9 @@
  * (`collector.collect(fn)`).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { cpuUsage } from 'node:process';
 import { getHeapStatistics } from 'node:v8';
 import { resolveConfig, type SdkConfig } from './config.js';
+import { CpuClock } from './cpu.js';
 import { toOtlp } from './otlp.js';
 import { Sampler, SampleTree, type SampledTree } from './sampler.js';
 import { Sender } from './send.js';
@@ -190,6 +190,7 @@ export class Collector {
   #chain: Promise<void> = Promise.resolve();
   readonly #batchUrl: string;
   readonly #sender = new Sender();
+  readonly #cpu = new CpuClock();
   readonly #onExit = () => void this.flush();
 
   constructor(config: Partial<SdkConfig> = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -260,7 +261,7 @@ export class Collector {
     const req: RequestState = { id, t0, root, nodes: 1, truncated: false };
     const context: Context = { req, cur: root };
     const startTime = Date.now() / 1000;
-    const cpu0 = cpuUsage();
+    const cpu0 = this.#cpu.start();
     // v8's heap statistics: 0.2 µs, where process.memoryUsage() reads /proc for the RSS it also returns (7 µs)
     const heap0 = getHeapStatistics().used_heap_size;
     let ended = false;
@@ -281,7 +282,6 @@ export class Collector {
         if (ended) return;
         ended = true;
         root.time = (performance.now() - t0) / 1000;
-        const cpu = cpuUsage(cpu0);
         root.name = `${info.method} ${info.route ?? '<unmatched>'}`;
         const record: PerfRecord = {
           route: info.route ?? '<unmatched>',
@@ -291,8 +291,8 @@ export class Collector {
           path: info.path === undefined ? undefined : pathOnly(info.path),
           start_time: startTime,
           duration_ms: Math.round(root.time * 1e6) / 1000,
-          // process CPU over the request: exact for one request at a time, an upper bound under concurrency
-          cpu_time_ms: (cpu.user + cpu.system) / 1000,
+          // process CPU over the request: exact for one request at a time, an upper bound under concurrency (CpuClock)
+          cpu_time_ms: Math.round(this.#cpu.since(cpu0)) / 1000,
           memory_delta_bytes: getHeapStatistics().used_heap_size - heap0,
           tree: { kind: 'instrumented', node_count: req.nodes, truncated: req.truncated, root_frame: toFrame(root, Boolean(this.config.otlp_endpoint)) },
         };
