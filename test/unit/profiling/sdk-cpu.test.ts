@@ -50,7 +50,8 @@ t.test('CPU burned between a reading and a bridged start is not the request\'s',
   }
   t.equal(bridged.length, 5, `five bridged starts (and ${read} read, the test preempted past the bridge)`);
   const cpu = bridged.sort((a, b) => a - b)[2]!;
-  // the request burned 5 ms; the 0.4 before its start must not count (a bridge without the busy time adds it)
-  t.ok(cpu >= 5000, `at least the request's own 5 ms (median ${cpu} µs)`);
+  // the request burned 5 ms; the 0.4 before its start must not count (a bridge without the busy time adds it). A
+  // preemption inside a bridged gap counts as CPU there, and so comes off the request: 0.1 ms of slack for it
+  t.ok(cpu >= 4900, `the request's own 5 ms (median ${cpu} µs)`);
   t.ok(cpu < 5000 + 300, `not the 0.4 ms before it (median ${cpu} µs)`);
 });
