@@ -33,8 +33,11 @@ t.test('http liveness, tcp dependency and heartbeat readiness against a real plu
         start_grace: '100ms',
         stop_timeout: '2s',
         backoff_initial: '100ms',
+        // under load a new node process can take longer than two checks to listen: killed before it could, each
+        // restart counted, the plugin once ended in error (max_restarts, 5). This test is about the checks
+        max_restarts: 50,
         health_checks: [
-          { name: 'api', type: 'http', url: `http://127.0.0.1:${webPort}/health`, expect_body: 'ok', interval: '150ms', timeout: '120ms', failure_threshold: 2, initial_delay: '200ms' },
+          { name: 'api', type: 'http', url: `http://127.0.0.1:${webPort}/health`, expect_body: 'ok', interval: '150ms', timeout: '120ms', failure_threshold: 2, initial_delay: '1s' },
           { name: 'db', type: 'tcp', role: 'dependency', address: `127.0.0.1:${dbPort}`, interval: '150ms', timeout: '100ms', failure_threshold: 1 },
           { name: 'beat', type: 'heartbeat', role: 'readiness', ttl: '500ms', interval: '100ms', failure_threshold: 2 },
         ],
@@ -89,7 +92,7 @@ t.test('http liveness, tcp dependency and heartbeat readiness against a real plu
   const restarted = await waitFor(async () => {
     const s = await status(pw.url, 'web');
     return s.status === 'running' && s.health === 'healthy' && s.pid !== pid && s;
-  }, { what: 'a new healthy process' });
+  }, { what: async () => `a new healthy process: ${JSON.stringify(await status(pw.url, 'web'))}, checks ${JSON.stringify((await health(pw.url, 'web')).checks.map((c: any) => [c.name, c.status, c.last_run?.error]))}` });
   t.not(restarted.pid, pid);
   const again = await health(pw.url, 'web');
   t.ok(again.checks[0].failures >= 2, 'failure totals go on across processes');
