@@ -15,6 +15,7 @@ import { Collector, express as expressMw, fastify as fastifyPlugin, koa as koaMw
 import { SampleTree, Sampler } from '../../packages/sdk/src/sampler.js';
 import { loadConfig } from '../../src/config/load.js';
 import { auth, getJson, otlpJsonReceiver, ROOT, startApp, waitFor } from '../helpers/index.js';
+import { burnCpu, processCpuMs } from '../helpers/cpu.js';
 import { freePort } from '../helpers/peers.js';
 
 const KEY = 'shop-key-0123456789abcdef';
@@ -846,21 +847,14 @@ t.test('a request\'s CPU time is its process CPU: a busy request has its own, th
   const { url, got } = await receiver(t);
   const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60 }, {});
   t.teardown(() => collector.shutdown());
-  const cpuMs = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
-  const busy = () => {
-    const end = cpuMs() + 30;
-    while (cpuMs() < end);
-  };
+  const busy = () => burnCpu(30);
   await sleep(5);
   // the second request begins right after the first ends: its start is bridged from the first one's end reading
   await collector.request({ method: 'GET', route: '/busy' }, busy);
   // what the process spends meanwhile (on a busy machine its other threads can spend much while this one sleeps)
-  const before = cpuMs();
+  const before = processCpuMs();
   await collector.request({ method: 'GET', route: '/idle' }, () => sleep(30));
-  const around = cpuMs() - before;
+  const around = processCpuMs() - before;
   await sleep(20);
   await collector.request({ method: 'GET', route: '/busy-after-a-pause' }, busy); // its start is read
   await collector.flush();

@@ -1,13 +1,8 @@
-import { cpuUsage } from 'node:process';
 import t from 'tap';
 import { BRIDGE_MS, CpuClock } from '../../../packages/sdk/src/cpu.js';
+import { burnCpu as burn } from '../../helpers/cpu.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Spins until the process has spent `ms` more of CPU. */
-const burn = (ms: number) => {
-  const end = cpuUsage().user + cpuUsage().system + ms * 1000;
-  while (cpuUsage().user + cpuUsage().system < end);
-};
 
 t.test('a start right after a reading is bridged from it, a start after a pause is read; neither goes back in time', async (t) => {
   const clock = new CpuClock();
