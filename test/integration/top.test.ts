@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
-import { getJson, nodePlugin, ROOT, runCli, startApp, TOKEN, waitFor } from '../helpers/index.js';
+import { renderOnce } from '../../src/top/index.js';
+import { auth, getJson, nodePlugin, ROOT, runCli, startApp, TOKEN, waitFor } from '../helpers/index.js';
 
 /**
  * `perfwatch top` in a real terminal: tmux runs it against a real server; send-keys types, capture-pane reads the
@@ -144,6 +145,22 @@ t.test('perfwatch top --once prints seed 003\'s dashboard as plain text', async 
   t.match(down.stderr(), /cannot read http:\/\/127\.0\.0\.1:9/);
   const notTty = runCli(['top', '--url', pw.url]);
   t.equal((await notTty.exited).code, 2, 'interactive top without a terminal is a usage error');
+
+  // the same dashboard in this process, after an alert: the last hour's alerts close it, oldest first
+  const api = `${pw.url}/api/v1/performance`;
+  const post = (p: string, body: unknown) => fetch(`${api}${p}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  t.equal((await post('/alerts/rules', { name: 'queue_high', metric: 'queue_length', operator: '>', threshold: 10, level: 'critical', description: 'Queue too long' })).status, 200);
+  t.equal((await post('/metrics', { name: 'queue_length', value: 20, tags: { service: 'api' } })).status, 200);
+  const alert = await waitFor(async () => ((await getJson(`${api}/alerts`)).body.data.alerts as Array<{ created_at: string; message: string }>).find((a) => a.message.startsWith('queue_length')), { what: 'the queue alert' });
+  const at = new Date(Date.parse(alert.created_at));
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const inProcess = await renderOnce(pw.url, TOKEN);
+  t.match(inProcess, /服务总数: 2\n\s+运行中: 1/, 'overview');
+  t.match(inProcess, new RegExp(`🚨 最近告警:\n-{40}\n(.*\n)*\\[${p2(at.getHours())}:${p2(at.getMinutes())}:${p2(at.getSeconds())}\\] critical: `), 'the alert, at its local time and level');
+  const noToken = await renderOnce(pw.url, null);
+  t.notMatch(noToken, /CPU: /, 'without the token: no per-plugin figures');
+  t.match(noToken, /工具总数: –/, 'nor the services\' tool count');
+  t.notMatch(await renderOnce(pw.url, TOKEN, new Date(Date.now() + 2 * 3_600_000)), /最近告警/, 'an alert older than an hour is left out');
 });
 
 /** The screen a stream of top's frames leaves: each `ESC[row;1H text ESC[K` writes one line; colours are dropped. */
