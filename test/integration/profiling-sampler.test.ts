@@ -1,7 +1,7 @@
 /**
  * The SDK's CPU sampler in this process, apart from test/integration/profiling.test.ts: the sampler drives V8's
- * profiler through an inspector session, and when that session ends V8 stops the precise coverage that
- * NODE_V8_COVERAGE (tap's coverage) takes, so nothing this process runs after it is counted. In one file with the other
+ * profiler through an inspector session, and once it has run, the precise coverage that NODE_V8_COVERAGE (tap's
+ * coverage) takes stops counting: nothing this process runs after it is counted. In one file with the other
  * SDK tests, their coverage was lost (packages/sdk/src/otlp.ts read 41 % of lines while its test passed). Order
  * matters inside this file: gammaHash and deltaHash are each first run by one later test.
  */
