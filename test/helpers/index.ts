@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,22 +148,37 @@ export async function cliUrl(run: CliRun): Promise<string> {
   return waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(run.stdout())?.[1], { timeoutMs: 20_000, what: 'listening log line' });
 }
 
-/**
- * An OTLP/HTTP JSON receiver on 127.0.0.1: keeps each body parsed, answers 200. `metrics(name)` is every exported
- * metric of that name across the bodies, oldest first.
- */
-export async function otlpJsonReceiver(t: TapLike): Promise<{ url: string; bodies: any[]; metrics: (name: string) => any[] }> {
-  const bodies: any[] = [];
+/** Listens on a free port of 127.0.0.1 and closes at teardown; returns the base URL. */
+export async function listen(t: TapLike, server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A request a stand-in receiver kept: its path, content type and parsed JSON body. */
+export interface Received {
+  url: string | undefined;
+  type: string | undefined;
+  body: any;
+}
+
+/** A stand-in HTTP receiver on 127.0.0.1: answers 200 `{}` and keeps each request in `got`, oldest first. */
+export async function jsonReceiver(t: TapLike): Promise<{ url: string; got: Received[] }> {
+  const got: Received[] = [];
   const rx = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      got.push({ url: req.url, type: req.headers['content-type'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => rx.close(() => r())));
-  const metrics = (name: string) => bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === name);
-  return { url: `http://127.0.0.1:${(rx.address() as AddressInfo).port}`, bodies, metrics };
+  return { url: await listen(t, rx), got };
+}
+
+/** An OTLP/HTTP JSON receiver (jsonReceiver): `metrics(name)` is every exported metric of that name so far, oldest first. */
+export async function otlpJsonReceiver(t: TapLike): Promise<{ url: string; got: Received[]; metrics: (name: string) => any[] }> {
+  const { url, got } = await jsonReceiver(t);
+  const metrics = (name: string) => got.flatMap((g) => g.body.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === name);
+  return { url, got, metrics };
 }

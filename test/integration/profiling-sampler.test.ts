@@ -13,8 +13,8 @@ import Koa from 'koa';
 import t from 'tap';
 import { Collector, koa as koaMw } from '../../packages/sdk/src/index.js';
 import { SampleTree, Sampler } from '../../packages/sdk/src/sampler.js';
-import { auth, getJson, waitFor } from '../helpers/index.js';
-import { KEY, OTHER_KEY, agent, listen, records, frames, has, type F } from '../helpers/profiling.js';
+import { auth, getJson, listen, waitFor } from '../helpers/index.js';
+import { KEY, OTHER_KEY, agent, records, frames, has, type F } from '../helpers/profiling.js';
 
 function alphaHash(ms: number) {
   let x = 1;

@@ -11,10 +11,10 @@ import Koa from 'koa';
 import t from 'tap';
 import { Collector, express as expressMw, fastify as fastifyPlugin, koa as koaMw, resolveConfig } from '../../packages/sdk/src/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { auth, getJson, otlpJsonReceiver, ROOT, startApp, waitFor } from '../helpers/index.js';
+import { auth, getJson, jsonReceiver, listen, otlpJsonReceiver, ROOT, startApp, waitFor } from '../helpers/index.js';
 import { burnCpu, processCpuMs } from '../helpers/cpu.js';
 import { freePort } from '../helpers/peers.js';
-import { KEY, OTHER_KEY, agent, listen, receiver, records, sleep, frames, has } from '../helpers/profiling.js';
+import { KEY, OTHER_KEY, agent, records, sleep, frames, has } from '../helpers/profiling.js';
 
 t.test('Koa: route templates, statuses and the span tree of a known workload reach perfwatch', async (t) => {
   const pw = await agent(t);
@@ -176,7 +176,7 @@ t.test('sampling, batching, a queue that is bounded, and perfwatch down: the app
 });
 
 t.test('under steady load a flush ends, and batches stay full', async (t) => {
-  const { url, got } = await receiver(t);
+  const { url, got } = await jsonReceiver(t);
   const c = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, batch_size: 50, flush_interval: 3600 }, {});
   t.teardown(() => c.shutdown());
   let stop = false;
@@ -427,7 +427,7 @@ t.test('analysis without a provider: the findings alone; a provider without a ke
 
 t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', async (t) => {
   const pw = await agent(t);
-  const { url: otlp, got } = await receiver(t);
+  const { url: otlp, got } = await jsonReceiver(t);
   const collector = new Collector({ project_key: KEY, api_endpoint: `${pw.url}/api/v1/performance/collect`, flush_interval: 60 }, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_SERVICE_NAME: 'shop-api' });
   t.teardown(() => collector.shutdown());
   const query = collector.monitor(async function query() {
@@ -444,7 +444,7 @@ t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', a
   t.match(collector.stats(), { sent: 1, otlp_sent: 1, otlp_failed: 0 });
   t.equal(got.length, 1);
   t.match(got[0], { url: '/v1/traces', type: 'application/json' });
-  const rs = got[0].body.resourceSpans[0];
+  const rs = got[0]!.body.resourceSpans[0];
   t.same(rs.resource.attributes.find((a: { key: string }) => a.key === 'service.name').value, { stringValue: 'shop-api' }, 'OTEL_SERVICE_NAME');
   const [root, child] = rs.scopeSpans[0].spans;
   t.match(root, { name: 'GET /api/items/:id', kind: 2, status: { code: 2 } });
@@ -462,7 +462,7 @@ t.test('records also leave as OTLP traces when the app sets an OTLP endpoint', a
 
 t.test('the wire form: spans leave without the fields perfwatch defaults, times to the microsecond; perfwatch reads them whole', async (t) => {
   const pw = await agent(t);
-  const { url, got } = await receiver(t);
+  const { url, got } = await jsonReceiver(t);
   const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60 }, {});
   t.teardown(() => collector.shutdown());
   const query = collector.monitor(async function query() {
@@ -474,7 +474,7 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
   });
   await collector.flush();
   t.equal(got.length, 1);
-  const rec = got[0].body.records[0];
+  const rec = got[0]!.body.records[0];
   const frames: any[] = [];
   const walk = (f: any) => (frames.push(f), (f.children ?? []).forEach(walk));
   walk(rec.tree.root_frame);
@@ -486,7 +486,7 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
   t.equal(Math.round(rec.duration_ms * 1000) / 1000, rec.duration_ms, 'duration to the microsecond');
 
   // the same body, posted to perfwatch, reads back with the defaults filled in
-  const res = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify(got[0].body) });
+  const res = await fetch(`${pw.url}/api/v1/performance/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-project-key': KEY }, body: JSON.stringify(got[0]!.body) });
   t.equal(res.status, 200);
   const stored = (await records(pw.url, '&route=/api/items/:id'))[0]!;
   const full = ((await (await fetch(`${pw.url}/api/v1/performance/records/${stored.id}`, { headers: auth })).json()) as any).data;
@@ -507,7 +507,7 @@ t.test('the wire form: spans leave without the fields perfwatch defaults, times 
 });
 
 t.test('a request\'s node count and max_nodes hold at every depth; a request inside a request is part of it', async (t) => {
-  const { url, got } = await receiver(t);
+  const { url, got } = await jsonReceiver(t);
   const send = async (maxNodes: number) => {
     const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60, max_nodes: maxNodes }, {});
     t.teardown(() => collector.shutdown());
@@ -539,7 +539,7 @@ t.test('a request\'s node count and max_nodes hold at every depth; a request ins
 });
 
 t.test('a request\'s CPU time is its process CPU: a busy request has its own, the idle one right after it has none of it', async (t) => {
-  const { url, got } = await receiver(t);
+  const { url, got } = await jsonReceiver(t);
   const collector = new Collector({ project_key: KEY, api_endpoint: `${url}/api/v1/performance/collect`, flush_interval: 60 }, {});
   t.teardown(() => collector.shutdown());
   const busy = () => burnCpu(30);
