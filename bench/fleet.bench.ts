@@ -103,6 +103,7 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
   const pwPort = await freePort();
   const instance = `127.0.0.1:${pwPort}`;
   const procs: ChildProcess[] = [];
+  const pinned = Boolean(process.env.FLEET_PIN);
   try {
     writeFileSync(path.join(dir, 'p.yml'), `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: perfwatch\n    static_configs: [{ targets: ['${instance}'] }]\n`);
     writeFileSync(
@@ -111,7 +112,6 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
         `history: { backend: prometheus, prometheus: { url: "http://127.0.0.1:${promPort}", instance: "${instance}", timeout: 5s } }\n`,
     );
     // FLEET_PIN: Prometheus on CPU 1, everything else on CPU 0 (children inherit this process' affinity)
-    const pinned = Boolean(process.env.FLEET_PIN);
     if (pinned) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
     procs.push(spawn(process.execPath, [...SERVER_NODE_FLAGS, 'bin/perfwatch.js', 'serve', '--config', path.join(dir, 'c.yaml')], { stdio: 'ignore', env: { ...process.env, PERFWATCH_ADMIN_TOKEN: 'bench-token-0123456789' } }));
     procs.push(spawn(pinned ? 'taskset' : 'prometheus', [...(pinned ? ['-c', '1', 'prometheus'] : []), `--config.file=${path.join(dir, 'p.yml')}`, `--storage.tsdb.path=${path.join(dir, 'prom')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' }));
@@ -180,7 +180,7 @@ export async function runFleetBench(log: (l: string) => void): Promise<string> {
     if (pinned) rows.push('', 'Prometheus ran on CPU 1 alone; perfwatch, the bare proxy and the clients on CPU 0 (FLEET_PIN=1).');
     return ['| figure | through perfwatch | peer (same run) | added / goal |', '|---|---|---|---|', ...rows, ''].join('\n');
   } finally {
-    if (process.env.FLEET_PIN) execFileSync('taskset', ['-a', '-p', '-c', `0-${cpus() - 1}`, String(process.pid)], { stdio: 'ignore' });
+    if (pinned) execFileSync('taskset', ['-a', '-p', '-c', `0-${cpus() - 1}`, String(process.pid)], { stdio: 'ignore' });
     for (const p of procs) p.kill();
     setTimeout(() => rmSync(dir, { recursive: true, force: true }), 2000).unref();
   }
